@@ -1,0 +1,51 @@
+"""Linear softmax classifiers: the frozen one inside the GAN loss and the final one."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class LabelMap:
+    """Maps global class ids to 0..k-1 for a classifier over a subset of classes."""
+
+    def __init__(self, classes: torch.Tensor):
+        self.classes = classes.cpu()
+        self._lut = torch.full((int(self.classes.max()) + 1,), -1, dtype=torch.long)
+        self._lut[self.classes] = torch.arange(self.classes.numel())
+
+    def to_local(self, y: torch.Tensor) -> torch.Tensor:
+        return self._lut.to(y.device)[y]
+
+    def to_global(self, y_local: torch.Tensor) -> torch.Tensor:
+        return self.classes.to(y_local.device)[y_local]
+
+
+def train_softmax(
+    x: torch.Tensor,
+    y_local: torch.Tensor,
+    n_classes: int,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    beta1: float = 0.5,
+) -> nn.Linear:
+    """Train a linear softmax classifier with Adam for a fixed number of epochs.
+
+    The epoch count is fixed in advance (never picked on test accuracy).
+    """
+    model = nn.Linear(x.shape[1], n_classes).to(x.device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(beta1, 0.999))
+    n = x.shape[0]
+    for _ in range(epochs):
+        perm = torch.randperm(n, device=x.device)
+        for start in range(0, n, batch_size):
+            idx = perm[start : start + batch_size]
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x[idx]), y_local[idx]).backward()
+            opt.step()
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model

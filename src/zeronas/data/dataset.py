@@ -1,0 +1,236 @@
+"""The dataset object, its class roles, and the two tasks built from it.
+
+A :class:`ZSLTask` is what training and evaluation consume: training features of the
+seen classes, test features of seen and unseen classes, and every class vector. The same
+code therefore runs on the *test task* (the benchmark split) and on the *validation task*
+(SPEC §3), where a class-disjoint subset of the seen classes plays the unseen classes and
+every sample comes from ``trainval``: no test sample ever enters model selection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.preprocessing import MinMaxScaler
+
+from zeronas.data.readers import RawArrays, read_npz, read_xlsa17
+from zeronas.data.validate import validate
+from zeronas.errors import DataError
+
+BUNDLED_NAME = "fmnist"
+
+
+def bundled_dataset_path() -> Path:
+    """Folder of the bundled Fashion-MNIST zero-shot dataset (the default)."""
+    return Path(__file__).resolve().parent.parent / "datasets" / BUNDLED_NAME
+
+
+@dataclass
+class ZSLTask:
+    """Preprocessed tensors of one train/test arrangement of a dataset."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_seen_x: torch.Tensor
+    test_seen_y: torch.Tensor
+    test_unseen_x: torch.Tensor
+    test_unseen_y: torch.Tensor
+    class_vectors: torch.Tensor  # (C, D), every class of the dataset, unit L2 rows
+    seen_classes: torch.Tensor
+    unseen_classes: torch.Tensor
+    indices: dict[str, np.ndarray] = field(default_factory=dict)  # source sample indices
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.train_x.shape[1])
+
+    @property
+    def attr_dim(self) -> int:
+        return int(self.class_vectors.shape[1])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.class_vectors.shape[0])
+
+
+def _preprocess(features: np.ndarray, fit_idx: np.ndarray) -> np.ndarray:
+    """f-CLSWGAN scaling: MinMax fitted on training rows, then divide by their maximum."""
+    scaler = MinMaxScaler().fit(features[fit_idx])
+    out = scaler.transform(features).astype(np.float32)
+    top = float(out[fit_idx].max())
+    return out / top if top > 0 else out
+
+
+def _make_task(
+    name: str,
+    raw: RawArrays,
+    train_idx: np.ndarray,
+    test_seen_idx: np.ndarray,
+    test_unseen_idx: np.ndarray,
+) -> ZSLTask:
+    feats = _preprocess(raw.features.astype(np.float64), train_idx)
+    att = raw.class_vectors.astype(np.float32)
+    att = att / np.maximum(np.linalg.norm(att, axis=1, keepdims=True), 1e-12)
+    labels = torch.as_tensor(raw.labels, dtype=torch.long)
+
+    def take(idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(feats[idx]), labels[idx]
+
+    train_x, train_y = take(train_idx)
+    ts_x, ts_y = take(test_seen_idx)
+    tu_x, tu_y = take(test_unseen_idx)
+    return ZSLTask(
+        name=name,
+        train_x=train_x,
+        train_y=train_y,
+        test_seen_x=ts_x,
+        test_seen_y=ts_y,
+        test_unseen_x=tu_x,
+        test_unseen_y=tu_y,
+        class_vectors=torch.from_numpy(att),
+        seen_classes=torch.unique(train_y),
+        unseen_classes=torch.unique(tu_y),
+        indices={"train": train_idx, "test_seen": test_seen_idx, "test_unseen": test_unseen_idx},
+    )
+
+
+class ZSLDataset:
+    """A validated dataset with its class roles.
+
+    Args:
+        raw: arrays as read from disk (validated here).
+        name: a short name (the folder or file stem).
+        source: where it was loaded from.
+        split_seed: seed of the derived validation classes (when the file names none)
+            and of the validation task's held-out seen samples.
+        val_fraction: fraction of seen samples per training class held out as the
+            validation task's "test-seen" images.
+    """
+
+    def __init__(
+        self,
+        raw: RawArrays,
+        name: str,
+        source: str,
+        split_seed: int = 0,
+        val_fraction: float = 0.2,
+    ):
+        validate(raw)
+        self.raw = raw
+        self.name = name
+        self.source = source
+        self.split_seed = split_seed
+        self.val_fraction = val_fraction
+        self.seen_classes = np.unique(raw.labels[raw.splits["trainval"]])
+        self.unseen_classes = np.unique(raw.labels[raw.splits["test_unseen"]])
+        if raw.val_idx is not None and raw.val_idx.size:
+            self.val_classes = np.unique(raw.labels[raw.val_idx])
+            self.val_source = "classes of val_loc"
+        elif raw.val_classes is not None and raw.val_classes.size:
+            self.val_classes = np.unique(raw.val_classes)
+            self.val_source = "val_classes"
+        else:
+            self.val_classes = self._derive_val_classes()
+            self.val_source = f"derived (split_seed={split_seed})"
+        self.train_classes = np.setdiff1d(self.seen_classes, self.val_classes)
+
+    def _derive_val_classes(self) -> np.ndarray:
+        """Pick validation classes so that val:train mirrors the real unseen:seen ratio."""
+        n_seen, n_unseen = self.seen_classes.size, self.unseen_classes.size
+        if n_seen < 2:
+            raise DataError(self.source, "needs at least 2 seen classes to form a validation split")
+        k = int(round(n_seen * n_unseen / (n_seen + n_unseen)))
+        k = min(max(k, 1), n_seen - 1)
+        rng = np.random.default_rng(self.split_seed)
+        return np.sort(rng.choice(self.seen_classes, size=k, replace=False))
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def feature_dim(self) -> int:
+        return int(self.raw.features.shape[1])
+
+    @property
+    def attr_dim(self) -> int:
+        return int(self.raw.class_vectors.shape[1])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.raw.class_vectors.shape[0])
+
+    def class_name(self, c: int) -> str:
+        return self.raw.class_names[c] if self.raw.class_names else str(c)
+
+    # ----------------------------------------------------------------- tasks
+    def test_task(self) -> ZSLTask:
+        """The benchmark arrangement: train on trainval, test on test-seen and test-unseen."""
+        s = self.raw.splits
+        return _make_task(f"{self.name}/test", self.raw, s["trainval"], s["test_seen"], s["test_unseen"])
+
+    def validation_split(self) -> dict[str, np.ndarray]:
+        """Sample indices of the validation task; every one of them is in ``trainval``."""
+        trainval = self.raw.splits["trainval"]
+        labels = self.raw.labels[trainval]
+        rng = np.random.default_rng(self.split_seed + 1)
+        train, held = [], []
+        for c in self.train_classes:
+            idx = trainval[labels == c]
+            idx = idx[rng.permutation(idx.size)]
+            k = int(round(idx.size * self.val_fraction)) if idx.size > 1 else 0
+            held.append(idx[:k])
+            train.append(idx[k:])
+        unseen = trainval[np.isin(labels, self.val_classes)]
+        return {
+            "train": np.sort(np.concatenate(train)),
+            "test_seen": np.sort(np.concatenate(held)),
+            "test_unseen": np.sort(unseen),
+        }
+
+    def validation_task(self) -> ZSLTask:
+        """Validation classes play the unseen classes; held-out training samples play test-seen."""
+        s = self.validation_split()
+        return _make_task(f"{self.name}/validation", self.raw, s["train"], s["test_seen"], s["test_unseen"])
+
+    def summary(self) -> dict[str, object]:
+        """Counts per role and split, for ``zeronas data check`` and run records."""
+        s = self.raw.splits
+        v = self.validation_split()
+        return {
+            "name": self.name,
+            "source": self.source,
+            "feature_dim": self.feature_dim,
+            "class_vector_dim": self.attr_dim,
+            "classes": {
+                "total": self.num_classes,
+                "seen": int(self.seen_classes.size),
+                "unseen": int(self.unseen_classes.size),
+                "validation": int(self.val_classes.size),
+                "validation_source": self.val_source,
+            },
+            "samples": {
+                "trainval": int(s["trainval"].size),
+                "test_seen": int(s["test_seen"].size),
+                "test_unseen": int(s["test_unseen"].size),
+                "validation_train": int(v["train"].size),
+                "validation_seen": int(v["test_seen"].size),
+                "validation_unseen": int(v["test_unseen"].size),
+            },
+            "class_names": self.raw.class_names is not None,
+        }
+
+
+def load_dataset(path: str | Path | None = None, split_seed: int = 0) -> ZSLDataset:
+    """Load and validate a dataset: an xlsa17 folder, a ``.npz`` file, or the bundled one."""
+    p = Path(path) if path is not None else bundled_dataset_path()
+    if p.is_dir():
+        raw = read_xlsa17(p)
+    elif p.suffix == ".npz":
+        raw = read_npz(p)
+    elif p.exists():
+        raise DataError(p, "expected an xlsa17 folder (res101.mat + att_splits.mat) or a .npz file")
+    else:
+        raise DataError(p, "no such file or folder")
+    return ZSLDataset(raw, name=p.stem if p.is_file() else p.name, source=str(p), split_seed=split_seed)

@@ -1,0 +1,101 @@
+"""ZSL and GZSL evaluation of a generator: synthesise, train the final classifier, score.
+
+Works on any :class:`~zeronas.data.ZSLTask`; model selection calls it on the validation
+task, the final report calls it once on the test task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from zeronas.classifier import LabelMap, train_softmax
+from zeronas.config import TrainConfig
+from zeronas.data import ZSLTask
+from zeronas.metrics import harmonic_mean, per_class_accuracy
+
+
+@torch.no_grad()
+def synthesize(
+    generator: nn.Module, class_vectors: torch.Tensor, classes: torch.Tensor, per_class: int, noise_dim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` generated features for each class in ``classes``."""
+    was_training = generator.training
+    generator.eval()
+    device = class_vectors.device
+    y = classes.to(device).repeat_interleave(per_class)
+    x = torch.cat(
+        [
+            generator(torch.randn(chunk.numel(), noise_dim, device=device), class_vectors[chunk])
+            for chunk in y.split(4096)
+        ]
+    )
+    generator.train(was_training)
+    return x, y
+
+
+@dataclass
+class GZSLScores:
+    """Class probabilities of a GZSL classifier on the test-seen and test-unseen images."""
+
+    seen_prob: torch.Tensor
+    unseen_prob: torch.Tensor
+    labels: LabelMap
+    seen_mask: torch.Tensor  # over local class index: True for seen classes
+
+    def evaluate(self, task: ZSLTask, calibration: float = 0.0) -> dict[str, float]:
+        """S, U, H after subtracting ``calibration`` from seen-class probabilities."""
+        shift = calibration * self.seen_mask.float()
+
+        def predict(prob: torch.Tensor) -> torch.Tensor:
+            return self.labels.to_global((prob - shift).argmax(dim=1)).cpu()
+
+        s = per_class_accuracy(predict(self.seen_prob), task.test_seen_y.cpu(), task.seen_classes.cpu())
+        u = per_class_accuracy(predict(self.unseen_prob), task.test_unseen_y.cpu(), task.unseen_classes.cpu())
+        return {"seen": s, "unseen": u, "h": harmonic_mean(s, u)}
+
+
+def zsl_accuracy(generator: nn.Module, task: ZSLTask, cfg: TrainConfig, noise_dim: int) -> float:
+    """Per-class top-1 on unseen test images, predicting among unseen classes only."""
+    labels = LabelMap(task.unseen_classes)
+    x, y = synthesize(generator, task.class_vectors, task.unseen_classes, cfg.syn_num_zsl, noise_dim)
+    clf = train_softmax(
+        x, labels.to_local(y), len(task.unseen_classes), cfg.final_cls_lr_zsl, cfg.final_cls_epochs, cfg.final_cls_batch
+    )
+    with torch.no_grad():
+        pred = labels.to_global(clf(task.test_unseen_x).argmax(dim=1))
+    return per_class_accuracy(pred.cpu(), task.test_unseen_y.cpu(), task.unseen_classes.cpu())
+
+
+def gzsl_scores(generator: nn.Module, task: ZSLTask, cfg: TrainConfig, noise_dim: int) -> GZSLScores:
+    """Train the GZSL classifier on real seen + synthetic unseen features; score the test images."""
+    classes = torch.cat([task.seen_classes, task.unseen_classes]).sort().values
+    labels = LabelMap(classes)
+    xs, ys = synthesize(generator, task.class_vectors, task.unseen_classes, cfg.syn_num_gzsl, noise_dim)
+    x = torch.cat([task.train_x, xs])
+    y = torch.cat([task.train_y, ys])
+    clf = train_softmax(
+        x, labels.to_local(y), len(classes), cfg.final_cls_lr_gzsl, cfg.final_cls_epochs, cfg.final_cls_batch
+    )
+    with torch.no_grad():
+        seen_prob = torch.softmax(clf(task.test_seen_x), dim=1)
+        unseen_prob = torch.softmax(clf(task.test_unseen_x), dim=1)
+    seen_mask = torch.isin(classes, task.seen_classes.cpu()).to(seen_prob.device)
+    return GZSLScores(seen_prob, unseen_prob, labels, seen_mask)
+
+
+def choose_calibration(scores: GZSLScores, task: ZSLTask, grid: int) -> tuple[float, dict[str, float]]:
+    """Calibrated stacking (Chao et al. 2016): the constant with the best H on ``task``.
+
+    Call it on the validation task only; the constant is then applied unchanged to test.
+    """
+    best: tuple[float, dict[str, float]] | None = None
+    for k in range(grid):
+        gamma = k / max(grid - 1, 1)
+        res = scores.evaluate(task, gamma)
+        if best is None or res["h"] > best[1]["h"]:
+            best = (gamma, res)
+    assert best is not None
+    return best

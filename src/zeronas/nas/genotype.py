@@ -1,0 +1,201 @@
+"""Discrete architectures ("genotypes"): derivation, the FIX baseline, and the JSON file.
+
+Node ids follow the search DAG: 0, 1, 2 are the inputs (generator: ``z``, ``c``, ``[z,c]``;
+critic: ``x``, ``c``, ``[x,c]``), 3.. the intermediate nodes, and the output node is
+written separately. A node's value is the plain sum of its kept in-edges (SPEC §6).
+Output widths are not stored: they come from the data, so a genotype transfers between
+datasets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zeronas.errors import ZeroNASError
+from zeronas.nas.ops import LINEAR, OPS
+
+FORMAT = "zeronas-genotype"
+VERSION = 1
+ROLES = ("generator", "critic")
+INPUT_NAMES = {"generator": ("z", "c", "zc"), "critic": ("x", "c", "xc")}
+N_INPUTS = 3
+
+
+class GenotypeError(ZeroNASError):
+    """A genotype file or dict is malformed."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: int
+    op: str
+
+
+@dataclass(frozen=True)
+class Node:
+    id: int
+    width: int
+    inputs: tuple[Edge, ...]
+
+
+@dataclass(frozen=True)
+class NetGenotype:
+    """One discrete network: live intermediate nodes and the output node's in-edges."""
+
+    role: str
+    nodes: tuple[Node, ...]
+    output: tuple[Edge, ...]
+
+    def __str__(self) -> str:
+        def edges(es: tuple[Edge, ...]) -> str:
+            return "|".join(f"{e.op}~{e.src}" for e in es)
+
+        parts = [f"{n.id}:{n.width}<{edges(n.inputs)}>" for n in self.nodes]
+        return " ".join(parts + [f"out<{edges(self.output)}>"])
+
+    def to_dict(self) -> dict:
+        def edges(es: tuple[Edge, ...]) -> list[dict]:
+            return [{"from": e.src, "op": e.op} for e in es]
+
+        return {
+            "inputs": list(INPUT_NAMES[self.role]),
+            "nodes": [{"id": n.id, "width": n.width, "in": edges(n.inputs)} for n in self.nodes],
+            "output": {"in": edges(self.output)},
+        }
+
+    @classmethod
+    def from_dict(cls, role: str, d: object) -> "NetGenotype":
+        where = role
+        if not isinstance(d, dict):
+            raise GenotypeError(f"'{where}' must be an object")
+        nodes_raw, out_raw = d.get("nodes"), d.get("output")
+        if not isinstance(nodes_raw, list) or not isinstance(out_raw, dict):
+            raise GenotypeError(f"'{where}' needs a 'nodes' list and an 'output' object")
+        known = set(range(N_INPUTS))
+        nodes = []
+        for k, n in enumerate(nodes_raw):
+            at = f"{where}.nodes[{k}]"
+            if not isinstance(n, dict) or not isinstance(n.get("id"), int) or not isinstance(n.get("width"), int):
+                raise GenotypeError(f"{at} needs integer 'id' and 'width'")
+            if n["id"] < N_INPUTS or n["id"] in known:
+                raise GenotypeError(f"{at}: id {n['id']} is an input id or repeated")
+            if n["width"] <= 0:
+                raise GenotypeError(f"{at}: width must be positive")
+            nodes.append(Node(n["id"], n["width"], _edges(n.get("in"), known, at, role, False)))
+            known.add(n["id"])
+        output = _edges(out_raw.get("in"), known, f"{where}.output", role, True)
+        ids = [n.id for n in nodes]
+        if ids != sorted(ids):
+            raise GenotypeError(f"'{where}' nodes must be listed in increasing id order")
+        return cls(role, tuple(nodes), output)
+
+
+def _edges(raw: object, known: set[int], at: str, role: str, is_output: bool) -> tuple[Edge, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise GenotypeError(f"{at} needs a non-empty 'in' list")
+    allowed = (LINEAR,) if (is_output and role == "critic") else OPS
+    out = []
+    for e in raw:
+        if not isinstance(e, dict) or not isinstance(e.get("from"), int) or not isinstance(e.get("op"), str):
+            raise GenotypeError(f"{at}: each edge needs integer 'from' and string 'op'")
+        if e["from"] not in known:
+            raise GenotypeError(f"{at}: edge from node {e['from']}, which is not an input or an earlier node")
+        if e["op"] not in allowed:
+            raise GenotypeError(f"{at}: operation {e['op']!r} is not one of {', '.join(allowed)}")
+        out.append(Edge(e["from"], e["op"]))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Genotype:
+    """A generator/critic pair."""
+
+    generator: NetGenotype
+    critic: NetGenotype
+
+    def net(self, role: str) -> NetGenotype:
+        return self.generator if role == "generator" else self.critic
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "generator": self.generator.to_dict(),
+            "critic": self.critic.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: object) -> "Genotype":
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise GenotypeError(f"not a genotype: 'format' must be {FORMAT!r}")
+        if d.get("version") != VERSION:
+            raise GenotypeError(f"unsupported genotype version {d.get('version')!r} (this zeronas reads {VERSION})")
+        return cls(*(NetGenotype.from_dict(r, d.get(r)) for r in ROLES))
+
+    def save(self, path: str | Path) -> None:
+        from zeronas.runs import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Genotype":
+        p = Path(path)
+        try:
+            d = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise GenotypeError(f"{p}: file not found") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise GenotypeError(f"{p}: not valid JSON ({exc})") from None
+        try:
+            return cls.from_dict(d)
+        except GenotypeError as exc:
+            raise GenotypeError(f"{p}: {exc}") from None
+
+
+def fixed_genotype(hidden: int = 4096) -> Genotype:
+    """The hand-crafted f-CLSWGAN pair (SPEC §7) expressed in the same DAG language."""
+    g = NetGenotype("generator", (Node(3, hidden, (Edge(2, "fc_lrelu"),)),), (Edge(3, "fc_relu"),))
+    d = NetGenotype("critic", (Node(3, hidden, (Edge(2, "fc_lrelu"),)),), (Edge(3, LINEAR),))
+    return Genotype(g, d)
+
+
+def derive(
+    role: str,
+    widths: tuple[int, ...],
+    op_weights: dict[tuple[int, int], np.ndarray],
+    edge_weights: dict[int, np.ndarray],
+    keep: int = 2,
+) -> NetGenotype:
+    """Prune a supernet to a discrete network (SPEC §6).
+
+    Args:
+        role: ``generator`` or ``critic``.
+        widths: widths of the intermediate nodes 3, 4, ...
+        op_weights: softmax(alpha) per mixed edge ``(src, dst)``; edges into the critic's
+            output are absent (their only operation is ``linear``).
+        edge_weights: softmax(beta) per target node, indexed by source.
+        keep: in-edges kept per node, ranked by edge weight.
+    """
+    out_id = N_INPUTS + len(widths)
+    chosen: dict[int, tuple[Edge, ...]] = {}
+    for j in range(N_INPUTS, out_id + 1):
+        order = np.argsort(-np.asarray(edge_weights[j]), kind="stable")[:keep]
+        edges = []
+        for i in sorted(int(s) for s in order):
+            if (i, j) in op_weights:
+                edges.append(Edge(i, OPS[int(np.argmax(op_weights[(i, j)]))]))
+            else:
+                edges.append(Edge(i, LINEAR))
+        chosen[j] = tuple(edges)
+    live = {out_id}
+    for j in range(out_id, N_INPUTS - 1, -1):
+        if j in live:
+            live.update(e.src for e in chosen[j])
+    nodes = tuple(
+        Node(j, widths[j - N_INPUTS], chosen[j]) for j in range(N_INPUTS, out_id) if j in live
+    )
+    return NetGenotype(role, nodes, chosen[out_id])

@@ -1,0 +1,142 @@
+"""Run directories: atomic files, safe checkpoints, RNG state, and the run record."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pickle
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zeronas import __version__
+from zeronas.errors import ZeroNASError
+
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_FORMAT = "zeronas-checkpoint"
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    _atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def write_json(path: Path, obj: object) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Rewrite a CSV from the full history (so a resumed run never holds stale rows)."""
+    fields: list[str] = []
+    for r in rows:
+        fields += [k for k in r if k not in fields]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def prepare_run_dir(out: Path, resume: bool) -> Path:
+    """Create a fresh run directory, or check that one exists to resume.
+
+    A non-empty directory is never reused without ``resume``.
+    """
+    if resume:
+        if not (out / CHECKPOINT).is_file() and not (out / "config.json").is_file():
+            raise ZeroNASError(f"{out}: not a run directory to resume (no {CHECKPOINT})")
+        return out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ZeroNASError(f"{out}: already exists and is not empty; choose another --out or use --resume {out}")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def rng_state() -> dict[str, object]:
+    state: dict[str, object] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, object]) -> None:
+    torch.set_rng_state(state["torch"])  # type: ignore[arg-type]
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])  # type: ignore[arg-type]
+
+
+def seed_everything(seed: int) -> None:
+    """Every random draw of zeronas goes through torch's generators, seeded here."""
+    torch.manual_seed(seed)
+
+
+def save_checkpoint(run_dir: Path, state: dict) -> None:
+    """Atomically write a checkpoint (tensors, numbers, strings and containers only)."""
+    payload = {"format": CHECKPOINT_FORMAT, "version": 1, **state, "rng": rng_state()}
+    _atomic_write(run_dir / CHECKPOINT, lambda f: torch.save(payload, f))
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint without unpickling arbitrary objects (``weights_only=True``)."""
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise ZeroNASError(f"{path}: file not found") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ZeroNASError(f"{path}: rejected as unsafe or corrupt checkpoint ({first[:200]})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ZeroNASError(f"{path}: not a zeronas checkpoint")
+    return payload
+
+
+# --------------------------------------------------------------------------- run record
+
+
+def versions() -> dict[str, str]:
+    import scipy
+    import sklearn
+
+    return {
+        "zeronas": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "platform": platform.platform(),
+        "torch_threads": str(torch.get_num_threads()),
+        "cuda": torch.version.cuda or "none",
+    }
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; never hard-coded."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ZeroNASError(f"--device {name}: CUDA is not available on this machine")
+    return torch.device(name)

@@ -1,0 +1,304 @@
+"""Training a generator/critic pair with f-CLSWGAN (Eq. 1), and the leak-free protocol.
+
+:func:`train_and_evaluate` runs two stages, each resumable from its checkpoint:
+
+1. ``select``: train on the validation task (validation classes held out as "unseen"),
+   score ZSL and GZSL on those classes after every ``eval_every`` epochs, and pick the
+   epoch for ZSL, for GZSL and for calibrated GZSL (with its stacking constant).
+2. ``final``: train from scratch on all seen training data and evaluate the test task
+   once per metric, at the selected epochs.
+
+FIX and NAS use this same code: they differ only in the genotype.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from zeronas.classifier import LabelMap, train_softmax
+from zeronas.config import TrainConfig
+from zeronas.data import ZSLDataset, ZSLTask
+from zeronas.errors import DivergenceError
+from zeronas.evaluate import choose_calibration, gzsl_scores, zsl_accuracy
+from zeronas.gan import critic_loss, generator_loss, set_trainable
+from zeronas.nas.genotype import Genotype
+from zeronas.nas.network import DiscreteNet
+from zeronas.runs import (
+    CHECKPOINT,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+    write_csv,
+    write_json,
+)
+
+Log = Callable[[str], None]
+
+
+def task_to(task: ZSLTask, device: torch.device) -> ZSLTask:
+    fields = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in vars(task).items()}
+    return ZSLTask(**fields)
+
+
+def check_finite(losses: dict[str, float], where: str) -> None:
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            raise DivergenceError(f"{where}: loss '{name}' is {value}; the last good checkpoint is kept")
+
+
+class GANTrainer:
+    """f-CLSWGAN training of one discrete generator/critic pair on one task."""
+
+    def __init__(self, genotype: Genotype, task: ZSLTask, cfg: TrainConfig, device: torch.device):
+        self.task, self.cfg, self.device = task_to(task, device), cfg, device
+        self.noise_dim = cfg.noise_dim or task.attr_dim
+        a = task.attr_dim
+        self.G = DiscreteNet(genotype.generator, (self.noise_dim, a), task.feature_dim, cfg.slope, cfg.dropout)
+        self.D = DiscreteNet(genotype.critic, (task.feature_dim, a), 1, cfg.slope, cfg.dropout)
+        self.G.to(device)
+        self.D.to(device)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+        self.labels = LabelMap(task.seen_classes)
+        self.classifier = train_softmax(
+            self.task.train_x,
+            self.labels.to_local(self.task.train_y),
+            len(task.seen_classes),
+            cfg.pretrain_cls_lr,
+            cfg.pretrain_cls_epochs,
+            cfg.pretrain_cls_batch,
+        )
+
+    def state_dict(self) -> dict:
+        return {
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "classifier": self.classifier.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.classifier.load_state_dict(state["classifier"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        t = self.task
+        idx = torch.randint(t.train_x.shape[0], (self.cfg.batch_size,), device=self.device)
+        y = t.train_y[idx]
+        return t.train_x[idx], t.class_vectors[y], y
+
+    def train_epoch(self) -> dict[str, float]:
+        """One epoch: ``n_train / batch`` iterations of ``critic_iters`` critic steps and one G step."""
+        cfg, G, D = self.cfg, self.G, self.D
+        G.train()
+        D.train()
+        iters = max(1, self.task.train_x.shape[0] // cfg.batch_size)
+        sums = torch.zeros(4, device=self.device)
+        for _ in range(iters):
+            set_trainable(list(D.parameters()), list(D.parameters()))
+            for _ in range(cfg.critic_iters):
+                x, c, _ = self._batch()
+                loss, w_dist = critic_loss(D, G, x, c, self.noise_dim, cfg.gp_weight)
+                self.opt_d.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt_d.step()
+            set_trainable(list(D.parameters()), [])
+            _, c, y = self._batch()
+            g_loss, ce = generator_loss(D, G, self.classifier, c, self.labels.to_local(y), self.noise_dim, cfg.cls_weight)
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+            sums += torch.stack([loss.detach(), w_dist, g_loss.detach(), ce])
+        means = (sums / iters).tolist()
+        return dict(zip(("critic_loss", "wasserstein", "generator_loss", "cls_loss"), means))
+
+
+def _select(history: list[dict], key: str) -> dict:
+    """The row with the highest ``key`` (earliest on ties)."""
+    rows = [r for r in history if r.get(key) is not None]
+    return max(rows, key=lambda r: (r[key], -r["epoch"]))
+
+
+def select_epochs(history: list[dict]) -> dict[str, dict]:
+    """Epochs (and the calibration constant) chosen on validation scores only."""
+    zsl, gzsl, cal = _select(history, "val_zsl"), _select(history, "val_h"), _select(history, "val_cs_h")
+    return {
+        "zsl": {"epoch": zsl["epoch"], "val_zsl_top1": zsl["val_zsl"]},
+        "gzsl": {
+            "epoch": gzsl["epoch"],
+            "val_seen": gzsl["val_seen"],
+            "val_unseen": gzsl["val_unseen"],
+            "val_h": gzsl["val_h"],
+        },
+        "gzsl_calibrated": {
+            "epoch": cal["epoch"],
+            "gamma": cal["val_cs_gamma"],
+            "val_seen": cal["val_cs_seen"],
+            "val_unseen": cal["val_cs_unseen"],
+            "val_h": cal["val_cs_h"],
+        },
+    }
+
+
+def _validate(trainer: GANTrainer, task: ZSLTask, cfg: TrainConfig) -> dict[str, float]:
+    zsl = zsl_accuracy(trainer.G, task, cfg, trainer.noise_dim)
+    scores = gzsl_scores(trainer.G, task, cfg, trainer.noise_dim)
+    plain = scores.evaluate(task)
+    gamma, cal = choose_calibration(scores, task, cfg.calibration_grid)
+    return {
+        "val_zsl": zsl,
+        "val_seen": plain["seen"],
+        "val_unseen": plain["unseen"],
+        "val_h": plain["h"],
+        "val_cs_gamma": gamma,
+        "val_cs_seen": cal["seen"],
+        "val_cs_unseen": cal["unseen"],
+        "val_cs_h": cal["h"],
+    }
+
+
+def train_and_evaluate(
+    dataset: ZSLDataset,
+    genotype: Genotype,
+    cfg: TrainConfig,
+    seed: int,
+    run_dir: Path,
+    device: torch.device,
+    resume: bool = False,
+    log: Log = print,
+    on_epoch: Callable[[str, int, GANTrainer], None] | None = None,
+) -> dict:
+    """Run both stages (resuming from ``run_dir/checkpoint.pt`` if asked) and return the metrics."""
+    ckpt = load_checkpoint(run_dir / CHECKPOINT, device) if resume and (run_dir / CHECKPOINT).is_file() else None
+    history: list[dict] = ckpt["history"] if ckpt else []
+    selection: dict | None = ckpt.get("selection") if ckpt else None
+    results: dict = ckpt.get("results", {}) if ckpt else {}
+    stage = ckpt["stage"] if ckpt else "select"
+
+    def stage_trainer(task: ZSLTask, stage_seed: int) -> tuple[GANTrainer, int]:
+        seed_everything(stage_seed)
+        trainer = GANTrainer(genotype, task, cfg, device)
+        if ckpt and ckpt["stage"] == stage:
+            trainer.load_state_dict(ckpt["trainer"])
+            set_rng_state(ckpt["rng"])
+            return trainer, ckpt["epoch"] + 1
+        return trainer, 1
+
+    def checkpoint(trainer: GANTrainer, epoch: int) -> None:
+        save_checkpoint(
+            run_dir,
+            {
+                "kind": "train",
+                "stage": stage,
+                "epoch": epoch,
+                "trainer": trainer.state_dict(),
+                "history": history,
+                "selection": selection,
+                "results": results,
+            },
+        )
+
+    if stage == "select":
+        vtask = dataset.validation_task()
+        trainer, start = stage_trainer(vtask, seed)
+        vtask = trainer.task
+        for epoch in _epochs(start, cfg.epochs, "select (validation classes)"):
+            t0 = time.perf_counter()
+            losses = trainer.train_epoch()
+            check_finite(losses, f"stage 'select', epoch {epoch}")
+            row: dict = {"stage": "select", "epoch": epoch, **losses}
+            if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+                row.update(_validate(trainer, vtask, cfg))
+            row["seconds"] = round(time.perf_counter() - t0, 3)
+            history.append(row)
+            log(_fmt_row(row))
+            if on_epoch:
+                on_epoch("select", epoch, trainer)
+            write_csv(run_dir / "history.csv", history)
+            if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+                checkpoint(trainer, epoch)
+        selection = select_epochs([r for r in history if r["stage"] == "select"])
+        stage, ckpt = "final", None
+        log(
+            "selected on validation classes: "
+            + ", ".join(f"{k} epoch {v['epoch']}" for k, v in selection.items())
+        )
+
+    if stage == "final":
+        assert selection is not None
+        task = dataset.test_task()
+        trainer, start = stage_trainer(task, seed + 1)
+        task = trainer.task
+        last = max(v["epoch"] for v in selection.values())
+        for epoch in _epochs(start, last, "final (all seen classes)"):
+            t0 = time.perf_counter()
+            losses = trainer.train_epoch()
+            check_finite(losses, f"stage 'final', epoch {epoch}")
+            _evaluate_test_once(trainer, task, cfg, selection, epoch, results)
+            row = {"stage": "final", "epoch": epoch, **losses, "seconds": round(time.perf_counter() - t0, 3)}
+            history.append(row)
+            log(_fmt_row(row))
+            if on_epoch:
+                on_epoch("final", epoch, trainer)
+            write_csv(run_dir / "history.csv", history)
+            if epoch % cfg.checkpoint_every == 0 or epoch == last:
+                checkpoint(trainer, epoch)
+        stage = "done"
+
+    metrics = {
+        "zsl_top1": results["zsl_top1"],
+        "gzsl_seen": results["gzsl_seen"],
+        "gzsl_unseen": results["gzsl_unseen"],
+        "gzsl_h": results["gzsl_h"],
+        "calibrated": results["calibrated"],
+        "selected_epoch": {k: v["epoch"] for k, v in selection.items()},
+        "validation": selection,
+        "seed": seed,
+        "protocol": (
+            "epochs and the calibration constant were selected on a class-disjoint validation split "
+            "of the seen classes; each test figure was computed once, at its selected epoch"
+        ),
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _evaluate_test_once(
+    trainer: GANTrainer, task: ZSLTask, cfg: TrainConfig, selection: dict, epoch: int, results: dict
+) -> None:
+    if epoch == selection["zsl"]["epoch"]:
+        results["zsl_top1"] = zsl_accuracy(trainer.G, task, cfg, trainer.noise_dim)
+    want_plain = epoch == selection["gzsl"]["epoch"]
+    want_cal = epoch == selection["gzsl_calibrated"]["epoch"]
+    if want_plain or want_cal:
+        scores = gzsl_scores(trainer.G, task, cfg, trainer.noise_dim)
+        if want_plain:
+            r = scores.evaluate(task)
+            results.update(gzsl_seen=r["seen"], gzsl_unseen=r["unseen"], gzsl_h=r["h"])
+        if want_cal:
+            gamma = selection["gzsl_calibrated"]["gamma"]
+            r = scores.evaluate(task, gamma)
+            results["calibrated"] = {"gamma": gamma, "gzsl_seen": r["seen"], "gzsl_unseen": r["unseen"], "gzsl_h": r["h"]}
+
+
+def _epochs(start: int, stop: int, desc: str):
+    return tqdm(range(start, stop + 1), desc=desc, initial=start - 1, total=stop, disable=None, leave=False)
+
+
+def _fmt_row(row: dict) -> str:
+    parts = [f"{row['stage']} epoch {row['epoch']}"]
+    for k, v in row.items():
+        if k not in ("stage", "epoch") and isinstance(v, float):
+            parts.append(f"{k}={v:.4f}")
+    return " ".join(parts)
