@@ -60,6 +60,8 @@ class SearchConfig:
     keep_edges: int = 2
     fixed_g: bool = False  # keep G at the FIX architecture ("Fixed G", Table 3)
     fixed_d: bool = False
+    eval_every: int = 1  # score the supernet G on validation classes every N epochs (0: never)
+    select: str = "last"  # genotype of the "last" epoch, or of the best "val" epoch
     checkpoint_every: int = 1
 
 

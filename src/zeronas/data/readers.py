@@ -58,8 +58,13 @@ def read_mat(path: Path) -> dict[str, object]:
     try:
         raw = scipy.io.loadmat(str(path))
     except Exception as exc:  # scipy raises several types for garbage input
-        raise DataError(path, f"not a MATLAB .mat file ({type(exc).__name__}: {exc})") from None
+        raise DataError(path, f"not a MATLAB .mat file ({type(exc).__name__}: {_oneline(exc)})") from None
     return {k: _cell_to_strings(v) for k, v in raw.items() if not k.startswith("__")}
+
+
+def _oneline(exc: BaseException) -> str:
+    """An exception's text on one line (the CLI prints every error as one line)."""
+    return " ".join(str(exc).split())
 
 
 def _cell_to_strings(value: object) -> object:
@@ -81,7 +86,7 @@ def _read_mat_hdf5(path: Path) -> dict[str, object]:
                 else:
                     out[key] = np.asarray(data).T
     except OSError as exc:
-        raise DataError(path, f"unreadable MATLAB v7.3 (HDF5) file ({exc})") from None
+        raise DataError(path, f"unreadable MATLAB v7.3 (HDF5) file ({_oneline(exc)})") from None
     return out
 
 
@@ -94,7 +99,7 @@ def _require(d: dict[str, object], key: str, path: Path) -> np.ndarray:
     if key not in d:
         raise DataError(path, f"missing key '{key}'")
     value = d[key]
-    if not isinstance(value, np.ndarray) or value.dtype == object:
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
         raise DataError(path, f"key '{key}' is not a numeric array")
     return value
 
@@ -172,11 +177,13 @@ def read_npz(path: Path) -> RawArrays:
     """Read the bring-your-own ``.npz`` format (keys: see :data:`NPZ_KEYS`)."""
     if not path.is_file():
         raise DataError(path, "file not found")
+    if not zipfile.is_zipfile(path):  # np.load would read a .npy or fail with a misleading message
+        raise DataError(path, "not a .npz file (not a zip archive of .npy arrays)")
     try:
-        npz = np.load(path, allow_pickle=False)
-        arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise DataError(path, f"not a readable .npz file ({exc})") from None
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as exc:  # numpy/zipfile raise several types for damaged archives
+        raise DataError(path, f"not a readable .npz file ({type(exc).__name__}: {_oneline(exc)})") from None
     features = _require(arrays, "features", path)
     labels = _as_index_vector(_require(arrays, "labels", path), path, "labels", False)
     if features.ndim != 2 or features.shape[0] != labels.size:
@@ -192,7 +199,7 @@ def read_npz(path: Path) -> RawArrays:
     }
     val_classes = None
     if "val_classes" in arrays:
-        val_classes = _as_index_vector(arrays["val_classes"], path, "val_classes", False)
+        val_classes = _as_index_vector(_require(arrays, "val_classes", path), path, "val_classes", False)
     names = [str(n) for n in arrays["class_names"]] if "class_names" in arrays else None
     keys = {s: f"{s}_idx" for s in SPLIT_KEYS}
     return RawArrays(

@@ -33,7 +33,8 @@ def validate(raw: RawArrays) -> None:
         raise DataError(
             lab_file,
             f"labels range over classes {raw.labels.min()}..{raw.labels.max()} (0-based) but "
-            f"'{att_key}' has vectors for {c} classes; check its shape {raw.class_vectors.shape}",
+            f"'{att_key}' in {att_file} has vectors for {c} classes (read as one row per class: "
+            f"{raw.class_vectors.shape}); check its shape",
         )
     if raw.class_names is not None and len(raw.class_names) != c:
         raise DataError(att_file, f"{len(raw.class_names)} class names for {c} classes")

@@ -7,6 +7,10 @@ classes), split by sample into equal halves ``D_tr`` (weights) and ``D_val``
 Per iteration, each step updates one parameter set with the other three frozen:
 ``n_d`` x (omega_d on D_val, theta_d on D_tr), then omega_g on D_val, then theta_g on
 D_tr. Unlike the authors' code, the omega_g step uses a fresh D_val batch.
+
+After each epoch the supernet's generator is scored on the validation classes (ZSL
+top-1, "accuracy during searching", paper Fig. 6); ``search.select = "val"`` takes the
+genotype of the best such epoch, ``"last"`` (default) that of the final epoch.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from tqdm import tqdm
 from zeronas.classifier import LabelMap, train_softmax
 from zeronas.config import Config
 from zeronas.data import ZSLDataset, ZSLTask
+from zeronas.errors import ZeroNASError
+from zeronas.evaluate import zsl_accuracy
 from zeronas.gan import critic_loss, generator_loss, set_trainable
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.network import DiscreteNet
@@ -182,10 +188,18 @@ def search(
         losses = searcher.epoch()
         check_finite(losses, f"search epoch {epoch}")
         geno = searcher.genotype()
-        row = {"epoch": epoch, **losses, "seconds": round(time.perf_counter() - t0, 3)}
+        row = {"epoch": epoch, **losses}
+        if cfg.search.eval_every and (epoch % cfg.search.eval_every == 0 or epoch == epochs):
+            row["val_zsl"] = zsl_accuracy(searcher.G, searcher.task, cfg.train, searcher.noise_dim)
+        row["seconds"] = round(time.perf_counter() - t0, 3)
         history.append(row)
         arch_history.append(
-            {"epoch": epoch, **searcher.arch_state(), "genotype": {"generator": str(geno.generator), "critic": str(geno.critic)}}
+            {
+                "epoch": epoch,
+                **searcher.arch_state(),
+                "genotype": {"generator": str(geno.generator), "critic": str(geno.critic)},
+                "genotype_dict": geno.to_dict(),
+            }
         )
         log(f"search epoch {epoch}: " + " ".join(f"{k}={v:.4f}" for k, v in losses.items()) + f" | G {geno.generator} | D {geno.critic}")
         write_csv(run_dir / "search_history.csv", history)
@@ -195,6 +209,23 @@ def search(
                 run_dir,
                 {"kind": "search", "epoch": epoch, "searcher": searcher.state_dict(), "history": history, "arch_history": arch_history},
             )
-    genotype = searcher.genotype()
+    genotype, chosen = choose_genotype(history, arch_history, cfg.search.select)
+    log(f"search: genotype of epoch {chosen} ({cfg.search.select!r})")
     genotype.save(run_dir / "genotype.json")
     return genotype
+
+
+def choose_genotype(history: list[dict], arch_history: list[dict], how: str) -> tuple[Genotype, int]:
+    """The last epoch's genotype, or (``val``) that of the epoch whose supernet generator
+    scored best on the validation classes (earliest on ties)."""
+    if how == "last":
+        entry = arch_history[-1]
+    elif how == "val":
+        scored = [r for r in history if r.get("val_zsl") is not None]
+        if not scored:
+            raise ZeroNASError("search.select = 'val' needs search.eval_every > 0")
+        best = max(scored, key=lambda r: (r["val_zsl"], -r["epoch"]))["epoch"]
+        entry = next(a for a in arch_history if a["epoch"] == best)
+    else:
+        raise ZeroNASError(f"search.select must be 'last' or 'val', not {how!r}")
+    return Genotype.from_dict(entry["genotype_dict"]), entry["epoch"]
