@@ -66,6 +66,7 @@ common_options = [
                  help="Config name (cub, flo, sun, awa1, awa2, apy, fmnist) or TOML file; default: by dataset name."),
     click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override one setting."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+    click.option("--tensorboard", is_flag=True, help="Also log every epoch to RUN_DIR/tensorboard."),
 ]  # fmt: skip
 
 
@@ -112,6 +113,8 @@ def _start(command: str, out: Path | None, resume: Path | None) -> tuple[Path, b
 
 def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, sets, device, epochs, section, **extra):
     """Resolve (or, on resume, reload) the dataset, config and device; write the run record."""
+    if extra.pop("tensorboard", False):
+        sets = sets + ("train.tensorboard=true", "search.tensorboard=true")
     if resumed:
         rec = _read_record(run_dir)
         data_path = rec["data"]
@@ -137,16 +140,15 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="New run directory.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
 @click.option("--epochs", type=int, default=None, help="Upper bound on GAN epochs (train.epochs).")
-def train(data, seed, config, sets, device, arch, out, resume, epochs) -> None:
+def train(data, seed, config, sets, device, tensorboard, arch, out, resume, epochs) -> None:
     """Train a generator/critic pair with f-CLSWGAN and evaluate it (ZSL and GZSL)."""
-    from zeronas.train import train_and_evaluate
+    from zeronas.pipeline import train_genotype
 
     run_dir, resumed = _start("train", out, resume)
     ds, cfg, seed, dev, extra = _setup(run_dir, resumed, "train", data, seed, config, sets, device, epochs, "train",
-                                       arch=arch)  # fmt: skip
+                                       arch=arch, tensorboard=tensorboard)  # fmt: skip
     genotype, _ = _load_arch(extra["arch"], cfg)
-    genotype.save(run_dir / "genotype.json")
-    metrics = train_and_evaluate(ds, genotype, cfg.train, seed, run_dir, dev, resumed, _log)
+    metrics = train_genotype(ds, genotype, cfg, seed, run_dir, dev, resumed, _log)
     _print_metrics(metrics, run_dir)
 
 
@@ -157,24 +159,16 @@ def train(data, seed, config, sets, device, arch, out, resume, epochs) -> None:
 @click.option("--epochs", type=int, default=None, help="Search epochs (search.epochs).")
 @click.option("--fixed-g", is_flag=True, help="Keep G at the FIX architecture; search D only.")
 @click.option("--fixed-d", is_flag=True, help="Keep D at the FIX architecture; search G only.")
-def search(data, seed, config, sets, device, out, resume, epochs, fixed_g, fixed_d) -> None:
+def search(data, seed, config, sets, device, tensorboard, out, resume, epochs, fixed_g, fixed_d) -> None:
     """Search G and D jointly (Algorithm 1) and write genotype.json and its drawing."""
+    from zeronas.pipeline import run_search
+
     run_dir, resumed = _start("search", out, resume)
     sets = sets + tuple(f"search.fixed_{s}=true" for s, on in (("g", fixed_g), ("d", fixed_d)) if on)
-    ds, cfg, seed, dev, _ = _setup(run_dir, resumed, "search", data, seed, config, sets, device, epochs, "search")
-    _search(ds, cfg, seed, run_dir, dev, resumed)
-
-
-def _search(ds, cfg, seed, run_dir, dev, resumed) -> Genotype:
-    from zeronas.nas.draw import draw_genotype
-    from zeronas.nas.search import search as run_search
-
-    if cfg.search.fixed_g and cfg.search.fixed_d:
-        raise ZeroNASError("--fixed-g and --fixed-d together leave nothing to search")
+    ds, cfg, seed, dev, _ = _setup(run_dir, resumed, "search", data, seed, config, sets, device, epochs, "search",
+                                   tensorboard=tensorboard)  # fmt: skip
     genotype = run_search(ds, cfg, seed, run_dir, dev, resumed, _log)
-    draw_genotype(genotype, run_dir / "genotype.png", f"{ds.name}, seed {seed}")
     click.echo(f"G: {genotype.generator}\nD: {genotype.critic}\nwrote {run_dir / 'genotype.json'}")
-    return genotype
 
 
 @cli.command()
@@ -183,25 +177,16 @@ def _search(ds, cfg, seed, run_dir, dev, resumed) -> Genotype:
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
 @click.option("--search-epochs", type=int, default=None, help="Search epochs (search.epochs).")
 @click.option("--epochs", type=int, default=None, help="Upper bound on GAN epochs (train.epochs).")
-def run(data, seed, config, sets, device, out, resume, search_epochs, epochs) -> None:
+def run(data, seed, config, sets, device, tensorboard, out, resume, search_epochs, epochs) -> None:
     """Search, then retrain the found pair from scratch, then evaluate: one command."""
-    from zeronas.train import train_and_evaluate
+    from zeronas.pipeline import run_nas
 
     run_dir, resumed = _start("run", out, resume)
     if search_epochs is not None:
         sets = sets + (f"search.epochs={search_epochs}",)
-    ds, cfg, seed, dev, _ = _setup(run_dir, resumed, "run", data, seed, config, sets, device, epochs, "train")
-    search_dir = run_dir / "search"
-    train_dir = run_dir / "train"
-    search_dir.mkdir(exist_ok=True)
-    train_dir.mkdir(exist_ok=True)
-    if (search_dir / "genotype.json").is_file():
-        genotype = Genotype.load(search_dir / "genotype.json")
-    else:
-        genotype = _search(ds, cfg, seed, search_dir, dev, resumed)
-    genotype.save(train_dir / "genotype.json")
-    metrics = train_and_evaluate(ds, genotype, cfg.train, seed, train_dir, dev, resumed, _log)
-    write_json(run_dir / "metrics.json", {**metrics, "genotype": genotype.to_dict()})
+    ds, cfg, seed, dev, _ = _setup(run_dir, resumed, "run", data, seed, config, sets, device, epochs, "train",
+                                   tensorboard=tensorboard)  # fmt: skip
+    metrics = run_nas(ds, cfg, seed, run_dir, dev, resumed, _log)
     _print_metrics(metrics, run_dir)
 
 
@@ -215,6 +200,92 @@ def draw(genotype: Path, output: Path | None) -> None:
     geno, src = _load_arch(str(genotype), Config())
     out = output or Path(src).with_suffix(".png")
     click.echo(f"wrote {draw_genotype(geno, out)}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--no-tsne", is_flag=True, help="Skip the t-SNE (it needs the dataset and the final checkpoint).")
+def plot(run_dir: Path, no_tsne: bool) -> None:
+    """Draw the figures of a train, search or combined run into RUN_DIR/plots/."""
+    from zeronas.plot import plot_run
+
+    for p in plot_run(run_dir, log=click.echo, tsne=not no_tsne):
+        click.echo(f"wrote {p}")
+
+
+@cli.group()
+def experiment() -> None:
+    """The paper's experiments as resumable grids (re-run the same command to resume)."""
+
+
+grid_options = [
+    click.option("--data", "datasets", multiple=True, type=click.Path(path_type=Path),
+                 help="Dataset (repeatable); default: the bundled Fashion-MNIST dataset."),
+    click.option("--seeds", type=int, default=3, show_default=True, help="Seeds 0..N-1 per cell."),
+    click.option("--out", type=click.Path(path_type=Path), required=True, help="Grid directory (re-use it to resume)."),
+    click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a setting in every cell."),
+    click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+]  # fmt: skip
+
+
+def with_grid(f):
+    for opt in reversed(grid_options):
+        f = opt(f)
+    return f
+
+
+def _grid(kind: str, datasets, seeds, out, sets, device, **extra):
+    from zeronas.experiments import Grid
+
+    paths = [str(load_dataset(p).source) for p in (datasets or (None,))]
+    grid = Grid(out, paths, seeds, tuple(sets), pick_device(device), _log)
+    grid.open(kind, extra)
+    _CURRENT_RUN.update(dir=str(out), command=f"experiment {kind}")
+    return grid
+
+
+@experiment.command()
+@with_grid
+@click.option("--methods", default="eszsl,fix,nas", show_default=True, help="Comma-separated: eszsl, fix, nas.")
+def compare(datasets, seeds, out, sets, device, methods) -> None:
+    """FIX against NAS (and ESZSL) over seeds: Tables 1-2 as compare.md / compare.csv."""
+    from zeronas.experiments import METHODS, method_table
+
+    chosen = [m.strip() for m in methods.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown:
+        raise ZeroNASError(f"--methods: unknown {', '.join(unknown)} (known: {', '.join(METHODS)})")
+    click.echo(method_table(_grid("compare", datasets, seeds, out, sets, device, methods=chosen), chosen, "compare"))
+
+
+@experiment.command()
+@with_grid
+def ablation(datasets, seeds, out, sets, device) -> None:
+    """Searched G only, searched D only, both (Table 3) against FIX: ablation.md / .csv."""
+    from zeronas.experiments import method_table
+
+    methods = ["fix", "nas_g_only", "nas_d_only", "nas"]
+    click.echo(method_table(_grid("ablation", datasets, seeds, out, sets, device), methods, "ablation"))
+
+
+@experiment.command()
+@with_grid
+def transfer(datasets, seeds, out, sets, device) -> None:
+    """Architecture searched on A, trained and tested on B, for every pair (Fig. 5)."""
+    from zeronas.experiments import transfer_matrix
+
+    click.echo(transfer_matrix(_grid("transfer", datasets, seeds, out, sets, device)))
+
+
+@experiment.command()
+@click.argument("grid_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default: GRID_DIR/figures).")
+def figures(grid_dir: Path, out: Path | None) -> None:
+    """Paper figures 3, 4 and 6 from a compare grid (genotype, t-SNE FIX vs NAS, accuracy curves)."""
+    from zeronas.experiments import figures as make_figures
+
+    for p in make_figures(grid_dir, out or grid_dir / "figures", _log):
+        click.echo(f"wrote {p}")
 
 
 def _print_metrics(m: dict, run_dir: Path) -> None:

@@ -39,6 +39,7 @@ class TrainConfig:
     eval_every: int = 1  # validation evaluation interval, in epochs
     calibration_grid: int = 21  # stacking constants tried on validation, from 0 to 1
     checkpoint_every: int = 1
+    tensorboard: bool = False  # also log every epoch's row to run_dir/tensorboard
 
 
 @dataclass
@@ -63,6 +64,7 @@ class SearchConfig:
     eval_every: int = 1  # score the supernet G on validation classes every N epochs (0: never)
     select: str = "last"  # genotype of the "last" epoch, or of the best "val" epoch
     checkpoint_every: int = 1
+    tensorboard: bool = False
 
 
 @dataclass

@@ -57,6 +57,30 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
+class EpochLog:
+    """Per-epoch rows: the CSV (rewritten whole, so resumed runs hold no stale rows) and,
+    if asked, TensorBoard scalars under ``run_dir/tensorboard``."""
+
+    def __init__(self, csv_path: Path, tensorboard: bool = False, prefix: str = ""):
+        self.csv_path, self.prefix, self.writer = csv_path, prefix, None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise ZeroNASError("--tensorboard needs the tensorboard package: pip install 'zeronas[tensorboard]'") from None
+            self.writer = SummaryWriter(log_dir=str(csv_path.parent / "tensorboard"))
+
+    def write(self, rows: list[dict]) -> None:
+        write_csv(self.csv_path, rows)
+        if self.writer is not None and rows:
+            row = rows[-1]
+            prefix = f"{self.prefix}{row['stage']}/" if "stage" in row else self.prefix
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and key not in ("epoch", "stage"):
+                    self.writer.add_scalar(prefix + key, value, row["epoch"])
+            self.writer.flush()
+
+
 def prepare_run_dir(out: Path, resume: bool) -> Path:
     """Create a fresh run directory, or check that one exists to resume.
 

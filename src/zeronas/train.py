@@ -31,11 +31,11 @@ from zeronas.nas.genotype import Genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.runs import (
     CHECKPOINT,
+    EpochLog,
     load_checkpoint,
     save_checkpoint,
     seed_everything,
     set_rng_state,
-    write_csv,
     write_json,
 )
 
@@ -185,6 +185,7 @@ def train_and_evaluate(
     selection: dict | None = ckpt.get("selection") if ckpt else None
     results: dict = ckpt.get("results", {}) if ckpt else {}
     stage = ckpt["stage"] if ckpt else "select"
+    epoch_log = EpochLog(run_dir / "history.csv", cfg.tensorboard)
 
     def stage_trainer(task: ZSLTask, stage_seed: int) -> tuple[GANTrainer, int]:
         seed_everything(stage_seed)
@@ -223,11 +224,11 @@ def train_and_evaluate(
             row["seconds"] = round(time.perf_counter() - t0, 3)
             history.append(row)
             log(_fmt_row(row))
-            if on_epoch:
-                on_epoch("select", epoch, trainer)
-            write_csv(run_dir / "history.csv", history)
+            epoch_log.write(history)
             if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
                 checkpoint(trainer, epoch)
+            if on_epoch:
+                on_epoch("select", epoch, trainer)
         selection = select_epochs([r for r in history if r["stage"] == "select"])
         stage, ckpt = "final", None
         log(
@@ -249,11 +250,11 @@ def train_and_evaluate(
             row = {"stage": "final", "epoch": epoch, **losses, "seconds": round(time.perf_counter() - t0, 3)}
             history.append(row)
             log(_fmt_row(row))
-            if on_epoch:
-                on_epoch("final", epoch, trainer)
-            write_csv(run_dir / "history.csv", history)
+            epoch_log.write(history)
             if epoch % cfg.checkpoint_every == 0 or epoch == last:
                 checkpoint(trainer, epoch)
+            if on_epoch:
+                on_epoch("final", epoch, trainer)
         stage = "done"
 
     metrics = {

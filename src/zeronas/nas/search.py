@@ -32,7 +32,7 @@ from zeronas.gan import critic_loss, generator_loss, set_trainable
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.nas.supernet import Supernet
-from zeronas.runs import CHECKPOINT, load_checkpoint, save_checkpoint, seed_everything, set_rng_state, write_csv, write_json
+from zeronas.runs import CHECKPOINT, EpochLog, load_checkpoint, save_checkpoint, seed_everything, set_rng_state, write_json
 from zeronas.train import check_finite, task_to
 
 Log = Callable[[str], None]
@@ -182,6 +182,7 @@ def search(
         set_rng_state(ckpt["rng"])
         history, arch_history, start = ckpt["history"], ckpt["arch_history"], ckpt["epoch"] + 1
     epochs = cfg.search.epochs
+    epoch_log = EpochLog(run_dir / "search_history.csv", cfg.search.tensorboard, "search/")
     bar = tqdm(range(start, epochs + 1), desc="search", initial=start - 1, total=epochs, disable=None, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
@@ -202,7 +203,7 @@ def search(
             }
         )
         log(f"search epoch {epoch}: " + " ".join(f"{k}={v:.4f}" for k, v in losses.items()) + f" | G {geno.generator} | D {geno.critic}")
-        write_csv(run_dir / "search_history.csv", history)
+        epoch_log.write(history)
         write_json(run_dir / "arch_history.json", arch_history)
         if epoch % cfg.search.checkpoint_every == 0 or epoch == epochs:
             save_checkpoint(
