@@ -12,7 +12,7 @@ from zeronas.config import Config, load_config
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.nas.genotype import Genotype, fixed_genotype
-from zeronas.runs import pick_device, prepare_run_dir, versions, write_json
+from zeronas.runs import pick_device, prepare_run_dir, write_record
 
 # The run directory of the command in progress, for the Ctrl-C message.
 _CURRENT_RUN: dict[str, str] = {}
@@ -45,10 +45,6 @@ def _load_arch(arch: str, cfg: Config) -> tuple[Genotype, str]:
                 return Genotype.load(cand), str(cand)
         raise ZeroNASError(f"{p}: no genotype.json in this run directory")
     return Genotype.load(p), str(p)
-
-
-def _record(run_dir: Path, command: str, **fields: object) -> None:
-    write_json(run_dir / "config.json", {"command": command, **fields, "versions": versions(), "argv": sys.argv})
 
 
 def _read_record(run_dir: Path) -> dict:
@@ -128,7 +124,7 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
         cfg, source = _resolve_config(config, sets, ds, epochs, section)
     dev = pick_device(device)
     if not resumed:
-        _record(run_dir, command, data=ds.source, seed=seed, split_seed=ds.split_seed, config_source=source,
+        write_record(run_dir, command, data=ds.source, seed=seed, split_seed=ds.split_seed, config_source=source,
                 config=cfg.to_dict(), dataset=ds.summary(), device=str(dev), **extra)  # fmt: skip
     return ds, cfg, seed, dev, extra
 

@@ -157,6 +157,11 @@ def versions() -> dict[str, str]:
     }
 
 
+def write_record(run_dir: Path, command: str, **fields: object) -> None:
+    """The run record beside every result: what ran, on what data, with which settings and versions."""
+    write_json(run_dir / "config.json", {"command": command, **fields, "versions": versions(), "argv": sys.argv})
+
+
 def pick_device(name: str) -> torch.device:
     """``auto`` picks CUDA when present; never hard-coded."""
     if name == "auto":

@@ -1,0 +1,72 @@
+"""Whole runs as functions: search (with its drawing), and search -> retrain -> evaluate.
+
+The CLI and the experiment grids both call these, so a grid cell is exactly a CLI run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from zeronas.config import Config
+from zeronas.data import ZSLDataset
+from zeronas.errors import ZeroNASError
+from zeronas.nas.draw import draw_genotype
+from zeronas.nas.genotype import Genotype, fixed_genotype
+from zeronas.nas.search import search
+from zeronas.runs import write_json
+from zeronas.train import train_and_evaluate
+
+Log = Callable[[str], None]
+
+
+def run_search(
+    ds: ZSLDataset, cfg: Config, seed: int, run_dir: Path, device: torch.device, resume: bool, log: Log
+) -> Genotype:
+    """Search (or resume a search), write genotype.json and genotype.png."""
+    if cfg.search.fixed_g and cfg.search.fixed_d:
+        raise ZeroNASError("fixed G and fixed D together leave nothing to search")
+    genotype = search(ds, cfg, seed, run_dir, device, resume, log)
+    draw_genotype(genotype, run_dir / "genotype.png", f"{ds.name}, seed {seed}")
+    return genotype
+
+
+def run_fix(ds: ZSLDataset, cfg: Config, seed: int, run_dir: Path, device: torch.device, resume: bool, log: Log) -> dict:
+    """Train and evaluate the hand-crafted f-CLSWGAN pair."""
+    return train_genotype(ds, fixed_genotype(cfg.train.fix_hidden), cfg, seed, run_dir, device, resume, log)
+
+
+def run_nas(ds: ZSLDataset, cfg: Config, seed: int, run_dir: Path, device: torch.device, resume: bool, log: Log) -> dict:
+    """Search into ``run_dir/search``, retrain into ``run_dir/train``; metrics.json at the top.
+
+    Each part resumes from its own checkpoint; a finished search is never repeated.
+    """
+    search_dir, train_dir = run_dir / "search", run_dir / "train"
+    search_dir.mkdir(parents=True, exist_ok=True)
+    train_dir.mkdir(parents=True, exist_ok=True)
+    if (search_dir / "genotype.json").is_file():
+        genotype = Genotype.load(search_dir / "genotype.json")
+    else:
+        genotype = run_search(ds, cfg, seed, search_dir, device, resume, log)
+    return train_genotype(ds, genotype, cfg, seed, train_dir, device, resume, log, top=run_dir)
+
+
+def train_genotype(
+    ds: ZSLDataset,
+    genotype: Genotype,
+    cfg: Config,
+    seed: int,
+    run_dir: Path,
+    device: torch.device,
+    resume: bool,
+    log: Log,
+    top: Path | None = None,
+) -> dict:
+    """Train and evaluate a given genotype; with ``top``, also write metrics.json there."""
+    genotype.save(run_dir / "genotype.json")
+    metrics = train_and_evaluate(ds, genotype, cfg.train, seed, run_dir, device, resume, log)
+    if top is not None:
+        write_json(top / "metrics.json", {**metrics, "genotype": genotype.to_dict()})
+    return metrics

@@ -1,0 +1,184 @@
+"""Runs through the CLI: end to end, resume after SIGKILL, determinism, divergence, Ctrl-C, safe files.
+
+Tiny settings on the bundled dataset keep each run to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from zeronas.config import load_config
+from zeronas.data import load_dataset
+from zeronas.errors import DivergenceError, ZeroNASError
+from zeronas.nas.genotype import fixed_genotype
+from zeronas.runs import CHECKPOINT, load_checkpoint
+from zeronas.train import train_and_evaluate
+
+TINY = [
+    *("--set", "train.fix_hidden=64"),
+    *("--set", "train.syn_num_zsl=50"),
+    *("--set", "train.syn_num_gzsl=50"),
+    *("--set", "train.final_cls_epochs=3"),
+    *("--set", "train.pretrain_cls_epochs=3"),
+    *("--set", "search.g_widths=16,16,16,16"),
+    *("--set", "search.d_widths=16,16,16,16"),
+]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def zeronas(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "zeronas.cli", *args], capture_output=True, text=True, env=ENV, timeout=600
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "zeronas.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+
+
+def wait_for_rows(csv: Path, rows: int, proc: subprocess.Popen, timeout: float = 300) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if csv.is_file() and len(csv.read_text().splitlines()) > rows:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended early: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for epochs")
+
+
+def test_run_end_to_end_is_deterministic(tmp_path):
+    """`zeronas run` (search, retrain, evaluate) twice with one seed: identical genotype and metrics."""
+    args = ["--epochs", "2", "--search-epochs", "2", "--seed", "3", *TINY]
+    zeronas("run", "--out", str(tmp_path / "a"), *args)
+    zeronas("run", "--out", str(tmp_path / "b"), *args)
+    a, b = tmp_path / "a", tmp_path / "b"
+    for rel in ("metrics.json", "search/genotype.json", "search/arch_history.json", "train/metrics.json"):
+        assert (a / rel).read_text() == (b / rel).read_text(), rel
+    m = json.loads((a / "metrics.json").read_text())
+    for key in ("zsl_top1", "gzsl_seen", "gzsl_unseen", "gzsl_h"):
+        assert 0.0 <= m[key] <= 1.0
+    assert set(m["selected_epoch"]) == {"zsl", "gzsl", "gzsl_calibrated"}
+    assert (a / "search" / "genotype.png").stat().st_size > 1000
+    assert (a / "search" / "search_history.csv").is_file()
+    rec = json.loads((a / "config.json").read_text())
+    assert rec["seed"] == 3 and "torch" in rec["versions"] and rec["config"]["search"]["epochs"] == 2
+
+
+@pytest.mark.parametrize("command", ["train", "search"])
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, command):
+    extra = ["--epochs", "5"] + (["--arch", "fixed"] if command == "train" else [])
+    csv = "history.csv" if command == "train" else "search_history.csv"
+    final = "metrics.json" if command == "train" else "genotype.json"
+    zeronas(command, "--out", str(tmp_path / "ref"), *extra, *TINY)
+
+    killed = tmp_path / "killed"
+    proc = start(command, "--out", str(killed), *extra, *TINY)
+    wait_for_rows(killed / csv, 2, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert not (killed / final).exists(), "the run finished before it was killed"
+    assert (killed / CHECKPOINT).is_file()
+    zeronas(command, "--resume", str(killed))
+    assert (killed / final).read_text() == (tmp_path / "ref" / final).read_text()
+    if command == "search":
+        ref_hist = json.loads((tmp_path / "ref" / "arch_history.json").read_text())
+        assert json.loads((killed / "arch_history.json").read_text()) == ref_hist
+
+
+def test_ctrl_c_leaves_a_resumable_run(tmp_path):
+    run = tmp_path / "run"
+    proc = start("train", "--out", str(run), "--epochs", "5", *TINY)
+    wait_for_rows(run / "history.csv", 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert f"zeronas train --resume {run}" in err
+    assert "Traceback" not in err
+    zeronas("train", "--resume", str(run))
+    assert json.loads((run / "metrics.json").read_text())["zsl_top1"] >= 0
+
+
+def test_existing_run_directory_is_never_overwritten(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "precious.txt").write_text("keep me")
+    proc = zeronas("train", "--out", str(run), "--epochs", "1", *TINY, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "already exists" in proc.stderr
+    assert (run / "precious.txt").read_text() == "keep me"
+
+
+def test_divergence_stops_with_the_epoch_and_loss_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg, _ = load_config("fmnist")
+    for key, value in (("fix_hidden", 32), ("syn_num_zsl", 20), ("syn_num_gzsl", 20), ("final_cls_epochs", 2),
+                       ("pretrain_cls_epochs", 2), ("epochs", 4)):  # fmt: skip
+        cfg.set(f"train.{key}", value)
+
+    def poison(stage: str, epoch: int, trainer) -> None:
+        if epoch == 2:
+            with torch.no_grad():
+                next(trainer.G.parameters()).fill_(float("nan"))
+
+    with pytest.raises(DivergenceError, match=r"stage 'select', epoch 3: loss '\w+' is nan"):
+        train_and_evaluate(
+            load_dataset(None), fixed_genotype(32), cfg.train, 0, tmp_path, torch.device("cpu"),
+            log=lambda m: None, on_epoch=poison,
+        )  # fmt: skip
+    ckpt = load_checkpoint(tmp_path / CHECKPOINT)
+    assert ckpt["epoch"] == 2  # written before the poison; epoch 3 never overwrote it
+    assert all(torch.isfinite(v).all() for v in ckpt["trainer"]["G"].values())
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_divergence_through_the_cli_exits_non_zero(tmp_path):
+    proc = zeronas("train", "--out", str(tmp_path / "r"), "--epochs", "2", *TINY, "--set", "train.gp_weight=nan",
+                   check=False)  # fmt: skip
+    assert proc.returncode == 3
+    assert "epoch 1" in proc.stderr and "is nan" in proc.stderr
+
+
+class _Exploit:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_crafted_checkpoint_is_rejected_without_running_code(tmp_path):
+    marker = tmp_path / "pwned"
+    run = tmp_path / "run"
+    zeronas("train", "--out", str(run), "--epochs", "1", *TINY)
+    torch.save({"format": "zeronas-checkpoint", "payload": _Exploit(marker)}, run / CHECKPOINT)
+    with pytest.raises(ZeroNASError, match="rejected as unsafe or corrupt"):
+        load_checkpoint(run / CHECKPOINT)
+    proc = zeronas("train", "--resume", str(run), check=False)
+    assert proc.returncode == 2 and "rejected as unsafe" in proc.stderr
+    assert not marker.exists()
+
+
+def test_bad_genotype_file_through_the_cli(tmp_path):
+    bad = tmp_path / "g.json"
+    bad.write_text(json.dumps({"format": "zeronas-genotype", "version": 1, "generator": {}, "critic": {}}))
+    proc = zeronas("train", "--out", str(tmp_path / "r"), "--arch", str(bad), *TINY, check=False)
+    assert proc.returncode == 2
+    assert str(bad) in proc.stderr and proc.stderr.strip().count("\n") == 0
