@@ -72,6 +72,14 @@ def test_figures_from_a_compare_grid(compare_grid):
     assert {"fig3_genotype_fmnist.png", "fig4_tsne_fmnist.png", "fig6_accuracy_fmnist.png"} <= names
 
 
+def test_ablation_reuses_the_compare_cells(compare_grid):
+    cells = {p: p.stat().st_mtime_ns for p in (compare_grid / "cells").glob("*/*/seed*/metrics.json")}
+    res = invoke("experiment", "ablation", "--seeds", "2", "--out", str(compare_grid), *TINY)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert res.output.count("[done]") == len(cells) - 1  # all but ESZSL, which ablation does not run
+    assert {p: p.stat().st_mtime_ns for p in cells} == cells
+
+
 def test_ablation_has_the_four_rows(tmp_path):
     res = invoke("experiment", "ablation", "--seeds", "1", "--out", str(tmp_path / "abl"), *TINY)
     assert res.exit_code == 0, res.output + repr(res.exception)

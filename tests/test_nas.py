@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
-
 import pytest
 import torch
-import torch.nn.functional as F
 
 from synth import make_arrays, write_xlsa17
 from zeronas.config import Config
@@ -249,4 +246,4 @@ def test_discrete_net_sums_its_kept_edges():
     f3 = e["0_3"](z) + e["1_3"](c)
     expected = e["3_out"](f3) + e["2_out"](torch.cat([z, c], 1))
     torch.testing.assert_close(net(z, c), expected)
-    assert math.isclose(float(F.relu(expected).sum()), float(expected.sum()))
+    assert (expected >= 0).all()  # the generator's output edges end in ReLU

@@ -117,6 +117,12 @@ def test_ctrl_c_leaves_a_resumable_run(tmp_path):
     assert json.loads((run / "metrics.json").read_text())["zsl_top1"] >= 0
 
 
+def test_tensorboard_logging(tmp_path):
+    pytest.importorskip("tensorboard")
+    zeronas("train", "--out", str(tmp_path / "r"), "--epochs", "1", "--tensorboard", *TINY)
+    assert list((tmp_path / "r" / "tensorboard").glob("events.out.tfevents.*"))
+
+
 def test_existing_run_directory_is_never_overwritten(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

@@ -230,12 +230,12 @@ def with_grid(f):
     return f
 
 
-def _grid(kind: str, datasets, seeds, out, sets, device, **extra):
+def _grid(kind: str, datasets, seeds, out, sets, device):
     from zeronas.experiments import Grid
 
     paths = [str(load_dataset(p).source) for p in (datasets or (None,))]
     grid = Grid(out, paths, seeds, tuple(sets), pick_device(device), _log)
-    grid.open(kind, extra)
+    grid.open()
     _CURRENT_RUN.update(dir=str(out), command=f"experiment {kind}")
     return grid
 
@@ -251,7 +251,7 @@ def compare(datasets, seeds, out, sets, device, methods) -> None:
     unknown = [m for m in chosen if m not in METHODS]
     if unknown:
         raise ZeroNASError(f"--methods: unknown {', '.join(unknown)} (known: {', '.join(METHODS)})")
-    click.echo(method_table(_grid("compare", datasets, seeds, out, sets, device, methods=chosen), chosen, "compare"))
+    click.echo(method_table(_grid("compare", datasets, seeds, out, sets, device), chosen, "compare"))
 
 
 @experiment.command()

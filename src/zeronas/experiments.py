@@ -49,9 +49,10 @@ class Grid:
     device: torch.device = torch.device("cpu")
     log: Log = print
 
-    def open(self, kind: str, extra: dict) -> None:
-        """Create the grid directory, or check that an existing one was made with the same request."""
-        spec = {"kind": kind, "datasets": self.datasets, "seeds": self.seeds, "sets": list(self.sets), **extra}
+    def open(self) -> None:
+        """Create the grid directory, or check that an existing one has the same datasets, seeds
+        and settings (then its finished cells are reused: compare and ablation share FIX and NAS)."""
+        spec = {"datasets": self.datasets, "seeds": self.seeds, "sets": list(self.sets)}
         path = self.out / "grid.json"
         if path.is_file():
             old = json.loads(path.read_text())
