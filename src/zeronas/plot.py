@@ -13,7 +13,7 @@
   together into ``RUN_DIR/plots/`` (plus ``zsl_search_train.png`` when both record ZSL
   validation accuracy).
 
-Every figure is written atomically (temporary file, then ``os.replace``).
+Every figure is written atomically (``zeronas.runs.atomic_write``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from zeronas.errors import ZeroNASError  # noqa: E402
+from zeronas.runs import atomic_write  # noqa: E402
 from zeronas.nas.genotype import INPUT_NAMES, N_INPUTS  # noqa: E402
 from zeronas.nas.ops import OPS  # noqa: E402
 
@@ -124,17 +123,8 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     for ax in fig.axes:  # epochs are whole numbers
         if "epoch" in ax.get_xlabel():
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=DPI, bbox_inches="tight")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI, bbox_inches="tight"))
     finally:
         plt.close(fig)
     return path

@@ -20,9 +20,12 @@ from zeronas.errors import ZeroNASError
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "zeronas-checkpoint"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(binary_file)`` on a temp file beside ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -30,6 +33,7 @@ def _atomic_write(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -38,7 +42,7 @@ def _atomic_write(path: Path, write) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    _atomic_write(path, lambda f: f.write(text.encode()))
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def write_json(path: Path, obj: object) -> None:
@@ -120,7 +124,7 @@ def seed_everything(seed: int) -> None:
 def save_checkpoint(run_dir: Path, state: dict) -> None:
     """Atomically write a checkpoint (tensors, numbers, strings and containers only)."""
     payload = {"format": CHECKPOINT_FORMAT, "version": 1, **state, "rng": rng_state()}
-    _atomic_write(run_dir / CHECKPOINT, lambda f: torch.save(payload, f))
+    atomic_write(run_dir / CHECKPOINT, lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:

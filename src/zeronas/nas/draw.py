@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from zeronas.nas.genotype import INPUT_NAMES, N_INPUTS, Genotype, NetGenotype  # noqa: E402
+from zeronas.runs import atomic_write  # noqa: E402
 
 OP_COLORS = {"relu": "#1f77b4", "lrelu": "#d62728", "linear": "#555555"}
 
@@ -61,7 +62,9 @@ def draw_genotype(genotype: Genotype, path: str | Path, title: str = "") -> Path
     fig.suptitle((title + "\n" if title else "") + note, fontsize=9)
     fig.tight_layout()
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    fmt = out.suffix.lstrip(".").lower() or "png"
+    try:
+        atomic_write(out, lambda f: fig.savefig(f, format=fmt, dpi=110))
+    finally:
+        plt.close(fig)
     return out

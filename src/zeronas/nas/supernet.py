@@ -1,12 +1,15 @@
 """The continuous search space: an MLP DAG whose edges mix 8 operations (Eqs. 2-3).
 
-Layout for speed (no Python loop over operations): every operation owns an FC layer, and
-all FC layers leaving one source node are stacked into one ``nn.Linear``, so a forward
-pass runs one GEMM per node (3 inputs + intermediates) instead of one per (edge, op).
-Its output is viewed as ``(batch, dropout, batchnorm, leaky, features)``: batch norm,
-the activation and dropout each act on one slice of that view, and the mixing weights
-``softmax(alpha) * softmax(beta)`` are applied by one broadcasted product and sum.
-Numerically this is the per-operation network of the paper (see the equivalence test).
+Layout for speed (no Python loop over edges or operations): every operation owns an FC
+layer, and all FC layers leaving one source node are stacked into one ``nn.Linear``, so
+a forward pass runs one GEMM per source node (3 inputs + intermediates) instead of one
+per (edge, operation). Its output columns are grouped in 8 blocks ordered
+``(batchnorm, leaky, dropout)`` -- each block holds one operation for all out-edges --
+so that batch norm runs once on the 4 contiguous BN blocks, ReLU and LeakyReLU each run
+on contiguous column ranges, and the mixing weights ``softmax(alpha) * softmax(beta)``
+(with the dropout mask folded in) are applied by a short chain of fused
+multiply-adds. Numerically this is the per-operation network of the paper
+(``tests/test_supernet_equivalence.py`` compares it with ``bench/reference.py``).
 
 Architecture parameters (``alpha``, ``beta``) are kept apart from weights:
 :meth:`Supernet.arch_parameters` and :meth:`Supernet.weight_parameters`.
@@ -23,6 +26,27 @@ from zeronas.nas.genotype import N_INPUTS, NetGenotype, derive
 from zeronas.nas.ops import OPS, init_weights
 
 N_OPS = len(OPS)
+# Operation k = 4*dropout + 2*batchnorm + leaky (see ops.py). In a source's fused FC
+# output, the column block of operation k is OP_BLOCK[k]; blocks run (batchnorm, leaky,
+# dropout), so the BN operations are blocks 4..7 and each activation's pair is contiguous.
+BLOCK_OP = [4 * drop + 2 * bn + leaky for bn in (0, 1) for leaky in (0, 1) for drop in (0, 1)]
+OP_BLOCK = [BLOCK_OP.index(k) for k in range(N_OPS)]
+
+
+def keep_mask(n_masks: int, rows: int, cols: int, keep: float, like: torch.Tensor) -> torch.Tensor:
+    """``n_masks`` inverted-dropout multipliers of shape (rows, cols): 1/keep with
+    probability ``keep``, else 0, independently per element -- the distribution of
+    ``F.dropout``, drawn faster: ``rand < keep`` in general, and for ``keep == 0.5`` (the
+    authors' dropout) one uniform random 32-bit word per 32 elements.
+    """
+    n = n_masks * rows * cols
+    if keep == 0.5:
+        words = torch.randint(0, 2**32, ((n + 31) // 32, 1), dtype=torch.int64, device=like.device)
+        bits = (words >> torch.arange(32, device=like.device)) & 1
+        mask = bits.view(-1)[:n].to(like.dtype).mul_(2.0)
+    else:
+        mask = (torch.rand(n, device=like.device, dtype=like.dtype) < keep).to(like.dtype).div_(keep)
+    return mask.view(n_masks, rows, cols)
 
 
 class Supernet(nn.Module):
@@ -89,7 +113,6 @@ class Supernet(nn.Module):
             self.register_buffer(f"bn_mean{i}", torch.zeros(4 * wsum))
             self.register_buffer(f"bn_var{i}", torch.ones(4 * wsum))
             self._plan.append((mixed, wsum, lin))
-        self.register_buffer("slopes", torch.tensor([0.0, slope]).view(1, 1, 1, 2, 1), persistent=False)
         init_weights(self)
 
     # ------------------------------------------------------------------ parameters
@@ -121,11 +144,12 @@ class Supernet(nn.Module):
                 nodes.append(acc.pop(i))
             y = self.fc[i](nodes[i])
             if mixed:
-                h = self._mixed_activations(y[:, : N_OPS * wsum], i, batch, wsum)
-                # weight of (op k, target t) = softmax(alpha_edge)_k * softmax(beta_t)_i
+                # weight of (op k, target t) = softmax(alpha_edge)_k * softmax(beta_t)_i,
+                # spread over each target's columns and ordered by column block
                 eidx, tidx = getattr(self, f"eidx{i}"), getattr(self, f"tidx{i}")
-                w = (op_w[eidx] * edge_w[tidx, i].unsqueeze(1)).t()  # (8, targets)
-                mix = (h * w[:, getattr(self, f"seg{i}")]).sum(dim=1)  # (batch, wsum)
+                w = (op_w[eidx] * edge_w[tidx, i].unsqueeze(1)).t()  # (8 ops, targets)
+                coef = w[BLOCK_OP][:, getattr(self, f"seg{i}")]  # (8 blocks, wsum)
+                mix = self._mix(y, coef, i, batch, wsum)
                 for j, part in zip(mixed, mix.split([self.dims[j] for j in mixed], dim=1)):
                     acc[j] = part if j not in acc else acc[j] + part
             if lin:
@@ -135,21 +159,37 @@ class Supernet(nn.Module):
                     acc[j] = part if j not in acc else acc[j] + part
         return acc[self.out_id]
 
-    def _mixed_activations(self, y: torch.Tensor, i: int, batch: int, wsum: int) -> torch.Tensor:
-        """All 8 operations' post-FC stages for one source; returns (batch, 8, wsum)."""
-        y = y.view(batch, 2, 2, 2, wsum)  # (dropout, batchnorm, leaky)
+    def _mix(self, y: torch.Tensor, coef: torch.Tensor, i: int, batch: int, wsum: int) -> torch.Tensor:
+        """``sum_k coef_k * op_k`` over the 8 operations of one source; (batch, wsum).
+
+        ``y`` is the fused FC output (blocks of ``wsum`` columns, see ``OP_BLOCK``).
+        """
+        # Batch norm of blocks 4..7 (a contiguous copy first: the CPU kernel is several
+        # times slower on a strided view than the copy costs).
         normed = F.batch_norm(
-            y[:, :, 1].reshape(batch, 4 * wsum),
+            y[:, 4 * wsum : 8 * wsum].contiguous(),
             getattr(self, f"bn_mean{i}"),
             getattr(self, f"bn_var{i}"),
             getattr(self, f"bn_w{i}"),
             getattr(self, f"bn_b{i}"),
             training=self.training,
-        ).view(batch, 2, 2, wsum)
-        z = torch.stack([y[:, :, 0], normed], dim=2)
-        z = torch.where(z > 0, z, z * self.slopes)
-        z = torch.cat([z[:, :1], F.dropout(z[:, 1:], self.p_drop, self.training)], dim=1)
-        return z.view(batch, N_OPS, wsum)
+        )
+        drop = self.training and self.p_drop > 0
+        masks = keep_mask(4, batch, wsum, 1.0 - self.p_drop, y) if drop else None
+        out = None
+        for bn, src in ((0, y), (1, normed)):
+            for leaky in (0, 1):
+                lo = 2 * leaky * wsum  # this activation's two blocks (dropout 0, 1) in src
+                pre = src[:, lo : lo + 2 * wsum]
+                act = F.leaky_relu(pre, self.slope) if leaky else F.relu(pre)
+                block = 4 * bn + 2 * leaky
+                for d in (0, 1):
+                    h = act[:, d * wsum : (d + 1) * wsum]
+                    if d and masks is not None:
+                        h = h * masks[2 * bn + leaky]
+                    c = coef[block + d]
+                    out = h * c if out is None else torch.addcmul(out, h, c)
+        return out
 
     # ------------------------------------------------------------------ per-edge access
     def edge_op_linear(self, i: int, j: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,7 +201,7 @@ class Supernet(nn.Module):
         mixed, wsum, lin = self._plan[i]
         fc = self.fc[i]
         if j in mixed:
-            off = k * wsum + sum(self.dims[m] for m in mixed[: mixed.index(j)])
+            off = OP_BLOCK[k] * wsum + sum(self.dims[m] for m in mixed[: mixed.index(j)])
         else:
             off = N_OPS * wsum + sum(self.dims[m] for m in lin[: lin.index(j)])
         rows = slice(off, off + self.dims[j])
@@ -170,8 +210,7 @@ class Supernet(nn.Module):
     def edge_op_bn(self, i: int, j: int, k: int) -> tuple[torch.Tensor, ...]:
         """Views of (weight, bias, running mean, running var) of BN operation ``k`` on ``i -> j``."""
         mixed, wsum, _ = self._plan[i]
-        drop, leaky = (k >> 2) & 1, k & 1
-        off = (drop * 2 + leaky) * wsum + sum(self.dims[m] for m in mixed[: mixed.index(j)])
+        off = (OP_BLOCK[k] - 4) * wsum + sum(self.dims[m] for m in mixed[: mixed.index(j)])
         rows = slice(off, off + self.dims[j])
         return tuple(getattr(self, f"{n}{i}")[rows] for n in ("bn_w", "bn_b", "bn_mean", "bn_var"))
 
