@@ -196,3 +196,11 @@ def test_fix_on_the_bundled_data_beats_chance_on_unseen_classes(tmp_path):
     m = json.loads((tmp_path / "fix" / "metrics.json").read_text())
     assert m["zsl_top1"] > 0.40
     assert m["calibrated"]["gzsl_unseen"] > 0.25  # 10 candidate classes in GZSL
+
+
+@pytest.mark.slow
+def test_default_run_on_the_bundled_data(tmp_path):
+    """The README's main command with its default settings (several minutes)."""
+    zeronas("run", "--out", str(tmp_path / "demo"))
+    m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert 0.0 <= m["zsl_top1"] <= 1.0 and "genotype" in m
