@@ -1,15 +1,25 @@
 """The continuous search space: an MLP DAG whose edges mix 8 operations (Eqs. 2-3).
 
-Layout for speed (no Python loop over edges or operations): every operation owns an FC
-layer, and all FC layers leaving one source node are stacked into one ``nn.Linear``, so
-a forward pass runs one GEMM per source node (3 inputs + intermediates) instead of one
-per (edge, operation). Its output columns are grouped in 8 blocks ordered
-``(batchnorm, leaky, dropout)`` -- each block holds one operation for all out-edges --
-so that batch norm runs once on the 4 contiguous BN blocks, ReLU and LeakyReLU each run
-on contiguous column ranges, and the mixing weights ``softmax(alpha) * softmax(beta)``
-(with the dropout mask folded in) are applied by a short chain of fused
-multiply-adds. Numerically this is the per-operation network of the paper
-(``tests/test_supernet_equivalence.py`` compares it with ``bench/reference.py``).
+Layout for speed. Every operation of every edge owns an FC layer (as in the paper), but
+they are not separate modules: for each source node and each of the 8 operations, the
+FC layers of that operation on all mixed out-edges of the node are stacked into one
+``nn.Linear`` (``blocks[i][b]``, the targets' outputs side by side). A forward pass thus
+runs 8 GEMMs per source node instead of 8 per edge (the per-operation layout of
+``bench/reference.py``), with no Python loop over edges; batch norm runs once per source
+on its 4 BN blocks, each activation once per block, and the mixing weights
+``softmax(alpha) * softmax(beta)`` (per target, spread over its columns) and the
+dropout masks are applied by a short chain of fused multiply-adds. The plain FC layers
+of linear edges (into the critic's output node) are one ``nn.Linear`` per source
+(``fc``). Numerically this is the per-operation network of the paper:
+``tests/test_supernet_equivalence.py`` compares outputs, gradients and second-order
+gradients with the reference.
+
+Why 8 GEMMs per source and not one: on CPU, one ``nn.Linear`` per source node made
+weights (and their gradients, gradient sums and optimizer temporaries) of up to 145 MB
+at CUB size; such buffers are freshly ``mmap``-ed and page-faulted at every step by
+glibc, and stream through DRAM. Per-block weights stay under 18 MB, are recycled by the
+allocator and mostly fit the cache: a CUB search iteration took 14.3 instead of 19.1
+CPU-seconds (``bench/search_step.py``, one thread).
 
 Architecture parameters (``alpha``, ``beta``) are kept apart from weights:
 :meth:`Supernet.arch_parameters` and :meth:`Supernet.weight_parameters`.
@@ -26,9 +36,9 @@ from zeronas.nas.genotype import N_INPUTS, NetGenotype, derive
 from zeronas.nas.ops import OPS, init_weights
 
 N_OPS = len(OPS)
-# Operation k = 4*dropout + 2*batchnorm + leaky (see ops.py). In a source's fused FC
-# output, the column block of operation k is OP_BLOCK[k]; blocks run (batchnorm, leaky,
-# dropout), so the BN operations are blocks 4..7 and each activation's pair is contiguous.
+# Operation k = 4*dropout + 2*batchnorm + leaky (see ops.py) lives in block OP_BLOCK[k];
+# blocks run (batchnorm, leaky, dropout), so the BN operations are blocks 4..7, whose
+# batch-norm parameters and statistics are stored in that order (bn_w{i}, ...).
 BLOCK_OP = [4 * drop + 2 * bn + leaky for bn in (0, 1) for leaky in (0, 1) for drop in (0, 1)]
 OP_BLOCK = [BLOCK_OP.index(k) for k in range(N_OPS)]
 
@@ -95,14 +105,22 @@ class Supernet(nn.Module):
             mask[t, : N_INPUTS + t] = False  # node N_INPUTS+t has in-edges from 0..N_INPUTS+t-1
         self.register_buffer("beta_mask", mask, persistent=False)
 
-        self.fc = nn.ModuleList()
-        self._plan = []  # per source: (mixed targets, their offsets, linear targets)
+        # Per source i: one nn.Linear per operation block, holding that operation's FC layer
+        # for every mixed out-edge of i (targets side by side), and one nn.Linear with the
+        # plain FC layers of i's linear out-edges (the critic's output edges), if any.
+        self.blocks = nn.ModuleList()
+        self.fc = nn.ModuleList()  # linear out-edges, for the sources that have some
+        self._plan = []  # per source: (mixed targets, their total width, linear targets, index in fc)
         for i in range(self.out_id):
             targets = [j for j in range(max(i + 1, N_INPUTS), self.out_id + 1)]
             mixed = [j for j in targets if (i, j) in edge_index]
             lin = [j for j in targets if (i, j) not in edge_index]
             wsum = sum(dims[j] for j in mixed)
-            self.fc.append(nn.Linear(dims[i], N_OPS * wsum + sum(dims[j] for j in lin)))
+            self.blocks.append(nn.ModuleList(nn.Linear(dims[i], wsum) for _ in range(N_OPS) if wsum))
+            lin_at = None
+            if lin:
+                lin_at = len(self.fc)
+                self.fc.append(nn.Linear(dims[i], sum(dims[j] for j in lin)))
             seg = torch.cat([torch.full((dims[j],), t, dtype=torch.long) for t, j in enumerate(mixed)] or [torch.zeros(0, dtype=torch.long)])
             self.register_buffer(f"seg{i}", seg, persistent=False)
             self.register_buffer(f"eidx{i}", torch.tensor([edge_index[(i, j)] for j in mixed], dtype=torch.long), persistent=False)
@@ -112,7 +130,7 @@ class Supernet(nn.Module):
             self.register_parameter(f"bn_b{i}", nn.Parameter(torch.zeros(4 * wsum)))
             self.register_buffer(f"bn_mean{i}", torch.zeros(4 * wsum))
             self.register_buffer(f"bn_var{i}", torch.ones(4 * wsum))
-            self._plan.append((mixed, wsum, lin))
+            self._plan.append((mixed, wsum, lin, lin_at))
         init_weights(self)
 
     # ------------------------------------------------------------------ parameters
@@ -135,60 +153,49 @@ class Supernet(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        batch = a.shape[0]
         nodes = [a, b, torch.cat([a, b], dim=1)]
         acc: dict[int, torch.Tensor] = {}
         op_w, edge_w = self.op_weights(), self.edge_weights()
-        for i, (mixed, wsum, lin) in enumerate(self._plan):
+        for i, (mixed, wsum, lin, lin_at) in enumerate(self._plan):
             if i >= N_INPUTS:
                 nodes.append(acc.pop(i))
-            y = self.fc[i](nodes[i])
+            x = nodes[i]
             if mixed:
                 # weight of (op k, target t) = softmax(alpha_edge)_k * softmax(beta_t)_i,
-                # spread over each target's columns and ordered by column block
+                # spread over each target's columns and ordered by block
                 eidx, tidx = getattr(self, f"eidx{i}"), getattr(self, f"tidx{i}")
                 w = (op_w[eidx] * edge_w[tidx, i].unsqueeze(1)).t()  # (8 ops, targets)
                 coef = w[BLOCK_OP][:, getattr(self, f"seg{i}")]  # (8 blocks, wsum)
-                mix = self._mix(y, coef, i, batch, wsum)
+                mix = self._mix(x, coef, i, wsum)
                 for j, part in zip(mixed, mix.split([self.dims[j] for j in mixed], dim=1)):
                     acc[j] = part if j not in acc else acc[j] + part
             if lin:
-                tail = y[:, N_OPS * wsum :]
+                tail = self.fc[lin_at](x)
                 for j, part in zip(lin, tail.split([self.dims[j] for j in lin], dim=1)):
                     part = edge_w[j - N_INPUTS, i] * part
                     acc[j] = part if j not in acc else acc[j] + part
         return acc[self.out_id]
 
-    def _mix(self, y: torch.Tensor, coef: torch.Tensor, i: int, batch: int, wsum: int) -> torch.Tensor:
-        """``sum_k coef_k * op_k`` over the 8 operations of one source; (batch, wsum).
-
-        ``y`` is the fused FC output (blocks of ``wsum`` columns, see ``OP_BLOCK``).
-        """
-        # Batch norm of blocks 4..7 (a contiguous copy first: the CPU kernel is several
-        # times slower on a strided view than the copy costs).
+    def _mix(self, x: torch.Tensor, coef: torch.Tensor, i: int, wsum: int) -> torch.Tensor:
+        """``sum_k coef_k * op_k(x)`` over the 8 operations of one source; (batch, wsum)."""
+        ys = [blk(x) for blk in self.blocks[i]]  # one GEMM per operation block
         normed = F.batch_norm(
-            y[:, 4 * wsum : 8 * wsum].contiguous(),
+            torch.cat(ys[4:], dim=1),
             getattr(self, f"bn_mean{i}"),
             getattr(self, f"bn_var{i}"),
             getattr(self, f"bn_w{i}"),
             getattr(self, f"bn_b{i}"),
             training=self.training,
         )
+        pre = ys[:4] + list(normed.split(wsum, dim=1))
         drop = self.training and self.p_drop > 0
-        masks = keep_mask(4, batch, wsum, 1.0 - self.p_drop, y) if drop else None
+        masks = keep_mask(4, x.shape[0], wsum, 1.0 - self.p_drop, x) if drop else None
         out = None
-        for bn, src in ((0, y), (1, normed)):
-            for leaky in (0, 1):
-                lo = 2 * leaky * wsum  # this activation's two blocks (dropout 0, 1) in src
-                pre = src[:, lo : lo + 2 * wsum]
-                act = F.leaky_relu(pre, self.slope) if leaky else F.relu(pre)
-                block = 4 * bn + 2 * leaky
-                for d in (0, 1):
-                    h = act[:, d * wsum : (d + 1) * wsum]
-                    if d and masks is not None:
-                        h = h * masks[2 * bn + leaky]
-                    c = coef[block + d]
-                    out = h * c if out is None else torch.addcmul(out, h, c)
+        for block in range(N_OPS):  # block = 4*bn + 2*leaky + dropout
+            h = F.leaky_relu(pre[block], self.slope) if block & 2 else F.relu(pre[block])
+            if block & 1 and masks is not None:
+                h = h * masks[block >> 1]
+            out = h * coef[block] if out is None else torch.addcmul(out, h, coef[block])
         return out
 
     # ------------------------------------------------------------------ per-edge access
@@ -198,18 +205,19 @@ class Supernet(nn.Module):
         ``k`` is ignored on linear (critic output) edges. Used by the per-operation
         reference implementation in the benchmark and the equivalence test.
         """
-        mixed, wsum, lin = self._plan[i]
-        fc = self.fc[i]
+        mixed, wsum, lin, lin_at = self._plan[i]
         if j in mixed:
-            off = OP_BLOCK[k] * wsum + sum(self.dims[m] for m in mixed[: mixed.index(j)])
+            fc = self.blocks[i][OP_BLOCK[k]]
+            off = sum(self.dims[m] for m in mixed[: mixed.index(j)])
         else:
-            off = N_OPS * wsum + sum(self.dims[m] for m in lin[: lin.index(j)])
+            fc = self.fc[lin_at]
+            off = sum(self.dims[m] for m in lin[: lin.index(j)])
         rows = slice(off, off + self.dims[j])
         return fc.weight[rows], fc.bias[rows]
 
     def edge_op_bn(self, i: int, j: int, k: int) -> tuple[torch.Tensor, ...]:
         """Views of (weight, bias, running mean, running var) of BN operation ``k`` on ``i -> j``."""
-        mixed, wsum, _ = self._plan[i]
+        mixed, wsum, _, _ = self._plan[i]
         off = (OP_BLOCK[k] - 4) * wsum + sum(self.dims[m] for m in mixed[: mixed.index(j)])
         rows = slice(off, off + self.dims[j])
         return tuple(getattr(self, f"{n}{i}")[rows] for n in ("bn_w", "bn_b", "bn_mean", "bn_var"))

@@ -1,0 +1,457 @@
+#!/usr/bin/env python
+"""Seconds, FLOPs and peak memory of one search iteration and one retrain iteration.
+
+Run from the repository root (``python bench/search_step.py``; ``--help`` for flags).
+
+Shapes are CUB's: the real 312-d class vectors of ``xlsa17/CUB/att_splits.mat`` (200
+classes, 150 of them seen), generated 2048-d features (the real ResNet features are not
+available offline; the timing does not depend on their values), batch 64, the default
+search widths and the 4096-wide FIX networks. ``--quick`` uses tiny shapes and random
+class vectors, for a smoke test.
+
+Measured, each in its own fresh subprocess (so that each peak-memory figure belongs to
+one implementation only: it is the process's ``VmHWM`` -- the high-water mark of its
+resident memory, read from ``/proc/self/status`` -- which counts everything torch
+allocates, unlike ``tracemalloc``, and needs no profiler):
+
+* ``search``: one iteration of Algorithm 1 (``n_d`` = 5 x (critic architecture step,
+  critic weight step), then the generator architecture and weight steps) driven by the
+  project's own ``zeronas.nas.search.Searcher.iteration()`` on the fused supernet;
+* ``reference``: the same iteration on the per-operation reference of
+  ``bench/reference.py`` (one ``nn.Linear`` per operation, summed in Python) with the
+  authors' gradient policy: nothing is frozen except the critic in generator steps;
+* ``retrain``: one f-CLSWGAN iteration (5 critic steps + 1 generator step) of the
+  discrete networks derived from a CUB-sized supernet by ``Supernet.export()``, through
+  ``zeronas.train.GANTrainer.train_epoch`` on a one-batch task (one epoch = one iteration);
+* ``fix``: the same for the hand-crafted FIX networks (``fixed_genotype(4096)``).
+
+FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` over one iteration
+(matrix products only, forward and every backward, the gradient penalty's double backward
+included). The achieved rate is compared with an fp32 matmul peak measured in the same
+run: the best of several square ``torch.mm`` calls (2048 and 4096) on the same threads,
+measured before and after the jobs (the larger is used).
+
+The last line holds the headline figures as ``key=value`` pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import zeronas  # noqa: F401  (first, so that any process setting the package makes precedes torch's first allocation)
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+DEFAULT_ATT = Path(os.environ.get("ZERONAS_SHARED", "/work/shared")) / "data" / "xlsa17" / "CUB" / "att_splits.mat"
+JOBS = ("search", "reference", "retrain", "fix")
+
+
+@dataclass
+class Shapes:
+    feature_dim: int = 2048
+    seen: int = 150
+    batch: int = 64
+    per_class: int = 24  # generated training samples per seen class
+    g_widths: tuple[int, ...] = (128, 256, 512, 1024)
+    d_widths: tuple[int, ...] = (1024, 512, 256, 128)
+    fix_hidden: int = 4096
+    critic_iters: int = 5
+
+
+QUICK = Shapes(feature_dim=32, seen=15, batch=16, per_class=6, g_widths=(8, 16, 16, 32), d_widths=(32, 16, 16, 8), fix_hidden=64)
+
+
+# --------------------------------------------------------------------------- data
+def class_vectors(att_path: str | None, quick: bool) -> np.ndarray:
+    """(classes, dim) unit-norm class vectors: CUB's real ones, or random ones for --quick."""
+    if quick or att_path is None:
+        rng = np.random.default_rng(0)
+        att = rng.random((20, 16))
+    else:
+        from zeronas.data.readers import read_mat
+
+        att = np.asarray(read_mat(Path(att_path))["att"], dtype=np.float64).T  # (200, 312)
+    return (att / np.linalg.norm(att, axis=1, keepdims=True)).astype(np.float32)
+
+
+def make_task(att: np.ndarray, sh: Shapes, n_train: int | None = None, seed: int = 0):
+    """A ZSLTask of generated features: a class-dependent mean plus noise, scaled to [0, 1]."""
+    from zeronas.data import ZSLTask
+
+    rng = np.random.default_rng(seed)
+    n_classes = att.shape[0]
+    order = rng.permutation(n_classes)
+    seen, unseen = np.sort(order[: sh.seen]), np.sort(order[sh.seen :])
+    proj = rng.normal(size=(att.shape[1], sh.feature_dim)).astype(np.float32)
+    labels = np.repeat(seen, sh.per_class)
+    if n_train is not None:
+        labels = labels[rng.permutation(labels.size)[:n_train]]
+    feats = np.maximum(att[labels] @ proj + 0.3 * rng.normal(size=(labels.size, sh.feature_dim)), 0)
+    feats = (feats / feats.max()).astype(np.float32)
+    x, y = torch.from_numpy(feats), torch.from_numpy(labels).long()
+    empty_x, empty_y = x[:0], y[:0]
+    return ZSLTask(
+        name="bench",
+        train_x=x,
+        train_y=y,
+        test_seen_x=empty_x,
+        test_seen_y=empty_y,
+        test_unseen_x=empty_x,
+        test_unseen_y=empty_y,
+        class_vectors=torch.from_numpy(att),
+        seen_classes=torch.from_numpy(seen).long(),
+        unseen_classes=torch.from_numpy(unseen).long(),
+    )
+
+
+def make_config(sh: Shapes):
+    from zeronas.config import Config
+
+    cfg = Config()
+    s, t = cfg.search, cfg.train
+    s.batch_size = t.batch_size = sh.batch
+    s.critic_iters = t.critic_iters = sh.critic_iters
+    s.g_widths, s.d_widths = sh.g_widths, sh.d_widths
+    t.fix_hidden = sh.fix_hidden
+    t.pretrain_cls_epochs = 1  # the frozen classifier's quality does not change the cost
+    return cfg
+
+
+# --------------------------------------------------------------------------- the reference search
+class ReferenceSearch:
+    """Algorithm 1 on ``ReferenceSupernet`` with the authors' gradient policy.
+
+    Same data halves, batch sampling, losses (``zeronas.gan``) and optimizers as
+    ``Searcher``; but no parameter is frozen in any step (all gradients are computed and
+    discarded), except the critic's parameters in the two generator steps, as in the
+    f-CLSWGAN code.
+    """
+
+    def __init__(self, cfg, task):
+        from reference import ReferenceSupernet
+        from zeronas.classifier import LabelMap, train_softmax
+
+        s, t = cfg.search, cfg.train
+        self.cfg, self.task = cfg, task
+        self.noise_dim = t.noise_dim or task.attr_dim
+        a = task.attr_dim
+        self.G = ReferenceSupernet("generator", (self.noise_dim, a), s.g_widths, task.feature_dim, t.slope, t.dropout)
+        self.D = ReferenceSupernet("critic", (task.feature_dim, a), s.d_widths, 1, t.slope, t.dropout)
+        perm = torch.randperm(task.train_x.shape[0])
+        half = perm.numel() // 2
+        self.halves = {"tr": perm[:half], "val": perm[half : 2 * half]}
+
+        def adam(params, lr, beta1, wd=0.0):
+            return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999), weight_decay=wd)
+
+        self.opt = {
+            "a_d": adam(self.D.arch_parameters(), s.arch_lr, s.arch_beta1, s.arch_weight_decay),
+            "w_d": adam(self.D.weight_parameters(), s.lr, s.beta1),
+            "a_g": adam(self.G.arch_parameters(), s.arch_lr, s.arch_beta1, s.arch_weight_decay),
+            "w_g": adam(self.G.weight_parameters(), s.lr, s.beta1),
+        }
+        self.labels = LabelMap(task.seen_classes)
+        self.classifier = train_softmax(
+            task.train_x, self.labels.to_local(task.train_y), len(task.seen_classes),
+            t.pretrain_cls_lr, t.pretrain_cls_epochs, t.pretrain_cls_batch,
+        )  # fmt: skip
+
+    def _batch(self, half):
+        pool = self.halves[half]
+        idx = pool[torch.randint(pool.numel(), (self.cfg.search.batch_size,))]
+        y = self.task.train_y[idx]
+        return self.task.train_x[idx], self.task.class_vectors[y], y
+
+    def _step(self, key, loss_fn, critic_frozen):
+        for p in self.G.parameters():
+            p.requires_grad_(True)
+        for p in self.D.parameters():
+            p.requires_grad_(not critic_frozen)
+        loss, _ = loss_fn()
+        self.G.zero_grad(set_to_none=True)
+        self.D.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt[key].step()
+
+    def iteration(self):
+        from zeronas.gan import critic_loss, generator_loss
+
+        s, G, D = self.cfg.search, self.G, self.D
+
+        def critic_on(half):
+            x, c, _ = self._batch(half)
+            return lambda: critic_loss(D, G, x, c, self.noise_dim, s.gp_weight)
+
+        def generator_on(half):
+            _, c, y = self._batch(half)
+            return lambda: generator_loss(D, G, self.classifier, c, self.labels.to_local(y), self.noise_dim, s.cls_weight)
+
+        for _ in range(s.critic_iters):
+            self._step("a_d", critic_on("val"), critic_frozen=False)
+            self._step("w_d", critic_on("tr"), critic_frozen=False)
+        self._step("a_g", generator_on("val"), critic_frozen=True)
+        self._step("w_g", generator_on("tr"), critic_frozen=True)
+
+
+# --------------------------------------------------------------------------- one job (subprocess)
+def vm_status() -> dict[str, float]:
+    """VmHWM (peak resident memory) and VmRSS of this process, in GB."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            out[key] = int(rest.split()[0]) / 1024**2  # kB -> GB
+    return out
+
+
+def build(job: str, sh: Shapes, att: np.ndarray):
+    """The object whose ``step()`` is one iteration, and a description."""
+    cfg = make_config(sh)
+    device = torch.device("cpu")
+    torch.manual_seed(0)
+    if job == "search":
+        from zeronas.nas.search import Searcher
+
+        s = Searcher(cfg, make_task(att, sh), device)
+        s.G.train()
+        s.D.train()
+        return s.iteration, "fused Supernet, zeronas Searcher.iteration()"
+    if job == "reference":
+        r = ReferenceSearch(cfg, make_task(att, sh))
+        r.G.train()
+        r.D.train()
+        return r.iteration, "per-op ReferenceSupernet, nothing frozen in arch steps"
+    from zeronas.nas.genotype import Genotype, fixed_genotype
+    from zeronas.nas.supernet import Supernet
+    from zeronas.train import GANTrainer
+
+    if job == "retrain":
+        a = att.shape[1]
+        g = Supernet("generator", (a, a), sh.g_widths, sh.feature_dim, arch_init_std=1.0).export()
+        d = Supernet("critic", (sh.feature_dim, a), sh.d_widths, 1, arch_init_std=1.0).export()
+        geno = Genotype(g, d)
+    else:
+        geno = fixed_genotype(sh.fix_hidden)
+    # A task of exactly one batch: GANTrainer.train_epoch() then runs exactly one iteration.
+    trainer = GANTrainer(geno, make_task(att, sh, n_train=sh.batch), cfg.train, device)
+    desc = f"GANTrainer.train_epoch, G {geno.generator} | D {geno.critic}"
+    return trainer.train_epoch, desc
+
+
+class _GlobalOnly:
+    """Stands in for FlopCounterMode's module tracker, whose backward hooks break
+    ``torch.autograd.grad`` (the gradient penalty); we only need the global total."""
+
+    parents = {"Global"}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def count_flops(step) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _GlobalOnly()
+    with counter:
+        step()
+    return counter.get_total_flops()
+
+
+def run_job(job: str, sh: Shapes, att: np.ndarray, warmup: int, iters: int, flops: bool = True) -> dict:
+    base = vm_status()
+    step, desc = build(job, sh, att)
+    built = vm_status()
+    # The counted iteration is the first warm-up (optimizer states get allocated there).
+    flops = count_flops(step) if flops else None
+    if flops is None:
+        step()
+    for _ in range(warmup - 1):
+        step()
+    wall, cpu = [], []
+    for _ in range(iters):
+        w0, c0 = time.perf_counter(), time.process_time()
+        step()
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    end = vm_status()
+    return {
+        "job": job,
+        "desc": desc,
+        "wall": wall,
+        "cpu": cpu,
+        "flops": flops,
+        "rss_import_gb": base["VmRSS"],
+        "rss_built_gb": built["VmRSS"],
+        "peak_gb": end["VmHWM"],
+    }
+
+
+# --------------------------------------------------------------------------- parent
+def matmul_peak(quick: bool) -> dict[str, float]:
+    """Best fp32 FLOP/s of several square torch.mm calls on this process's threads,
+    by wall clock and by process CPU time (the latter divided by the thread count)."""
+    best = {"wall": 0.0, "cpu": 0.0}
+    threads = torch.get_num_threads()
+    for n, reps in ((512, 3),) if quick else ((2048, 4), (4096, 3)):
+        a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+        torch.mm(a, b, out=c)
+        for _ in range(reps):
+            w0, c0 = time.perf_counter(), time.process_time()
+            torch.mm(a, b, out=c)  # into a warm buffer: page faults would be counted otherwise
+            w, cp = time.perf_counter() - w0, (time.process_time() - c0) / threads
+            best["wall"] = max(best["wall"], 2 * n**3 / w)
+            best["cpu"] = max(best["cpu"], 2 * n**3 / max(cp, 1e-9))
+    return best
+
+
+def spawn(job: str, args, flops: bool) -> dict:
+    cmd = [sys.executable, __file__, "--job", job, "--iters", str(args.iters), "--warmup", str(args.warmup)]
+    cmd += ["--threads", str(torch.get_num_threads())]
+    if not flops:
+        cmd.append("--no-flops")
+    if args.quick:
+        cmd.append("--quick")
+    if args.att:
+        cmd += ["--att", args.att]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"job {job} failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--iters", type=int, default=3, help="measured iterations per job (median reported)")
+    ap.add_argument("--warmup", type=int, default=1, help="warm-up iterations (the first one is FLOP-counted)")
+    ap.add_argument("--quick", action="store_true", help="tiny shapes and random class vectors (smoke test)")
+    ap.add_argument("--att", default=None, help=f"CUB att_splits.mat (default {DEFAULT_ATT})")
+    ap.add_argument("--jobs", default=",".join(JOBS), help="comma-separated subset of " + ",".join(JOBS))
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch threads (default: torch's default; 1 with --quick)"
+    )
+    ap.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time the headline uses: wall clock, or process CPU time / threads (robust on a busy machine, "
+        "meaningful with --threads 1)",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run the job list this many times, interleaved (fairer ratios on a machine whose load varies)",
+    )
+    ap.add_argument("--job", default=None, help=argparse.SUPPRESS)  # internal: run one job, print JSON
+    ap.add_argument("--no-flops", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.warmup < 1 or args.iters < 1 or args.rounds < 1:
+        ap.error("--warmup, --iters and --rounds must be >= 1")
+    sh = QUICK if args.quick else Shapes()
+    if args.threads == 0 and args.quick:
+        args.threads = 1  # tiny ops: threads only add synchronisation (ruinous on a loaded machine)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if not args.quick and args.att is None:
+        args.att = str(DEFAULT_ATT)
+
+    if args.job:
+        att = class_vectors(args.att, args.quick)
+        print(json.dumps(run_job(args.job, sh, att, args.warmup, args.iters, flops=not args.no_flops)))
+        return
+
+    jobs = [j for j in args.jobs.split(",") if j]
+    unknown = set(jobs) - set(JOBS)
+    if unknown:
+        ap.error(f"unknown jobs: {', '.join(sorted(unknown))}")
+    att = class_vectors(args.att, args.quick)
+    threads = torch.get_num_threads()
+    print(f"zeronas bench: torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load()}")
+    if os.getloadavg()[0] > 0.5 and threads > 1:
+        print(f"WARNING: the machine is not idle (1-min load {os.getloadavg()[0]:.2f}); with several threads, "
+              "waits for a preempted thread make timings meaningless -- use --threads 1 --clock cpu")  # fmt: skip
+    print(f"shapes: {'quick' if args.quick else 'CUB'} {asdict(sh)}, class vectors {att.shape} "
+          f"({'random' if args.quick else args.att})")  # fmt: skip
+    print(f"env: THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE', '(unset)')}")
+    print(f"iterations per job: 1 FLOP-counted warm-up + {args.warmup - 1} warm-up + {args.iters} measured; "
+          f"{args.rounds} round(s); median; clock for the headline: {args.clock}")  # fmt: skip
+    peaks = [matmul_peak(args.quick)]
+    print(f"fp32 matmul peak before: {peaks[0]['wall'] / 1e9:.1f} GFLOP/s (wall), {peaks[0]['cpu'] / 1e9:.1f} (cpu)")
+    res: dict[str, dict] = {}
+    for rnd in range(args.rounds):
+        for job in jobs:
+            r = spawn(job, args, flops=rnd == 0)
+            if rnd:
+                prev = res[job]
+                prev["wall"] += r["wall"]
+                prev["cpu"] += r["cpu"]
+                prev["peak_gb"] = max(prev["peak_gb"], r["peak_gb"])
+            else:
+                res[job] = r
+    for job, r in res.items():
+        r["wall_s"] = statistics.median(r["wall"])
+        r["cpu_s"] = statistics.median(r["cpu"]) / threads
+        r["s"] = r[f"{args.clock}_s"]
+        print(
+            f"{job:9s} {r['wall_s']:8.3f} s/iter wall (runs {', '.join(f'{t:.2f}' for t in r['wall'])}), "
+            f"{r['cpu_s']:.3f} cpu-s/thread | {r['flops'] / 1e9:7.1f} GFLOP/iter, "
+            f"{r['flops'] / r['s'] / 1e9:6.1f} GFLOP/s | peak mem {r['peak_gb']:.2f} GB "
+            f"(after import {r['rss_import_gb']:.2f}, built {r['rss_built_gb']:.2f})"
+        )
+        print(f"          {r['desc']}")
+    peaks.append(matmul_peak(args.quick))
+    peak = max(p[args.clock] for p in peaks)
+    print(f"fp32 matmul peak after: {peaks[1]['wall'] / 1e9:.1f} GFLOP/s (wall), {peaks[1]['cpu'] / 1e9:.1f} (cpu); "
+          f"using {peak / 1e9:.1f} ({args.clock})")  # fmt: skip
+    print(f"load average at end: {load()}")
+
+    head: dict[str, str] = {}
+    if "search" in res:
+        s = res["search"]
+        if "reference" in res:
+            head["search_speedup"] = f"{res['reference']['s'] / s['s']:.2f}"
+        head["peak_fraction"] = f"{s['flops'] / s['s'] / peak:.3f}"
+        head["peak_mem_gb"] = f"{s['peak_gb']:.2f}"
+        head["search_s"] = f"{s['s']:.3f}"
+        head["search_gflop"] = f"{s['flops'] / 1e9:.1f}"
+    if "reference" in res:
+        r = res["reference"]
+        head["reference_s"] = f"{r['s']:.3f}"
+        head["reference_gflop"] = f"{r['flops'] / 1e9:.1f}"
+        head["reference_peak_fraction"] = f"{r['flops'] / r['s'] / peak:.3f}"
+        head["reference_mem_gb"] = f"{r['peak_gb']:.2f}"
+    for job in ("retrain", "fix"):
+        if job in res:
+            r = res[job]
+            head[f"{job}_s"] = f"{r['s']:.4f}"
+            head[f"{job}_peak_fraction"] = f"{r['flops'] / r['s'] / peak:.3f}"
+            head[f"{job}_mem_gb"] = f"{r['peak_gb']:.2f}"
+    head["matmul_peak_gflops"] = f"{peak / 1e9:.1f}"
+    head["threads"] = str(threads)
+    head["clock"] = args.clock
+    print(" ".join(f"{k}={v}" for k, v in head.items()))
+
+
+if __name__ == "__main__":
+    main()
