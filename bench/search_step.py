@@ -54,7 +54,9 @@ import zeronas  # noqa: F401  (first, so that any process setting the package ma
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-DEFAULT_ATT = Path(os.environ.get("ZERONAS_SHARED", "/work/shared")) / "data" / "xlsa17" / "CUB" / "att_splits.mat"
+_SHARED_NEAR = Path(__file__).resolve().parents[2] / "shared"  # shared/ beside the repository
+_SHARED = os.environ.get("ZERONAS_SHARED", _SHARED_NEAR if _SHARED_NEAR.is_dir() else "/work/shared")
+DEFAULT_ATT = Path(_SHARED) / "data" / "xlsa17" / "CUB" / "att_splits.mat"
 JOBS = ("search", "reference", "retrain", "fix")
 
 

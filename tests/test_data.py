@@ -28,7 +28,8 @@ from zeronas.data import ZSLDataset, load_dataset
 from zeronas.data.readers import read_mat, read_npz, read_xlsa17
 from zeronas.errors import DataError
 
-XLSA17 = Path(os.environ.get("ZERONAS_SHARED", "/work/shared")) / "data" / "xlsa17"
+_SHARED_NEAR = Path(__file__).resolve().parents[2] / "shared"  # CI: shared/ beside the clone
+XLSA17 = Path(os.environ.get("ZERONAS_SHARED", _SHARED_NEAR if _SHARED_NEAR.is_dir() else "/work/shared")) / "data" / "xlsa17"
 
 # name: (seen classes, unseen classes, class-vector dim, validation classes of val_loc or None)
 REAL = {
