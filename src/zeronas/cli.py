@@ -25,11 +25,7 @@ def _log(msg: str) -> None:
 def _resolve_config(config: str | None, sets: tuple[str, ...], dataset: ZSLDataset, epochs: int | None,
                     section: str) -> tuple[Config, str]:  # fmt: skip
     cfg, source = load_config(config, dataset.name)
-    for item in sets:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise ZeroNASError(f"--set {item!r}: expected section.key=value")
-        cfg.set(key.strip(), value.strip())
+    cfg.apply_overrides(sets)
     if epochs is not None:
         cfg.set(f"{section}.epochs", epochs, "--epochs")
     return cfg, source

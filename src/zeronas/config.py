@@ -85,6 +85,14 @@ class Config:
                 cfg.set(f"{section}.{key}", value, source)
         return cfg
 
+    def apply_overrides(self, items: tuple[str, ...] | list[str]) -> None:
+        """Apply ``section.key=value`` strings (the CLI's ``--set``)."""
+        for item in items:
+            key, eq, value = item.partition("=")
+            if not eq:
+                raise ZeroNASError(f"--set {item!r}: expected section.key=value")
+            self.set(key.strip(), value.strip())
+
     def set(self, dotted: str, value: object, source: str = "--set") -> None:
         """Set ``section.key`` to ``value``, converting strings and checking the type."""
         section, _, key = dotted.partition(".")

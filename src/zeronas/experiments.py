@@ -65,11 +65,7 @@ class Grid:
 
     def config(self, ds: ZSLDataset) -> Config:
         cfg, _ = load_config(None, ds.name)
-        for item in self.sets:
-            key, eq, value = item.partition("=")
-            if not eq:
-                raise ZeroNASError(f"--set {item!r}: expected section.key=value")
-            cfg.set(key.strip(), value.strip())
+        cfg.apply_overrides(self.sets)
         return cfg
 
     def cell(self, rel: str, fn: Callable[[Path], dict], ds: ZSLDataset, cfg: Config, seed: int) -> dict:
