@@ -247,7 +247,7 @@ def build(job: str, sh: Shapes, att: np.ndarray):
     else:
         geno = fixed_genotype(sh.fix_hidden)
     # A task of exactly one batch: GANTrainer.train_epoch() then runs exactly one iteration.
-    trainer = GANTrainer(geno, make_task(att, sh, n_train=sh.batch), cfg.train, device)
+    trainer = GANTrainer(geno, make_task(att, sh, n_train=sh.batch), cfg, device)
     desc = f"GANTrainer.train_epoch, G {geno.generator} | D {geno.critic}"
     return trainer.train_epoch, desc
 

@@ -40,13 +40,14 @@ def test_compare_writes_markdown_and_csv_tables(compare_grid):
         assert label in md
     rows = list(csv.DictReader((compare_grid / "compare.csv").open()))
     assert {r["method"] for r in rows} == {"eszsl", "fix", "nas"}
+    assert {r["framework"] for r in rows if r["method"] != "eszsl"} == {"clswgan"}
     runs = {r["method"]: int(r["runs"]) for r in rows}
     assert runs == {"eszsl": 1, "fix": 2, "nas": 2}
     for r in rows:
         assert 0.0 <= float(r["mean_pct"]) <= 100.0
     for method in ("fix", "nas"):
         for seed in (0, 1):
-            m = json.loads((compare_grid / "cells" / "fmnist" / method / f"seed{seed}" / "metrics.json").read_text())
+            m = json.loads((compare_grid / "cells/fmnist/clswgan" / method / f"seed{seed}" / "metrics.json").read_text())
             assert m["seed"] == seed
 
 
@@ -73,7 +74,8 @@ def test_figures_from_a_compare_grid(compare_grid):
 
 
 def test_ablation_reuses_the_compare_cells(compare_grid):
-    cells = {p: p.stat().st_mtime_ns for p in (compare_grid / "cells").glob("*/*/seed*/metrics.json")}
+    found = (compare_grid / "cells").rglob("seed*/metrics.json")
+    cells = {p: p.stat().st_mtime_ns for p in found}
     res = invoke("experiment", "ablation", "--seeds", "2", "--out", str(compare_grid), *TINY)
     assert res.exit_code == 0, res.output + repr(res.exception)
     assert res.output.count("[done]") == len(cells) - 1  # all but ESZSL, which ablation does not run
@@ -86,8 +88,8 @@ def test_ablation_has_the_four_rows(tmp_path):
     md = (tmp_path / "abl" / "ablation.md").read_text()
     for label in ("FIX", "searched G only", "searched D only", "f-CLSWGAN + ZeroNAS"):
         assert label in md
-    g_only = json.loads((tmp_path / "abl/cells/fmnist/nas_g_only/seed0/metrics.json").read_text())
-    d_only = json.loads((tmp_path / "abl/cells/fmnist/nas_d_only/seed0/metrics.json").read_text())
+    g_only = json.loads((tmp_path / "abl/cells/fmnist/clswgan/nas_g_only/seed0/metrics.json").read_text())
+    d_only = json.loads((tmp_path / "abl/cells/fmnist/clswgan/nas_d_only/seed0/metrics.json").read_text())
     # the side kept fixed is exactly the FIX network
     assert g_only["genotype"]["critic"]["nodes"][0]["width"] == 32
     assert d_only["genotype"]["generator"]["nodes"][0]["width"] == 32
@@ -100,4 +102,22 @@ def test_transfer_matrix_over_two_datasets(tmp_path):
     rows = list(csv.DictReader((tmp_path / "tr" / "transfer.csv").open()))
     pairs = {(r["searched_on"], r["trained_on"]) for r in rows}
     assert pairs == {(a, b) for a in ("fmnist", "fmnist_text", "FIX") for b in ("fmnist", "fmnist_text")}
-    assert (tmp_path / "tr/cells/transfer/fmnist__on__fmnist_text/seed0/metrics.json").is_file()
+    assert (tmp_path / "tr/cells/transfer/clswgan/fmnist__on__fmnist_text/seed0/metrics.json").is_file()
+    # A on A is A's NAS cell, whose search the transfer searches share
+    assert (tmp_path / "tr/cells/fmnist/clswgan/nas/seed0/metrics.json").is_file()
+    assert not (tmp_path / "tr/cells/transfer/clswgan/fmnist__on__fmnist").exists()
+
+
+def test_compare_has_a_fix_and_a_nas_row_per_framework(tmp_path):
+    out = tmp_path / "fw"
+    frameworks = [a for f in ("fvaegan", "tfvaegan", "lisgan") for a in ("--framework", f)]
+    res = invoke("experiment", "compare", "--seeds", "1", "--out", str(out), "--methods", "fix,nas", *frameworks,
+                 *TINY, "--set", "vaegan.encoder_hidden=16", "--set", "tfvaegan.decoder_hidden=16")  # fmt: skip
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    md = (out / "compare.md").read_text()
+    for title in ("f-VAEGAN-D2", "TF-VAEGAN", "LisGAN"):
+        assert f"| {title} FIX |" in md and f"| {title} + ZeroNAS |" in md
+    for fw in ("fvaegan", "tfvaegan", "lisgan"):
+        for method in ("fix", "nas"):
+            cfg = json.loads((out / "cells/fmnist" / fw / method / "seed0/config.json").read_text())
+            assert cfg["config"]["train"]["framework"] == fw

@@ -9,7 +9,6 @@ import torch
 from synth import make_arrays, write_xlsa17
 from zeronas.config import Config
 from zeronas.data import load_dataset
-from zeronas.gan import critic_loss, generator_loss
 from zeronas.nas.genotype import Edge, Genotype, GenotypeError, NetGenotype, Node, fixed_genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.nas.ops import OPS, op_flags
@@ -110,15 +109,10 @@ def _changed(before: dict, after: dict) -> set[str]:
 )
 def test_each_search_step_changes_only_its_parameter_set(searcher, opt_key, group):
     s = searcher
-    net = s.D if group.startswith("D") else s.G
-    params = net.arch_parameters() if group.endswith("arch") else net.weight_parameters()
-    x, c, y = s._batch("val" if opt_key.startswith("a") else "tr")
-    if group.startswith("D"):
-        loss_fn = lambda: critic_loss(s.D, s.G, x, c, s.noise_dim, 10.0)  # noqa: E731
-    else:
-        loss_fn = lambda: generator_loss(s.D, s.G, s.classifier, c, s.labels.to_local(y), s.noise_dim, 0.01)  # noqa: E731
+    batch = s._batch("val" if opt_key.startswith("a") else "tr")
+    loss = s.fw.critic_loss if group.startswith("D") else s.fw.generator_loss
     before = _snapshot(s)
-    s._step(opt_key, params, loss_fn)
+    s._step(opt_key, lambda: loss(*batch))
     assert _changed(before, _snapshot(s)) == {group}
 
 

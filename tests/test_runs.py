@@ -146,7 +146,7 @@ def test_divergence_stops_with_the_epoch_and_loss_and_keeps_the_last_good_checkp
 
     with pytest.raises(DivergenceError, match=r"stage 'select', epoch 3: loss '\w+' is nan"):
         train_and_evaluate(
-            load_dataset(None), fixed_genotype(32), cfg.train, 0, tmp_path, torch.device("cpu"),
+            load_dataset(None), fixed_genotype(32), cfg, 0, tmp_path, torch.device("cpu"),
             log=lambda m: None, on_epoch=poison,
         )  # fmt: skip
     ckpt = load_checkpoint(tmp_path / CHECKPOINT)

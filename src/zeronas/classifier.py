@@ -30,12 +30,15 @@ def train_softmax(
     epochs: int,
     batch_size: int,
     beta1: float = 0.5,
+    model: nn.Linear | None = None,
 ) -> nn.Linear:
-    """Train a linear softmax classifier with Adam for a fixed number of epochs.
+    """Train a linear softmax classifier (``model``, or a new one) with Adam for a fixed
+    number of epochs, then freeze it.
 
     The epoch count is fixed in advance (never picked on test accuracy).
     """
-    model = nn.Linear(x.shape[1], n_classes).to(x.device)
+    if model is None:
+        model = nn.Linear(x.shape[1], n_classes).to(x.device)
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(beta1, 0.999))
     n = x.shape[0]
     for _ in range(epochs):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from zeronas.config import Config, load_config
+from zeronas.config import FRAMEWORKS, Config, load_config
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.nas.genotype import Genotype, fixed_genotype
@@ -56,6 +56,8 @@ common_options = [
     click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw."),
     click.option("--config", "config", default=None,
                  help="Config name (cub, flo, sun, awa1, awa2, apy, fmnist) or TOML file; default: by dataset name."),
+    click.option("--framework", type=click.Choice(FRAMEWORKS), default=None,
+                 help="Feature-generating framework of search and training (train.framework; default clswgan)."),
     click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override one setting."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
     click.option("--tensorboard", is_flag=True, help="Also log every epoch to RUN_DIR/tensorboard."),
@@ -105,6 +107,9 @@ def _start(command: str, out: Path | None, resume: Path | None) -> tuple[Path, b
 
 def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, sets, device, epochs, section, **extra):
     """Resolve (or, on resume, reload) the dataset, config and device; write the run record."""
+    framework = extra.pop("framework", None)
+    if framework:
+        sets = (f"train.framework={framework}",) + sets
     if extra.pop("tensorboard", False):
         sets = sets + ("train.tensorboard=true", "search.tensorboard=true")
     if resumed:
@@ -132,13 +137,13 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="New run directory.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
 @click.option("--epochs", type=int, default=None, help="Upper bound on GAN epochs (train.epochs).")
-def train(data, seed, config, sets, device, tensorboard, arch, out, resume, epochs) -> None:
-    """Train a generator/critic pair with f-CLSWGAN and evaluate it (ZSL and GZSL)."""
+def train(data, seed, config, framework, sets, device, tensorboard, arch, out, resume, epochs) -> None:
+    """Train a generator/critic pair with a framework (default f-CLSWGAN) and evaluate it (ZSL and GZSL)."""
     from zeronas.pipeline import train_genotype
 
     run_dir, resumed = _start("train", out, resume)
     ds, cfg, seed, dev, extra = _setup(run_dir, resumed, "train", data, seed, config, sets, device, epochs, "train",
-                                       arch=arch, tensorboard=tensorboard)  # fmt: skip
+                                       arch=arch, tensorboard=tensorboard, framework=framework)  # fmt: skip
     genotype, _ = _load_arch(extra["arch"], cfg)
     metrics = train_genotype(ds, genotype, cfg, seed, run_dir, dev, resumed, _log)
     _print_metrics(metrics, run_dir)
@@ -151,14 +156,14 @@ def train(data, seed, config, sets, device, tensorboard, arch, out, resume, epoc
 @click.option("--epochs", type=int, default=None, help="Search epochs (search.epochs).")
 @click.option("--fixed-g", is_flag=True, help="Keep G at the FIX architecture; search D only.")
 @click.option("--fixed-d", is_flag=True, help="Keep D at the FIX architecture; search G only.")
-def search(data, seed, config, sets, device, tensorboard, out, resume, epochs, fixed_g, fixed_d) -> None:
+def search(data, seed, config, framework, sets, device, tensorboard, out, resume, epochs, fixed_g, fixed_d) -> None:
     """Search G and D jointly (Algorithm 1) and write genotype.json and its drawing."""
     from zeronas.pipeline import run_search
 
     run_dir, resumed = _start("search", out, resume)
     sets = sets + tuple(f"search.fixed_{s}=true" for s, on in (("g", fixed_g), ("d", fixed_d)) if on)
     ds, cfg, seed, dev, _ = _setup(run_dir, resumed, "search", data, seed, config, sets, device, epochs, "search",
-                                   tensorboard=tensorboard)  # fmt: skip
+                                   tensorboard=tensorboard, framework=framework)  # fmt: skip
     genotype = run_search(ds, cfg, seed, run_dir, dev, resumed, _log)
     click.echo(f"G: {genotype.generator}\nD: {genotype.critic}\nwrote {run_dir / 'genotype.json'}")
 
@@ -169,7 +174,7 @@ def search(data, seed, config, sets, device, tensorboard, out, resume, epochs, f
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
 @click.option("--search-epochs", type=int, default=None, help="Search epochs (search.epochs).")
 @click.option("--epochs", type=int, default=None, help="Upper bound on GAN epochs (train.epochs).")
-def run(data, seed, config, sets, device, tensorboard, out, resume, search_epochs, epochs) -> None:
+def run(data, seed, config, framework, sets, device, tensorboard, out, resume, search_epochs, epochs) -> None:
     """Search, then retrain the found pair from scratch, then evaluate: one command."""
     from zeronas.pipeline import run_nas
 
@@ -177,7 +182,7 @@ def run(data, seed, config, sets, device, tensorboard, out, resume, search_epoch
     if search_epochs is not None:
         sets = sets + (f"search.epochs={search_epochs}",)
     ds, cfg, seed, dev, _ = _setup(run_dir, resumed, "run", data, seed, config, sets, device, epochs, "train",
-                                   tensorboard=tensorboard)  # fmt: skip
+                                   tensorboard=tensorboard, framework=framework)  # fmt: skip
     metrics = run_nas(ds, cfg, seed, run_dir, dev, resumed, _log)
     _print_metrics(metrics, run_dir)
 
@@ -236,37 +241,47 @@ def _grid(kind: str, datasets, seeds, out, sets, device):
     return grid
 
 
+frameworks_option = click.option(
+    "--framework", "frameworks", multiple=True, type=click.Choice(FRAMEWORKS),
+    help="Framework (repeatable): a FIX and a NAS row each; default clswgan.")  # fmt: skip
+
+
 @experiment.command()
 @with_grid
+@frameworks_option
 @click.option("--methods", default="eszsl,fix,nas", show_default=True, help="Comma-separated: eszsl, fix, nas.")
-def compare(datasets, seeds, out, sets, device, methods) -> None:
-    """FIX against NAS (and ESZSL) over seeds: Tables 1-2 as compare.md / compare.csv."""
+def compare(datasets, seeds, out, sets, device, frameworks, methods) -> None:
+    """FIX against NAS per framework (and ESZSL) over seeds: Tables 1-2 as compare.md / compare.csv."""
     from zeronas.experiments import METHODS, method_table
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
     unknown = [m for m in chosen if m not in METHODS]
     if unknown:
         raise ZeroNASError(f"--methods: unknown {', '.join(unknown)} (known: {', '.join(METHODS)})")
-    click.echo(method_table(_grid("compare", datasets, seeds, out, sets, device), chosen, "compare"))
+    grid = _grid("compare", datasets, seeds, out, sets, device)
+    click.echo(method_table(grid, chosen, "compare", frameworks or ("clswgan",)))
 
 
 @experiment.command()
 @with_grid
-def ablation(datasets, seeds, out, sets, device) -> None:
+@frameworks_option
+def ablation(datasets, seeds, out, sets, device, frameworks) -> None:
     """Searched G only, searched D only, both (Table 3) against FIX: ablation.md / .csv."""
     from zeronas.experiments import method_table
 
     methods = ["fix", "nas_g_only", "nas_d_only", "nas"]
-    click.echo(method_table(_grid("ablation", datasets, seeds, out, sets, device), methods, "ablation"))
+    grid = _grid("ablation", datasets, seeds, out, sets, device)
+    click.echo(method_table(grid, methods, "ablation", frameworks or ("clswgan",)))
 
 
 @experiment.command()
 @with_grid
-def transfer(datasets, seeds, out, sets, device) -> None:
+@click.option("--framework", type=click.Choice(FRAMEWORKS), default="clswgan", show_default=True)
+def transfer(datasets, seeds, out, sets, device, framework) -> None:
     """Architecture searched on A, trained and tested on B, for every pair (Fig. 5)."""
     from zeronas.experiments import transfer_matrix
 
-    click.echo(transfer_matrix(_grid("transfer", datasets, seeds, out, sets, device)))
+    click.echo(transfer_matrix(_grid("transfer", datasets, seeds, out, sets, device), framework))
 
 
 @experiment.command()

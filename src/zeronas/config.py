@@ -10,17 +10,20 @@ from pathlib import Path
 from zeronas.errors import ZeroNASError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+#: The feature-generating frameworks (``zeronas.frameworks``), by ``train.framework`` name.
+FRAMEWORKS = ("clswgan", "fvaegan", "tfvaegan", "lisgan")
 
 
 @dataclass
 class TrainConfig:
-    """f-CLSWGAN training and evaluation (SPEC §7)."""
+    """Training and evaluation (SPEC §7), shared by every framework."""
 
+    framework: str = "clswgan"  # the losses and extra networks of both search and training
     epochs: int = 30  # upper bound; the epoch used is selected on the validation classes
     batch_size: int = 64
     lr: float = 1e-4
     beta1: float = 0.5
-    cls_weight: float = 0.01  # lambda of Eq. 1
+    cls_weight: float = 0.01  # lambda of Eq. 1 (clswgan, lisgan)
     gp_weight: float = 10.0
     critic_iters: int = 5
     noise_dim: int = 0  # 0: the class-vector dim
@@ -68,9 +71,47 @@ class SearchConfig:
 
 
 @dataclass
+class VAEGANConfig:
+    """f-VAEGAN-D2 and TF-VAEGAN: the VAE around the shared generator (Xian et al. 2019)."""
+
+    gamma_d: float = 10.0  # weight of the critic's WGAN-GP loss
+    gamma_g: float = 10.0  # weight of the WGAN term in the generator's loss
+    encoded_noise: bool = True  # the generator's WGAN fakes decode the encoder's z, not prior noise
+    encoder_hidden: int = 4096
+
+
+@dataclass
+class TFVAEGANConfig:
+    """TF-VAEGAN's semantic decoder and feedback module (Narayan et al. 2020)."""
+
+    recons_weight: float = 0.01  # cycle-consistency weight of the semantic decoder
+    feedback_weight: float = 1.0  # a1: feedback strength while training
+    feedback_weight_syn: float = 1.0  # a2: feedback strength when synthesising features
+    decoder_hidden: int = 4096
+    decoder_lr: float = 1e-4
+    feedback_lr: float = 1e-5
+
+
+@dataclass
+class LisGANConfig:
+    """LisGAN's soul samples (Li et al. 2019)."""
+
+    souls_per_class: int = 3  # k-means clusters of each seen class's real features
+    sample_soul_weight: float = 0.01  # each fake feature to its class's nearest soul
+    class_soul_weight: float = 0.01  # each class's mean fake feature to its nearest soul
+    soul_syn_num: int = 20  # fakes per seen class for the class-level term
+
+
+SECTIONS = ("train", "search", "vaegan", "tfvaegan", "lisgan")
+
+
+@dataclass
 class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    vaegan: VAEGANConfig = field(default_factory=VAEGANConfig)
+    tfvaegan: TFVAEGANConfig = field(default_factory=TFVAEGANConfig)
+    lisgan: LisGANConfig = field(default_factory=LisGANConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -79,8 +120,8 @@ class Config:
     def from_dict(cls, d: dict, source: str = "config") -> "Config":
         cfg = cls()
         for section, values in d.items():
-            if section not in ("train", "search") or not isinstance(values, dict):
-                raise ZeroNASError(f"{source}: unknown section {section!r} (expected 'train' or 'search')")
+            if section not in SECTIONS or not isinstance(values, dict):
+                raise ZeroNASError(f"{source}: unknown section {section!r} (expected one of {', '.join(SECTIONS)})")
             for key, value in values.items():
                 cfg.set(f"{section}.{key}", value, source)
         return cfg
@@ -96,7 +137,7 @@ class Config:
     def set(self, dotted: str, value: object, source: str = "--set") -> None:
         """Set ``section.key`` to ``value``, converting strings and checking the type."""
         section, _, key = dotted.partition(".")
-        target = getattr(self, section, None) if section in ("train", "search") else None
+        target = getattr(self, section, None) if section in SECTIONS else None
         fields = {f.name: f for f in dataclasses.fields(target)} if target is not None else {}
         if key not in fields:
             raise ZeroNASError(f"{source}: unknown setting {dotted!r}")
@@ -105,6 +146,8 @@ class Config:
             setattr(target, key, _coerce(value, current))
         except (TypeError, ValueError):
             raise ZeroNASError(f"{source}: bad value {value!r} for {dotted} ({type(current).__name__})") from None
+        if dotted == "train.framework" and value not in FRAMEWORKS:
+            raise ZeroNASError(f"{source}: unknown framework {value!r} (known: {', '.join(FRAMEWORKS)})")
 
 
 def _coerce(value: object, current: object) -> object:

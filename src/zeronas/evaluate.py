@@ -1,4 +1,4 @@
-"""ZSL and GZSL evaluation of a generator: synthesise, train the final classifier, score.
+"""ZSL and GZSL evaluation of a framework's generator: synthesise, train the final classifier, score.
 
 Works on any :class:`~zeronas.data.ZSLTask`; model selection calls it on the validation
 task, the final report calls it once on the test task.
@@ -7,33 +7,17 @@ task, the final report calls it once on the test task.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
 
 from zeronas.classifier import LabelMap, train_softmax
 from zeronas.config import TrainConfig
 from zeronas.data import ZSLTask
 from zeronas.metrics import harmonic_mean, per_class_accuracy
 
-
-@torch.no_grad()
-def synthesize(
-    generator: nn.Module, class_vectors: torch.Tensor, classes: torch.Tensor, per_class: int, noise_dim: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``per_class`` generated features for each class in ``classes``."""
-    was_training = generator.training
-    generator.eval()
-    device = class_vectors.device
-    y = classes.to(device).repeat_interleave(per_class)
-    x = torch.cat(
-        [
-            generator(torch.randn(chunk.numel(), noise_dim, device=device), class_vectors[chunk])
-            for chunk in y.split(4096)
-        ]
-    )
-    generator.train(was_training)
-    return x, y
+if TYPE_CHECKING:
+    from zeronas.frameworks import Framework
 
 
 @dataclass
@@ -57,31 +41,30 @@ class GZSLScores:
         return {"seen": s, "unseen": u, "h": harmonic_mean(s, u)}
 
 
-def zsl_accuracy(generator: nn.Module, task: ZSLTask, cfg: TrainConfig, noise_dim: int) -> float:
+def zsl_accuracy(fw: Framework, task: ZSLTask, cfg: TrainConfig) -> float:
     """Per-class top-1 on unseen test images, predicting among unseen classes only."""
     labels = LabelMap(task.unseen_classes)
-    x, y = synthesize(generator, task.class_vectors, task.unseen_classes, cfg.syn_num_zsl, noise_dim)
-    clf = train_softmax(
-        x, labels.to_local(y), len(task.unseen_classes), cfg.final_cls_lr_zsl, cfg.final_cls_epochs, cfg.final_cls_batch
-    )
+    x, y = fw.synthesize(task.class_vectors, task.unseen_classes, cfg.syn_num_zsl)
+    clf = train_softmax(fw.classifier_input(x), labels.to_local(y), len(task.unseen_classes), cfg.final_cls_lr_zsl,
+                        cfg.final_cls_epochs, cfg.final_cls_batch)  # fmt: skip
     with torch.no_grad():
-        pred = labels.to_global(clf(task.test_unseen_x).argmax(dim=1))
+        pred = labels.to_global(clf(fw.classifier_input(task.test_unseen_x)).argmax(dim=1))
     return per_class_accuracy(pred.cpu(), task.test_unseen_y.cpu(), task.unseen_classes.cpu())
 
 
-def gzsl_scores(generator: nn.Module, task: ZSLTask, cfg: TrainConfig, noise_dim: int) -> GZSLScores:
+def gzsl_scores(fw: Framework, task: ZSLTask, cfg: TrainConfig) -> GZSLScores:
     """Train the GZSL classifier on real seen + synthetic unseen features; score the test images."""
     classes = torch.cat([task.seen_classes, task.unseen_classes]).sort().values
     labels = LabelMap(classes)
-    xs, ys = synthesize(generator, task.class_vectors, task.unseen_classes, cfg.syn_num_gzsl, noise_dim)
-    x = torch.cat([task.train_x, xs])
+    xs, ys = fw.synthesize(task.class_vectors, task.unseen_classes, cfg.syn_num_gzsl)
+    x = fw.classifier_input(torch.cat([task.train_x, xs]))
     y = torch.cat([task.train_y, ys])
     clf = train_softmax(
         x, labels.to_local(y), len(classes), cfg.final_cls_lr_gzsl, cfg.final_cls_epochs, cfg.final_cls_batch
     )
     with torch.no_grad():
-        seen_prob = torch.softmax(clf(task.test_seen_x), dim=1)
-        unseen_prob = torch.softmax(clf(task.test_unseen_x), dim=1)
+        seen_prob = torch.softmax(clf(fw.classifier_input(task.test_seen_x)), dim=1)
+        unseen_prob = torch.softmax(clf(fw.classifier_input(task.test_unseen_x)), dim=1)
     seen_mask = torch.isin(classes, task.seen_classes.cpu()).to(seen_prob.device)
     return GZSLScores(seen_prob, unseen_prob, labels, seen_mask)
 

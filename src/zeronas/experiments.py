@@ -30,10 +30,10 @@ Log = Callable[[str], None]
 
 METHODS = {
     "eszsl": "ESZSL (no generator)",
-    "fix": "f-CLSWGAN FIX",
-    "nas_g_only": "ZeroNAS, searched G only (fixed D)",
-    "nas_d_only": "ZeroNAS, searched D only (fixed G)",
-    "nas": "f-CLSWGAN + ZeroNAS",
+    "fix": "{title} FIX",
+    "nas_g_only": "{title} + ZeroNAS, searched G only (fixed D)",
+    "nas_d_only": "{title} + ZeroNAS, searched D only (fixed G)",
+    "nas": "{title} + ZeroNAS",
 }
 COLUMNS = (("zsl_top1", "ZSL T1"), ("gzsl_seen", "S"), ("gzsl_unseen", "U"), ("gzsl_h", "H"), ("cal_h", "H (cal.)"))
 
@@ -85,10 +85,12 @@ class Grid:
         return metrics
 
 
-def _method_cell(grid: Grid, ds: ZSLDataset, method: str, seed: int) -> dict:
+def _method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: int) -> dict:
+    """One cell: ``cells/<dataset>/<framework>/<method>/seed<N>`` (ESZSL: ``cells/<dataset>/eszsl/seed0``)."""
     from zeronas.baselines.eszsl import eszsl_evaluate
 
     cfg = grid.config(ds)
+    cfg.train.framework = framework
     if method == "nas_g_only":
         cfg.search.fixed_d = True
     elif method == "nas_d_only":
@@ -100,7 +102,8 @@ def _method_cell(grid: Grid, ds: ZSLDataset, method: str, seed: int) -> dict:
         runner = run_fix if method == "fix" else run_nas
         return runner(ds, cfg, seed, d, grid.device, True, grid.log)
 
-    return grid.cell(f"{ds.name}/{method}/seed{seed}", fn, ds, cfg, seed)
+    rel = f"{ds.name}/eszsl/seed{seed}" if method == "eszsl" else f"{ds.name}/{framework}/{method}/seed{seed}"
+    return grid.cell(rel, fn, ds, cfg, seed)
 
 
 def _summary(values: list[float]) -> tuple[float, float]:
@@ -112,28 +115,34 @@ def _row_values(m: dict) -> dict[str, float]:
     return {**{k: m[k] for k, _ in COLUMNS[:4]}, "cal_h": m["calibrated"]["gzsl_h"]}
 
 
-def method_table(grid: Grid, methods: list[str], name: str) -> str:
-    """Run every (dataset, method, seed) cell; write ``name``.md/.csv; return the Markdown."""
+def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[str, ...] = ("clswgan",)) -> str:
+    """Run every (dataset, framework, method, seed) cell; write ``name``.md/.csv; return the Markdown.
+
+    ESZSL, which has no generator, is one row whatever the frameworks.
+    """
+    from zeronas.frameworks import framework_class
+
+    rows = [("", m) for m in methods if m == "eszsl"] + [(f, m) for f in frameworks for m in methods if m != "eszsl"]
     datasets = [load_dataset(p) for p in grid.datasets]
-    results: dict[tuple[str, str], list[dict]] = {}
+    results: dict[tuple[str, str, str], list[dict]] = {}
     for ds in datasets:
-        for method in methods:
+        for fw, method in rows:
             seeds = 1 if method == "eszsl" else grid.seeds  # ESZSL is deterministic
-            results[(ds.name, method)] = [_row_values(_method_cell(grid, ds, method, s)) for s in range(seeds)]
+            results[(ds.name, fw, method)] = [_row_values(_method_cell(grid, ds, fw, method, s)) for s in range(seeds)]
 
     csv_rows, md = [], []
     header = ["Method"] + [f"{ds.name} {label}" for ds in datasets for _, label in COLUMNS]
     md.append("| " + " | ".join(header) + " |")
     md.append("|" + "---|" * len(header))
-    for method in methods:
-        cells = [METHODS[method]]
+    for fw, method in rows:
+        cells = [METHODS[method].format(title=framework_class(fw).title if fw else "")]
         for ds in datasets:
-            runs = results[(ds.name, method)]
+            runs = results[(ds.name, fw, method)]
             for key, label in COLUMNS:
                 mean, std = _summary([r[key] for r in runs])
                 cells.append(f"{mean:.1f} ± {std:.1f}")
-                csv_rows.append({"dataset": ds.name, "method": method, "metric": key, "mean_pct": round(mean, 2),
-                                 "std_pct": round(std, 2), "runs": len(runs)})  # fmt: skip
+                csv_rows.append({"dataset": ds.name, "framework": fw, "method": method, "metric": key,
+                                 "mean_pct": round(mean, 2), "std_pct": round(std, 2), "runs": len(runs)})  # fmt: skip
         md.append("| " + " | ".join(cells) + " |")
     eszsl = " (ESZSL: deterministic, one run)" if "eszsl" in methods else ""
     note = (
@@ -148,15 +157,20 @@ def method_table(grid: Grid, methods: list[str], name: str) -> str:
     return text
 
 
-def transfer_matrix(grid: Grid) -> str:
-    """Search on each dataset A, train the found pair on each dataset B (paper Fig. 5)."""
+def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
+    """Search on each dataset A, train the found pair on each dataset B (paper Fig. 5).
+
+    The search on A is the search of A's NAS cell (``cells/A/<framework>/nas/seed<N>/search``),
+    shared with ``compare`` in the same grid; A on A is that NAS cell.
+    """
     datasets = [load_dataset(p) for p in grid.datasets]
     rows, csv_rows = [], []
     found: dict[tuple[str, int], Genotype] = {}
     for src in datasets:
         cfg = grid.config(src)
+        cfg.train.framework = framework
         for s in range(grid.seeds):
-            d = grid.out / "search" / src.name / f"seed{s}"
+            d = grid.out / "cells" / src.name / framework / "nas" / f"seed{s}" / "search"
             g_path = d / "genotype.json"
             if not g_path.is_file():
                 d.mkdir(parents=True, exist_ok=True)
@@ -171,19 +185,20 @@ def transfer_matrix(grid: Grid) -> str:
         cells = [src.name if src else "FIX (no search)"]
         for dst in datasets:
             cfg = grid.config(dst)
+            cfg.train.framework = framework
             runs = []
             for s in range(grid.seeds):
-                if src is None:
-                    m = _method_cell(grid, dst, "fix", s)
+                if src is None or src.name == dst.name:
+                    m = _method_cell(grid, dst, framework, "fix" if src is None else "nas", s)
                 else:
-                    rel = f"transfer/{src.name}__on__{dst.name}/seed{s}"
+                    rel = f"transfer/{framework}/{src.name}__on__{dst.name}/seed{s}"
                     geno = found[(src.name, s)]
                     run = lambda d, g=geno, c=cfg, s=s: train_genotype(dst, g, c, s, d, grid.device, True, grid.log)  # noqa: E731
                     m = grid.cell(rel, run, dst, cfg, s)
                 runs.append(_row_values(m))
             z, h = _summary([r["zsl_top1"] for r in runs]), _summary([r["cal_h"] for r in runs])
             cells.append(f"{z[0]:.1f} ± {z[1]:.1f} / {h[0]:.1f} ± {h[1]:.1f}")
-            csv_rows.append({"searched_on": src.name if src else "FIX", "trained_on": dst.name,
+            csv_rows.append({"framework": framework, "searched_on": src.name if src else "FIX", "trained_on": dst.name,
                              "zsl_mean_pct": round(z[0], 2), "zsl_std_pct": round(z[1], 2),
                              "cal_h_mean_pct": round(h[0], 2), "cal_h_std_pct": round(h[1], 2)})  # fmt: skip
         rows.append("| " + " | ".join(cells) + " |")
@@ -194,18 +209,20 @@ def transfer_matrix(grid: Grid) -> str:
 
 
 def figures(grid_dir: Path, out: Path, log: Log = print) -> list[Path]:
-    """Figs. 3, 4 and 6 from the seed-0 FIX and NAS cells of a comparison grid."""
+    """Figs. 3, 4 and 6 from the seed-0 FIX and NAS cells of a comparison grid, per dataset and framework."""
     from zeronas.plot import plot_run, side_by_side
 
     cells = grid_dir / "cells"
-    nas_cells = sorted(cells.glob("*/nas/seed0")) if cells.is_dir() else []
+    nas_cells = sorted(c for c in cells.glob("*/*/nas/seed0") if (c / "metrics.json").is_file()) if cells.is_dir() else []
     if not nas_cells:
         raise ZeroNASError(f"{grid_dir}: no finished NAS cell (run `zeronas experiment compare` first)")
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for nas in nas_cells:
-        name = nas.parent.parent.name
-        fix = nas.parent.parent / "fix" / "seed0"
+        fw_dir = nas.parent.parent
+        # cells/<dataset>/<framework>/nas/seed0: f-CLSWGAN's figures carry the dataset's name only
+        name = fw_dir.parent.name + ("" if fw_dir.name == "clswgan" else f"_{fw_dir.name}")
+        fix = fw_dir / "fix" / "seed0"
         plot_run(nas, log)
         for src, dst in (("search/genotype.png", f"fig3_genotype_{name}.png"),
                          ("plots/zsl_search_train.png", f"fig6_accuracy_{name}.png")):  # fmt: skip

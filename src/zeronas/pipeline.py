@@ -34,7 +34,7 @@ def run_search(
 
 
 def run_fix(ds: ZSLDataset, cfg: Config, seed: int, run_dir: Path, device: torch.device, resume: bool, log: Log) -> dict:
-    """Train and evaluate the hand-crafted f-CLSWGAN pair."""
+    """Train and evaluate the hand-crafted pair (f-CLSWGAN's MLPs) with the configured framework."""
     return train_genotype(ds, fixed_genotype(cfg.train.fix_hidden), cfg, seed, run_dir, device, resume, log)
 
 
@@ -66,7 +66,7 @@ def train_genotype(
 ) -> dict:
     """Train and evaluate a given genotype; with ``top``, also write metrics.json there."""
     genotype.save(run_dir / "genotype.json")
-    metrics = train_and_evaluate(ds, genotype, cfg.train, seed, run_dir, device, resume, log)
+    metrics = train_and_evaluate(ds, genotype, cfg, seed, run_dir, device, resume, log)
     if top is not None:
         write_json(top / "metrics.json", {**metrics, "genotype": genotype.to_dict()})
     return metrics

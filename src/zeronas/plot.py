@@ -213,20 +213,37 @@ def _plot_train(run_dir: Path, out: Path, log: Log, tsne: bool) -> list[Path]:
     return written
 
 
+# The frameworks' own loss terms (zeronas.frameworks), drawn in the fourth panel when recorded.
+FRAMEWORK_TERMS = {
+    "cls_loss": "classification loss of G(z,c)",
+    "soul_loss": "soul-sample terms (LisGAN)",
+    "vae_loss": "VAE loss (reconstruction + KL)",
+    "recons_real": "semantic decoder on real features",
+    "recons_fake": "semantic decoder on fakes",
+}
+
+
+def _framework_terms(rows: list[dict[str, str]]) -> list[str]:
+    return [k for k in FRAMEWORK_TERMS if rows and k in rows[0]]
+
+
 def _plot_train_losses(rows: list[dict[str, str]], path: Path, title: str) -> Path:
-    keys = [
-        ("critic_loss", "critic loss (WGAN-GP)"),
-        ("wasserstein", "Wasserstein estimate"),
-        ("generator_loss", "generator loss"),
-        ("cls_loss", "classification loss of G(z,c)"),
+    terms = _framework_terms(rows)
+    panels = [
+        ("critic loss (WGAN-GP)", ["critic_loss"]),
+        ("Wasserstein estimate", ["wasserstein"]),
+        ("generator loss", ["generator_loss"]),
+        (" / ".join(FRAMEWORK_TERMS[k] for k in terms) or "framework terms", terms),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    for ax, (key, label) in zip(axes.ravel(), keys):
+    for ax, (label, keys) in zip(axes.ravel(), panels):
         for stage, (color, name) in _STAGE_STYLE.items():
-            ep, val = _column([r for r in rows if r.get("stage") == stage], key)
-            if ep.size:
-                ax.plot(ep, val, color=color, label=name, marker="." if ep.size < 40 else None)
-        ax.set_title(label)
+            for key, style in zip(keys, ("-", "--", ":", "-.")):
+                ep, val = _column([r for r in rows if r.get("stage") == stage], key)
+                if ep.size:
+                    ax.plot(ep, val, color=color, linestyle=style, label=f"{name} {key}" if len(keys) > 1 else name,
+                            marker="." if ep.size < 40 else None)  # fmt: skip
+        ax.set_title(label, fontsize=9 if len(label) > 40 else None)
         ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel("epoch")
@@ -303,7 +320,7 @@ def _plot_tsne(run_dir: Path, path: Path, log: Log) -> Path | None:
 
     from zeronas.config import Config
     from zeronas.data import load_dataset
-    from zeronas.evaluate import synthesize
+    from zeronas.frameworks import framework_class
     from zeronas.nas.genotype import Genotype
     from zeronas.nas.network import DiscreteNet
 
@@ -313,15 +330,19 @@ def _plot_tsne(run_dir: Path, path: Path, log: Log) -> Path | None:
         log(f"note: cannot load the run's dataset ({exc}); t-SNE skipped")
         return None
     task = ds.test_task()
-    cfg = Config.from_dict(rec["config"], str(run_dir / "config.json")).train
+    config = Config.from_dict(rec["config"], str(run_dir / "config.json"))
+    cfg = config.train
     noise_dim = cfg.noise_dim or task.attr_dim
     genotype = Genotype.load(run_dir / "genotype.json")
     G = DiscreteNet(genotype.generator, (noise_dim, task.attr_dim), task.feature_dim, cfg.slope, cfg.dropout)
+    fw = framework_class(cfg.framework)(G, None, task, config, cfg.cls_weight, cfg.gp_weight)
     try:
         G.load_state_dict(ckpt["trainer"]["G"])
+        if "framework" in ckpt["trainer"]:  # runs made before the framework interface have no extras
+            fw.load_state_dict(ckpt["trainer"]["framework"])
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise ZeroNASError(f"{ckpt_path}: generator weights do not match genotype.json ({first[:200]})") from None
+        raise ZeroNASError(f"{ckpt_path}: weights do not match genotype.json and the config ({first[:200]})") from None
 
     unseen = task.unseen_classes.cpu()
     n_all = int(unseen.numel())
@@ -336,7 +357,7 @@ def _plot_tsne(run_dir: Path, path: Path, log: Log) -> Path | None:
     keep = np.concatenate(keep)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        syn_x, syn_y = synthesize(G, task.class_vectors.cpu(), unseen, TSNE_PER_CLASS, noise_dim)
+        syn_x, syn_y = fw.synthesize(task.class_vectors.cpu(), unseen, TSNE_PER_CLASS)
     x = np.concatenate([real_x[keep], syn_x.numpy()]).astype(np.float32)
     y = np.concatenate([real_y[keep], syn_y.numpy()])
     is_real = np.r_[np.ones(keep.size, bool), np.zeros(syn_y.numel(), bool)]
@@ -398,15 +419,16 @@ def _plot_search(run_dir: Path, out: Path, log: Log) -> list[Path]:
 
 
 def _plot_search_losses(rows: list[dict[str, str]], path: Path, title: str) -> Path:
+    terms = _framework_terms(rows)
     panels = [
         ("critic loss (WGAN-GP)", [("critic_arch", "architecture step (D_val)"), ("critic_weights", "weight step (D_tr)")]),
         ("Wasserstein estimate", [("wasserstein", "W")]),
         ("generator loss", [("generator_arch", "architecture step (D_val)"), ("generator_weights", "weight step (D_tr)")]),
-        ("classification loss of G(z,c)", [("cls_loss", "cls")]),
+        (" / ".join(FRAMEWORK_TERMS[k] for k in terms) or "framework terms", [(k, k) for k in terms]),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     for ax, (name, keys) in zip(axes.ravel(), panels):
-        for (key, label), color in zip(keys, ("tab:purple", "tab:green")):
+        for (key, label), color in zip(keys, ("tab:purple", "tab:green", "tab:orange")):
             ep, val = _column(rows, key)
             if ep.size:
                 ax.plot(ep, val, color=color, label=label, marker="." if ep.size < 40 else None)

@@ -1,4 +1,5 @@
-"""Training a generator/critic pair with f-CLSWGAN (Eq. 1), and the leak-free protocol.
+"""Training a generator/critic pair with a framework's losses (Eq. 1 for f-CLSWGAN), and
+the leak-free protocol.
 
 :func:`train_and_evaluate` runs two stages, each resumable from its checkpoint:
 
@@ -8,7 +9,8 @@
 2. ``final``: train from scratch on all seen training data and evaluate the test task
    once per metric, at the selected epochs.
 
-FIX and NAS use this same code: they differ only in the genotype.
+FIX and NAS use this same code: they differ only in the genotype; the frameworks differ
+only in their :class:`~zeronas.frameworks.Framework`.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from zeronas.classifier import LabelMap, train_softmax
-from zeronas.config import TrainConfig
+from torch import nn
+
+from zeronas.config import Config, TrainConfig
 from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.errors import DivergenceError
 from zeronas.evaluate import choose_calibration, gzsl_scores, zsl_accuracy
-from zeronas.gan import critic_loss, generator_loss, set_trainable
+from zeronas.frameworks import framework_class, group_parameters
+from zeronas.gan import set_trainable
 from zeronas.nas.genotype import Genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.runs import (
@@ -53,75 +57,78 @@ def check_finite(losses: dict[str, float], where: str) -> None:
             raise DivergenceError(f"{where}: loss '{name}' is {value}; the last good checkpoint is kept")
 
 
-class GANTrainer:
-    """f-CLSWGAN training of one discrete generator/critic pair on one task."""
+def adam(main: list[nn.Parameter], extra_groups: list[dict], lr: float, beta1: float, wd: float = 0.0):
+    """Adam over ``main`` and a framework's extra groups (which may set their own lr/betas)."""
+    return torch.optim.Adam([{"params": main}, *extra_groups], lr=lr, betas=(beta1, 0.999), weight_decay=wd)
 
-    def __init__(self, genotype: Genotype, task: ZSLTask, cfg: TrainConfig, device: torch.device):
+
+class GANTrainer:
+    """Training of one discrete generator/critic pair on one task, with the configured framework."""
+
+    def __init__(self, genotype: Genotype, task: ZSLTask, cfg: Config, device: torch.device):
+        t = cfg.train
         self.task, self.cfg, self.device = task_to(task, device), cfg, device
-        self.noise_dim = cfg.noise_dim or task.attr_dim
-        a = task.attr_dim
-        self.G = DiscreteNet(genotype.generator, (self.noise_dim, a), task.feature_dim, cfg.slope, cfg.dropout)
-        self.D = DiscreteNet(genotype.critic, (task.feature_dim, a), 1, cfg.slope, cfg.dropout)
-        self.G.to(device)
-        self.D.to(device)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-        self.labels = LabelMap(task.seen_classes)
-        self.classifier = train_softmax(
-            self.task.train_x,
-            self.labels.to_local(self.task.train_y),
-            len(task.seen_classes),
-            cfg.pretrain_cls_lr,
-            cfg.pretrain_cls_epochs,
-            cfg.pretrain_cls_batch,
-        )
+        kind = framework_class(t.framework)
+        nz, a = t.noise_dim or task.attr_dim, task.attr_dim
+        self.G = DiscreteNet(genotype.generator, (nz, a), task.feature_dim, t.slope, t.dropout).to(device)
+        self.D = DiscreteNet(genotype.critic, (task.feature_dim, a), 1, t.slope, t.dropout).to(device) if kind.uses_critic else None
+        self.fw = kind(self.G, self.D, self.task, cfg, t.cls_weight, t.gp_weight)
+        self.fw.extras.to(device)
+        g_groups, d_groups = self.fw.generator_groups(), self.fw.critic_groups()
+        self.opt_g = adam(list(self.G.parameters()), g_groups, t.lr, t.beta1)
+        self.opt_d = adam(list(self.D.parameters()), d_groups, t.lr, t.beta1) if self.D is not None else None
+        self.g_params = list(self.G.parameters()) + group_parameters(g_groups)
+        self.d_params = (list(self.D.parameters()) if self.D is not None else []) + group_parameters(d_groups)
+        self.all_params = self.g_params + self.d_params
+        self.fw.prepare()
+        self.stat_names = (("critic_loss", *kind.critic_stats) if self.D is not None else ()) + (
+            "generator_loss", *kind.generator_stats)  # fmt: skip
 
     def state_dict(self) -> dict:
-        return {
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "classifier": self.classifier.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-        }
+        state = {"G": self.G.state_dict(), "framework": self.fw.state_dict(), "opt_g": self.opt_g.state_dict()}
+        if self.D is not None:
+            state.update(D=self.D.state_dict(), opt_d=self.opt_d.state_dict())
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.classifier.load_state_dict(state["classifier"])
+        self.fw.load_state_dict(state["framework"])
         self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+        if self.D is not None:
+            self.D.load_state_dict(state["D"])
+            self.opt_d.load_state_dict(state["opt_d"])
 
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         t = self.task
-        idx = torch.randint(t.train_x.shape[0], (self.cfg.batch_size,), device=self.device)
+        idx = torch.randint(t.train_x.shape[0], (self.cfg.train.batch_size,), device=self.device)
         y = t.train_y[idx]
         return t.train_x[idx], t.class_vectors[y], y
 
+    @staticmethod
+    def _step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
     def train_epoch(self) -> dict[str, float]:
         """One epoch: ``n_train / batch`` iterations of ``critic_iters`` critic steps and one G step."""
-        cfg, G, D = self.cfg, self.G, self.D
-        G.train()
-        D.train()
+        cfg, fw = self.cfg.train, self.fw
+        fw.train()
         iters = max(1, self.task.train_x.shape[0] // cfg.batch_size)
-        sums = torch.zeros(4, device=self.device)
+        sums = torch.zeros(len(self.stat_names), device=self.device)
         for _ in range(iters):
-            set_trainable(list(D.parameters()), list(D.parameters()))
-            for _ in range(cfg.critic_iters):
-                x, c, _ = self._batch()
-                loss, w_dist = critic_loss(D, G, x, c, self.noise_dim, cfg.gp_weight)
-                self.opt_d.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt_d.step()
-            set_trainable(list(D.parameters()), [])
-            _, c, y = self._batch()
-            g_loss, ce = generator_loss(D, G, self.classifier, c, self.labels.to_local(y), self.noise_dim, cfg.cls_weight)
-            self.opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_g.step()
-            sums += torch.stack([loss.detach(), w_dist, g_loss.detach(), ce])
-        means = (sums / iters).tolist()
-        return dict(zip(("critic_loss", "wasserstein", "generator_loss", "cls_loss"), means))
+            row: list[torch.Tensor] = []
+            if self.opt_d is not None:
+                set_trainable(self.all_params, self.d_params)
+                for _ in range(cfg.critic_iters):
+                    loss, stats = fw.critic_loss(*self._batch())
+                    self._step(self.opt_d, loss)
+                row += [loss.detach(), *stats.values()]
+            set_trainable(self.all_params, self.g_params)
+            g_loss, g_stats = fw.generator_loss(*self._batch())
+            self._step(self.opt_g, g_loss)
+            sums += torch.stack(row + [g_loss.detach(), *g_stats.values()])
+        return dict(zip(self.stat_names, (sums / iters).tolist()))
 
 
 def _select(history: list[dict], key: str) -> dict:
@@ -152,8 +159,8 @@ def select_epochs(history: list[dict]) -> dict[str, dict]:
 
 
 def _validate(trainer: GANTrainer, task: ZSLTask, cfg: TrainConfig) -> dict[str, float]:
-    zsl = zsl_accuracy(trainer.G, task, cfg, trainer.noise_dim)
-    scores = gzsl_scores(trainer.G, task, cfg, trainer.noise_dim)
+    zsl = zsl_accuracy(trainer.fw, task, cfg)
+    scores = gzsl_scores(trainer.fw, task, cfg)
     plain = scores.evaluate(task)
     gamma, cal = choose_calibration(scores, task, cfg.calibration_grid)
     return {
@@ -171,7 +178,7 @@ def _validate(trainer: GANTrainer, task: ZSLTask, cfg: TrainConfig) -> dict[str,
 def train_and_evaluate(
     dataset: ZSLDataset,
     genotype: Genotype,
-    cfg: TrainConfig,
+    config: Config,
     seed: int,
     run_dir: Path,
     device: torch.device,
@@ -180,6 +187,7 @@ def train_and_evaluate(
     on_epoch: Callable[[str, int, GANTrainer], None] | None = None,
 ) -> dict:
     """Run both stages (resuming from ``run_dir/checkpoint.pt`` if asked) and return the metrics."""
+    cfg = config.train
     ckpt = load_checkpoint(run_dir / CHECKPOINT, device) if resume and (run_dir / CHECKPOINT).is_file() else None
     history: list[dict] = ckpt["history"] if ckpt else []
     selection: dict | None = ckpt.get("selection") if ckpt else None
@@ -189,7 +197,7 @@ def train_and_evaluate(
 
     def stage_trainer(task: ZSLTask, stage_seed: int) -> tuple[GANTrainer, int]:
         seed_everything(stage_seed)
-        trainer = GANTrainer(genotype, task, cfg, device)
+        trainer = GANTrainer(genotype, task, config, device)
         if ckpt and ckpt["stage"] == stage:
             trainer.load_state_dict(ckpt["trainer"])
             set_rng_state(ckpt["rng"])
@@ -279,11 +287,11 @@ def _evaluate_test_once(
     trainer: GANTrainer, task: ZSLTask, cfg: TrainConfig, selection: dict, epoch: int, results: dict
 ) -> None:
     if epoch == selection["zsl"]["epoch"]:
-        results["zsl_top1"] = zsl_accuracy(trainer.G, task, cfg, trainer.noise_dim)
+        results["zsl_top1"] = zsl_accuracy(trainer.fw, task, cfg)
     want_plain = epoch == selection["gzsl"]["epoch"]
     want_cal = epoch == selection["gzsl_calibrated"]["epoch"]
     if want_plain or want_cal:
-        scores = gzsl_scores(trainer.G, task, cfg, trainer.noise_dim)
+        scores = gzsl_scores(trainer.fw, task, cfg)
         if want_plain:
             r = scores.evaluate(task)
             results.update(gzsl_seen=r["seen"], gzsl_unseen=r["unseen"], gzsl_h=r["h"])

@@ -12,7 +12,9 @@ from zeronas.nas.ops import init_weights, make_op
 class DiscreteNet(nn.Module):
     """Each node is the sum of its kept in-edges, each edge one operation.
 
-    Called as ``net(a, b)``: ``(z, c)`` for a generator, ``(x, c)`` for a critic.
+    Called as ``net(a, b)``: ``(z, c)`` for a generator, ``(x, c)`` for a critic. An
+    optional ``feedback`` of width :attr:`hidden_width` is added to the intermediate nodes
+    (their outputs side by side), as TF-VAEGAN adds its feedback to G's hidden layer.
     """
 
     def __init__(
@@ -34,6 +36,8 @@ class DiscreteNet(nn.Module):
                 self.edges[f"{e.src}_{nid}"] = make_op(e.op, dims[e.src], width, slope, dropout)
         self._plan = [(nid, [e.src for e in inputs]) for nid, inputs, _ in plan]
         self._uses_concat = any(s == 2 for _, srcs in self._plan for s in srcs)
+        self.hidden_widths = [n.width for n in genotype.nodes]
+        self.hidden_width = sum(self.hidden_widths)
         init_weights(self)
 
     def arch_parameters(self) -> list[nn.Parameter]:
@@ -43,15 +47,18 @@ class DiscreteNet(nn.Module):
     def weight_parameters(self) -> list[nn.Parameter]:
         return list(self.parameters())
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def forward(self, a: torch.Tensor, b: torch.Tensor, feedback: torch.Tensor | None = None) -> torch.Tensor:
         vals: dict[object, torch.Tensor] = {0: a, 1: b}
         if self._uses_concat:
             vals[2] = torch.cat([a, b], dim=1)
+        extra = iter(feedback.split(self.hidden_widths, dim=1)) if feedback is not None else None
         for nid, srcs in self._plan:
             out = None
             for s in srcs:
                 h = self.edges[f"{s}_{nid}"](vals[s])
                 out = h if out is None else out + h
+            if extra is not None and nid != "out":
+                out = out + next(extra)
             vals[nid] = out
         return vals["out"]
 

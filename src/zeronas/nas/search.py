@@ -23,24 +23,23 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from zeronas.classifier import LabelMap, train_softmax
 from zeronas.config import Config
 from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.errors import ZeroNASError
 from zeronas.evaluate import zsl_accuracy
-from zeronas.gan import critic_loss, generator_loss, set_trainable
+from zeronas.frameworks import Framework, framework_class, group_parameters
+from zeronas.gan import set_trainable
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.nas.supernet import Supernet
 from zeronas.runs import CHECKPOINT, EpochLog, load_checkpoint, save_checkpoint, seed_everything, set_rng_state, write_json
-from zeronas.train import check_finite, task_to
+from zeronas.train import adam, check_finite, task_to
 
 Log = Callable[[str], None]
-STEP_NAMES = ("critic_arch", "critic_weights", "wasserstein", "generator_arch", "generator_weights", "cls_loss")
 
 
-def build_search_pair(cfg: Config, feature_dim: int, attr_dim: int) -> tuple[nn.Module, nn.Module]:
-    """Supernets for G and D, or the FIX network for a side that is kept fixed."""
+def build_search_pair(cfg: Config, feature_dim: int, attr_dim: int, critic: bool = True) -> tuple[nn.Module, nn.Module | None]:
+    """Supernets for G and D, or the FIX network for a side that is kept fixed (no D without ``critic``)."""
     s, t = cfg.search, cfg.train
     nz = t.noise_dim or attr_dim
     fix = fixed_genotype(t.fix_hidden)
@@ -48,6 +47,8 @@ def build_search_pair(cfg: Config, feature_dim: int, attr_dim: int) -> tuple[nn.
         g: nn.Module = DiscreteNet(fix.generator, (nz, attr_dim), feature_dim, t.slope, t.dropout)
     else:
         g = Supernet("generator", (nz, attr_dim), s.g_widths, feature_dim, t.slope, t.dropout)
+    if not critic:
+        return g, None
     if s.fixed_d:
         d: nn.Module = DiscreteNet(fix.critic, (feature_dim, attr_dim), 1, t.slope, t.dropout)
     else:
@@ -55,49 +56,59 @@ def build_search_pair(cfg: Config, feature_dim: int, attr_dim: int) -> tuple[nn.
     return g, d
 
 
+def step_names(kind: type[Framework]) -> tuple[str, ...]:
+    """Columns of a search epoch's row: each step's loss, then the framework's figures."""
+    critic = ("critic_arch", "critic_weights", *kind.critic_stats) if kind.uses_critic else ()
+    return critic + ("generator_arch", "generator_weights", *kind.generator_stats)
+
+
 class Searcher:
-    """State of a search: both networks, four optimizers, the frozen classifier, the halves."""
+    """State of a search: both networks, the framework, four optimizers, the data halves."""
 
     def __init__(self, cfg: Config, task: ZSLTask, device: torch.device):
         s = cfg.search
         self.cfg, self.device = cfg, device
         self.task = task = task_to(task, device)
-        self.noise_dim = cfg.train.noise_dim or task.attr_dim
-        self.G, self.D = (m.to(device) for m in build_search_pair(cfg, task.feature_dim, task.attr_dim))
+        kind = framework_class(cfg.train.framework)
+        self.names = step_names(kind)
+        self.G, self.D = (m.to(device) if m is not None else None
+                          for m in build_search_pair(cfg, task.feature_dim, task.attr_dim, kind.uses_critic))  # fmt: skip
         perm = torch.randperm(task.train_x.shape[0], device=device)
         half = perm.numel() // 2
         self.halves = {"tr": perm[:half], "val": perm[half : 2 * half]}
-
-        def adam(params: list, lr: float, beta1: float, wd: float = 0.0) -> torch.optim.Optimizer | None:
-            return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999), weight_decay=wd) if params else None
-
+        self.fw = kind(self.G, self.D, task, cfg, s.cls_weight, s.gp_weight)
+        self.fw.extras.to(device)
+        g_groups, d_groups = self.fw.generator_groups(), self.fw.critic_groups()
+        self.params = {"w_g": self.G.weight_parameters() + group_parameters(g_groups), "a_g": self.G.arch_parameters()}
         self.opt = {
-            "w_d": adam(self.D.weight_parameters(), s.lr, s.beta1),
-            "a_d": adam(self.D.arch_parameters(), s.arch_lr, s.arch_beta1, s.arch_weight_decay),
-            "w_g": adam(self.G.weight_parameters(), s.lr, s.beta1),
-            "a_g": adam(self.G.arch_parameters(), s.arch_lr, s.arch_beta1, s.arch_weight_decay),
+            "w_g": adam(self.G.weight_parameters(), g_groups, s.lr, s.beta1),
+            "a_g": self._arch_adam(self.G.arch_parameters()),
         }
-        self.labels = LabelMap(task.seen_classes)
-        t = cfg.train
-        self.classifier = train_softmax(
-            task.train_x, self.labels.to_local(task.train_y), len(task.seen_classes),
-            t.pretrain_cls_lr, t.pretrain_cls_epochs, t.pretrain_cls_batch,
-        )  # fmt: skip
-        self.all_params = list(self.G.parameters()) + list(self.D.parameters())
+        if self.D is not None:
+            self.params.update(w_d=self.D.weight_parameters() + group_parameters(d_groups), a_d=self.D.arch_parameters())
+            self.opt.update(w_d=adam(self.D.weight_parameters(), d_groups, s.lr, s.beta1),
+                            a_d=self._arch_adam(self.D.arch_parameters()))  # fmt: skip
+        self.fw.prepare()
+        self.all_params = [p for ps in self.params.values() for p in ps]
+
+    def _arch_adam(self, params: list[nn.Parameter]) -> torch.optim.Optimizer | None:
+        s = self.cfg.search
+        return adam(params, [], s.arch_lr, s.arch_beta1, s.arch_weight_decay) if params else None
 
     def state_dict(self) -> dict:
         return {
             "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
-            "classifier": self.classifier.state_dict(),
+            "D": self.D.state_dict() if self.D is not None else None,
+            "framework": self.fw.state_dict(),
             "halves": self.halves,
             "opt": {k: o.state_dict() for k, o in self.opt.items() if o is not None},
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.classifier.load_state_dict(state["classifier"])
+        if self.D is not None:
+            self.D.load_state_dict(state["D"])
+        self.fw.load_state_dict(state["framework"])
         self.halves = {k: v.to(self.device) for k, v in state["halves"].items()}
         for k, o in self.opt.items():
             if o is not None:
@@ -118,47 +129,44 @@ class Searcher:
         y = self.task.train_y[idx]
         return self.task.train_x[idx], self.task.class_vectors[y], y
 
-    def _step(self, opt_key: str, params: list, loss_fn: Callable[[], tuple[torch.Tensor, torch.Tensor]]):
-        set_trainable(self.all_params, params)
-        loss, extra = loss_fn()
-        opt = self.opt[opt_key]
+    def _step(self, key: str, loss_fn: Callable[[], tuple[torch.Tensor, dict]]) -> list[torch.Tensor]:
+        """One update of parameter set ``key`` (all others frozen); returns the loss and the figures."""
+        set_trainable(self.all_params, self.params[key])
+        loss, stats = loss_fn()
+        opt = self.opt[key]
         assert opt is not None
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return loss.detach(), extra
+        return [loss.detach(), *stats.values()]
 
     def iteration(self) -> torch.Tensor:
-        """One loop of Algorithm 1; returns the step losses (see STEP_NAMES)."""
-        s, G, D = self.cfg.search, self.G, self.D
-        out = torch.zeros(len(STEP_NAMES), device=self.device)
+        """One loop of Algorithm 1; returns the step losses (see :func:`step_names`)."""
+        s, fw = self.cfg.search, self.fw
 
-        def critic_on(half: str):
-            x, c, _ = self._batch(half)
-            return lambda: critic_loss(D, G, x, c, self.noise_dim, s.gp_weight)
+        def on(half: str, loss: Callable) -> Callable[[], tuple[torch.Tensor, dict]]:
+            batch = self._batch(half)
+            return lambda: loss(*batch)
 
-        def generator_on(half: str):
-            _, c, y = self._batch(half)
-            return lambda: generator_loss(D, G, self.classifier, c, self.labels.to_local(y), self.noise_dim, s.cls_weight)
-
-        for _ in range(s.critic_iters):
-            if D.arch_parameters():
-                out[0] += self._step("a_d", D.arch_parameters(), critic_on("val"))[0] / s.critic_iters
-            loss, w_dist = self._step("w_d", D.weight_parameters(), critic_on("tr"))
-            out[1] += loss / s.critic_iters
-            out[2] += w_dist / s.critic_iters
-        if G.arch_parameters():
-            out[3] = self._step("a_g", G.arch_parameters(), generator_on("val"))[0]
-        loss, ce = self._step("w_g", G.weight_parameters(), generator_on("tr"))
-        out[4], out[5] = loss, ce
-        return out
+        row: list[torch.Tensor] = []
+        if self.D is not None:
+            arch = torch.zeros((), device=self.device)
+            weights: torch.Tensor | None = None
+            for _ in range(s.critic_iters):
+                if self.params["a_d"]:
+                    arch = arch + self._step("a_d", on("val", fw.critic_loss))[0] / s.critic_iters
+                step = torch.stack(self._step("w_d", on("tr", fw.critic_loss))) / s.critic_iters
+                weights = step if weights is None else weights + step
+            row += [arch.reshape(1), weights]
+        arch_g = self._step("a_g", on("val", fw.generator_loss))[0] if self.params["a_g"] else torch.zeros((), device=self.device)
+        row += [arch_g.reshape(1), torch.stack(self._step("w_g", on("tr", fw.generator_loss)))]
+        return torch.cat(row)
 
     def epoch(self) -> dict[str, float]:
-        self.G.train()
-        self.D.train()
+        self.fw.train()
         iters = max(1, self.halves["tr"].numel() // self.cfg.search.batch_size)
         sums = sum(self.iteration() for _ in range(iters))
-        return dict(zip(STEP_NAMES, (sums / iters).tolist()))
+        return dict(zip(self.names, (sums / iters).tolist()))
 
 
 def search(
@@ -191,7 +199,7 @@ def search(
         geno = searcher.genotype()
         row = {"epoch": epoch, **losses}
         if cfg.search.eval_every and (epoch % cfg.search.eval_every == 0 or epoch == epochs):
-            row["val_zsl"] = zsl_accuracy(searcher.G, searcher.task, cfg.train, searcher.noise_dim)
+            row["val_zsl"] = zsl_accuracy(searcher.fw, searcher.task, cfg.train)
         row["seconds"] = round(time.perf_counter() - t0, 3)
         history.append(row)
         arch_history.append(

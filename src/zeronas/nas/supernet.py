@@ -87,6 +87,7 @@ class Supernet(nn.Module):
         self.out_id = N_INPUTS + len(widths)
         dims = [in_dims[0], in_dims[1], in_dims[0] + in_dims[1], *widths, out_dim]
         self.dims = dims
+        self.hidden_width = sum(self.widths)  # width of the feedback input (see DiscreteNet)
         linear_out = role == "critic"  # the WGAN score stays linear: one plain FC per edge
 
         # Mixed edges (src, dst) in a fixed order; alpha has one row per mixed edge.
@@ -152,13 +153,15 @@ class Supernet(nn.Module):
         return F.softmax(self.beta.masked_fill(self.beta_mask, float("-inf")), dim=-1)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def forward(self, a: torch.Tensor, b: torch.Tensor, feedback: torch.Tensor | None = None) -> torch.Tensor:
         nodes = [a, b, torch.cat([a, b], dim=1)]
         acc: dict[int, torch.Tensor] = {}
         op_w, edge_w = self.op_weights(), self.edge_weights()
+        extra = feedback.split(list(self.widths), dim=1) if feedback is not None else None
         for i, (mixed, wsum, lin, lin_at) in enumerate(self._plan):
             if i >= N_INPUTS:
-                nodes.append(acc.pop(i))
+                node = acc.pop(i)
+                nodes.append(node if extra is None else node + extra[i - N_INPUTS])
             x = nodes[i]
             if mixed:
                 # weight of (op k, target t) = softmax(alpha_edge)_k * softmax(beta_t)_i,

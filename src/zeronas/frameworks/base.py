@@ -1,0 +1,134 @@
+"""What a feature-generating framework is, to the search, the trainer and the evaluation.
+
+A framework wraps a generator ``G(z, c)`` and, if it has one, a critic ``D(x, c)``; both
+are given to it (discrete networks or supernets), so that the same search space serves
+every framework. It owns everything else: extra networks (an encoder, a semantic
+decoder, a feedback module, a frozen classifier, ...) in :attr:`Framework.extras`, the
+losses of the critic steps and of the generator steps, and the way synthetic features
+are produced and fed to the final classifier.
+
+The trainer and the search call, per iteration, ``critic_iters`` x :meth:`critic_loss`
+(skipped when :attr:`uses_critic` is false, as for ZSL-ABP) and one
+:meth:`generator_loss`; each step updates the weights of one side: D's (or the
+architecture parameters of D, in the search) plus :meth:`critic_groups`, then G's plus
+:meth:`generator_groups`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+from torch import nn
+
+from zeronas.config import Config
+
+if TYPE_CHECKING:
+    from zeronas.data import ZSLTask
+
+Stats = dict[str, torch.Tensor]
+
+
+class Framework:
+    """Base class: subclasses set the class attributes and implement the two losses.
+
+    Args:
+        G: the generator, called ``G(z, c)`` (and ``G(z, c, feedback)``, see DiscreteNet).
+        D: the critic ``D(x, c)``, or None (a framework without critic, or synthesis only).
+        task: the task being trained on, already on its device.
+        cfg: the whole configuration (framework sections included).
+        cls_weight, gp_weight: classification and gradient-penalty weights; the search
+            and the retraining each pass their own.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""  # as in the paper's tables
+    uses_critic: ClassVar[bool] = True
+    critic_stats: ClassVar[tuple[str, ...]] = ()  # extra figures a critic step reports, in order
+    generator_stats: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, G: nn.Module, D: nn.Module | None, task: ZSLTask, cfg: Config, cls_weight: float, gp_weight: float):
+        self.G, self.D, self.task, self.cfg = G, D, task, cfg
+        self.cls_weight, self.gp_weight = cls_weight, gp_weight
+        self.noise_dim = cfg.train.noise_dim or task.attr_dim
+        self.device = task.train_x.device
+        self.extras = nn.ModuleDict()
+
+    # ------------------------------------------------------------------ training
+    def prepare(self) -> None:
+        """One-off work on the training data before the first step (e.g. a frozen classifier)."""
+
+    def generator_groups(self) -> list[dict]:
+        """Adam parameter groups updated together with G's weights (``lr``/``betas`` optional)."""
+        return []
+
+    def critic_groups(self) -> list[dict]:
+        """Adam parameter groups updated together with D's weights."""
+        return []
+
+    def critic_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        """Loss of one critic step on real features ``x`` of classes ``y`` with class vectors ``c``."""
+        raise NotImplementedError
+
+    def generator_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        """Loss of one generator step on a batch."""
+        raise NotImplementedError
+
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.noise_dim, device=self.device)
+
+    # ------------------------------------------------------------------ synthesis
+    def generate(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Synthetic features for noise ``z`` and class vectors ``c`` (evaluation time)."""
+        return self.G(z, c)
+
+    @torch.no_grad()
+    def synthesize(
+        self, class_vectors: torch.Tensor, classes: torch.Tensor, per_class: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``per_class`` synthetic features for each class in ``classes``, in eval mode."""
+        device = class_vectors.device
+        y = classes.to(device).repeat_interleave(per_class)
+        with self.evaluating():
+            x = torch.cat(
+                [
+                    self.generate(torch.randn(chunk.numel(), self.noise_dim, device=device), class_vectors[chunk])
+                    for chunk in y.split(4096)
+                ]
+            )
+        return x, y
+
+    def classifier_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What the final classifier sees of a (real or synthetic) feature: itself by default."""
+        return x
+
+    # ------------------------------------------------------------------ modes and state
+    def modules(self) -> list[nn.Module]:
+        return [m for m in (self.G, self.D, self.extras) if m is not None]
+
+    def train(self, mode: bool = True) -> None:
+        for m in self.modules():
+            m.train(mode)
+
+    @contextmanager
+    def evaluating(self) -> Iterator[None]:
+        modes = [m.training for m in self.modules()]
+        self.train(False)
+        try:
+            yield
+        finally:
+            for m, was in zip(self.modules(), modes):
+                m.train(was)
+
+    def state_dict(self) -> dict:
+        """The extras' state (G and D are saved by their owner)."""
+        return self.extras.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.extras.load_state_dict(state)
+
+
+def group_parameters(groups: list[dict]) -> list[nn.Parameter]:
+    return [p for g in groups for p in g["params"]]

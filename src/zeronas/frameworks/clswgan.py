@@ -1,0 +1,40 @@
+"""f-CLSWGAN (Xian et al. CVPR'18): WGAN-GP plus a frozen classifier's loss on the fakes (Eq. 1)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zeronas.classifier import LabelMap, train_softmax
+from zeronas.frameworks.base import Framework, Stats
+from zeronas.gan import critic_loss, generator_loss
+
+
+class CLSWGAN(Framework):
+    name = "clswgan"
+    title = "f-CLSWGAN"
+    critic_stats = ("wasserstein",)
+    generator_stats = ("cls_loss",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.labels = LabelMap(self.task.seen_classes)
+        self.extras["classifier"] = nn.Linear(self.task.feature_dim, len(self.task.seen_classes))
+
+    @property
+    def classifier(self) -> nn.Module:
+        return self.extras["classifier"]
+
+    def prepare(self) -> None:
+        t, task = self.cfg.train, self.task
+        train_softmax(task.train_x, self.labels.to_local(task.train_y), len(task.seen_classes),
+                      t.pretrain_cls_lr, t.pretrain_cls_epochs, t.pretrain_cls_batch, model=self.classifier)  # fmt: skip
+
+    def critic_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        loss, w_dist = critic_loss(self.D, self.G, x, c, self.noise_dim, self.gp_weight)
+        return loss, {"wasserstein": w_dist}
+
+    def generator_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        loss, ce = generator_loss(self.D, self.G, self.classifier, c, self.labels.to_local(y), self.noise_dim,
+                                  self.cls_weight)  # fmt: skip
+        return loss, {"cls_loss": ce}

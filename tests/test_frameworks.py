@@ -1,0 +1,208 @@
+"""The framework interface and the loss terms of f-VAEGAN-D2, TF-VAEGAN and LisGAN."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from synth import make_arrays, write_xlsa17
+from zeronas.config import Config
+from zeronas.data import load_dataset
+from zeronas.errors import ZeroNASError
+from zeronas.frameworks import REGISTRY, Framework, framework_class
+from zeronas.frameworks.lisgan import Souls
+from zeronas.frameworks.vaegan import vae_loss, weighted_l1
+from zeronas.gan import set_trainable
+from zeronas.nas.genotype import fixed_genotype
+from zeronas.nas.network import DiscreteNet
+from zeronas.nas.search import Searcher
+from zeronas.nas.supernet import Supernet
+from zeronas.train import GANTrainer
+
+CPU = torch.device("cpu")
+
+
+# --------------------------------------------------------------------------- loss terms, by hand
+def test_vae_loss_is_squared_error_plus_kl_per_sample():
+    x = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
+    recon = torch.tensor([[1.0, 1.0], [1.0, 3.0]])  # squared errors 1 and 4
+    zero = torch.zeros(2, 3)
+    assert vae_loss(recon, x, zero, zero).item() == pytest.approx(5 / 2)
+    # KL(N(1, 1) || N(0, 1)) = 1/2 per dimension
+    assert vae_loss(x, x, torch.ones(2, 3), zero).item() == pytest.approx(3 * 0.5)
+    # KL(N(0, e) || N(0, 1)) = (e - 1 - 1) / 2 per dimension, for log variance 1
+    assert vae_loss(x, x, zero, torch.ones(2, 3)).item() == pytest.approx(3 * (math.e - 2) / 2)
+
+
+def test_weighted_l1_by_hand():
+    pred, target = torch.tensor([[3.0, 4.0], [0.0, 0.0]]), torch.zeros(2, 2)
+    # row 1: (27 + 64) / 5; row 2: no error
+    assert weighted_l1(pred, target).item() == pytest.approx((27 + 64) / 5 / 2)
+
+
+def test_soul_distance_takes_the_nearest_soul_of_each_samples_class():
+    souls = Souls(2, 2, 2)
+    souls.centres[:] = torch.tensor([[[0.0, 0.0], [10.0, 0.0]], [[0.0, 5.0], [0.0, 6.0]]])
+    fake = torch.tensor([[9.0, 0.0], [0.0, 0.0]])
+    # sample 0 (class 0): nearest soul (10, 0) at 1; sample 1 (class 1): nearest (0, 5) at 25
+    assert souls.distance(fake, torch.tensor([0, 1])).item() == pytest.approx((1 + 25) / 2)
+
+
+def test_soul_samples_are_the_cluster_centres_of_each_class():
+    x = torch.tensor([[0.0], [0.2], [10.0], [10.2], [50.0], [50.2], [70.0], [70.2]])
+    y = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    souls = Souls(2, 2, 1)
+    souls.fit(x, y)
+    assert sorted(souls.centres[0, :, 0].tolist()) == pytest.approx([0.1, 10.1])
+    assert sorted(souls.centres[1, :, 0].tolist()) == pytest.approx([50.1, 70.1])
+
+
+# --------------------------------------------------------------------------- feedback into the DAG
+def test_feedback_is_added_to_the_hidden_layer_of_the_fix_generator():
+    torch.manual_seed(0)
+    G = DiscreteNet(fixed_genotype(5).generator, (3, 2), 4).eval()
+    assert G.hidden_width == 5
+    z, c, fb = torch.randn(7, 3), torch.randn(7, 2), torch.randn(7, 5)
+    hidden_op, out_op = G.edges["2_3"], G.edges["3_out"]
+    expected = out_op(hidden_op(torch.cat([z, c], 1)) + fb)
+    assert torch.allclose(G(z, c, fb), expected)
+    assert torch.allclose(G(z, c, torch.zeros(7, 5)), G(z, c))
+
+
+def test_supernet_feedback_reaches_every_intermediate_node():
+    torch.manual_seed(0)
+    net = Supernet("generator", (3, 2), (4, 6), 5).eval()
+    assert net.hidden_width == 10
+    z, c = torch.randn(3, 3), torch.randn(3, 2)
+    assert torch.allclose(net(z, c, torch.zeros(3, 10)), net(z, c))
+    for lo, hi in ((0, 4), (4, 10)):  # a change in either node's slice changes the output
+        fb = torch.zeros(3, 10)
+        fb[:, lo:hi] = 1.0
+        assert not torch.allclose(net(z, c, fb), net(z, c))
+
+
+# --------------------------------------------------------------------------- the interface
+@pytest.fixture(scope="module")
+def task(tmp_path_factory):
+    folder = write_xlsa17(tmp_path_factory.mktemp("d") / "syn", make_arrays(per_class=30, feat_dim=12))
+    return load_dataset(folder).validation_task()
+
+
+def tiny_config(framework: str) -> Config:
+    cfg = Config()
+    cfg.train.framework = framework
+    cfg.train.fix_hidden = 8
+    cfg.train.batch_size = cfg.search.batch_size = 16
+    cfg.train.pretrain_cls_epochs = 2
+    cfg.search.g_widths = cfg.search.d_widths = (8, 8)
+    cfg.vaegan.encoder_hidden = cfg.tfvaegan.decoder_hidden = 8
+    return cfg
+
+
+def _values(params) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in params]
+
+
+def _changed(before: list[torch.Tensor], params) -> bool:
+    return any(not torch.equal(a, b) for a, b in zip(before, params))
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_each_step_updates_only_its_side(task, name):
+    torch.manual_seed(0)
+    trainer = GANTrainer(fixed_genotype(8), task, tiny_config(name), CPU)
+    fw = trainer.fw
+    g_side, d_side = trainer.g_params, trainer.d_params
+    g0, d0 = _values(g_side), _values(d_side)
+    set_trainable(trainer.all_params, d_side)
+    trainer._step(trainer.opt_d, fw.critic_loss(*trainer._batch())[0])
+    assert _changed(d0, d_side) and not _changed(g0, g_side)
+    d1 = _values(d_side)
+    set_trainable(trainer.all_params, g_side)
+    trainer._step(trainer.opt_g, fw.generator_loss(*trainer._batch())[0])
+    assert _changed(g0, g_side) and not _changed(d1, d_side)
+    extras = {n for n, _ in fw.extras.named_children()}
+    assert extras == {
+        "clswgan": {"classifier"},
+        "lisgan": {"classifier", "souls"},
+        "fvaegan": {"encoder"},
+        "tfvaegan": {"encoder", "decoder", "feedback"},
+    }[name]
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_framework_trains_and_searches(task, name):
+    cfg = tiny_config(name)
+    torch.manual_seed(0)
+    trainer = GANTrainer(fixed_genotype(8), task, cfg, CPU)
+    row = trainer.train_epoch()
+    assert set(row) == set(trainer.stat_names) and all(math.isfinite(v) for v in row.values())
+    kind = framework_class(name)
+    assert list(row)[-len(kind.generator_stats):] == list(kind.generator_stats)
+    searcher = Searcher(cfg, task, CPU)
+    losses = searcher.iteration()
+    assert losses.shape == (len(searcher.names),) and torch.isfinite(losses).all()
+    x, y = searcher.fw.synthesize(task.class_vectors, task.unseen_classes, 4)
+    assert x.shape == (4 * len(task.unseen_classes), task.feature_dim) and torch.isfinite(x).all()
+
+
+def test_tfvaegan_classifier_sees_the_feature_and_its_semantic_decoding(task):
+    torch.manual_seed(0)
+    fw = GANTrainer(fixed_genotype(8), task, tiny_config("tfvaegan"), CPU).fw
+    x = task.test_unseen_x[:5]
+    z = fw.classifier_input(x)
+    assert z.shape == (5, task.feature_dim + task.attr_dim + 8)
+    assert torch.equal(z[:, : task.feature_dim], x)
+    assert torch.allclose(z[:, task.feature_dim : task.feature_dim + task.attr_dim].norm(dim=1), torch.ones(5))
+
+
+def test_tfvaegan_without_an_intermediate_node_has_no_feedback(task):
+    from zeronas.nas.genotype import Edge, Genotype, NetGenotype
+
+    g = NetGenotype("generator", (), (Edge(0, "fc_relu"), Edge(1, "fc_lrelu")))
+    geno = Genotype(g, fixed_genotype(8).critic)
+    trainer = GANTrainer(geno, task, tiny_config("tfvaegan"), CPU)
+    assert "feedback" not in trainer.fw.extras
+    assert math.isfinite(trainer.train_epoch()["generator_loss"])
+
+
+class _Regression(Framework):
+    """A framework without a critic (the shape of ZSL-ABP): G regresses real features."""
+
+    name = "toy_regression"
+    title = "toy"
+    uses_critic = False
+    generator_stats = ("mse",)
+
+    def generator_loss(self, x, c, y):
+        mse = (self.G(self.noise(x.shape[0]), c) - x).pow(2).sum(1).mean()
+        return mse, {"mse": mse.detach()}
+
+
+def test_a_framework_without_critic_trains_and_searches_g_only(task, monkeypatch):
+    monkeypatch.setitem(REGISTRY, "toy_regression", _Regression)
+    cfg = tiny_config("clswgan")
+    cfg.train.framework = "toy_regression"
+    cfg.train.lr = 1e-2
+    torch.manual_seed(0)
+    trainer = GANTrainer(fixed_genotype(8), task, cfg, CPU)
+    assert trainer.D is None and trainer.stat_names == ("generator_loss", "mse")
+    first = trainer.train_epoch()["mse"]
+    for _ in range(10):
+        last = trainer.train_epoch()["mse"]
+    assert last < first
+    searcher = Searcher(cfg, task, CPU)
+    assert searcher.D is None and searcher.names == ("generator_arch", "generator_weights", "mse")
+    alpha = searcher.G.alpha.detach().clone()
+    assert torch.isfinite(searcher.iteration()).all()
+    assert not torch.equal(alpha, searcher.G.alpha)
+    assert searcher.genotype().critic == fixed_genotype(8).critic  # nothing searched for the absent critic
+
+
+def test_unknown_framework_is_a_clear_error():
+    with pytest.raises(ZeroNASError, match="unknown framework 'nope'"):
+        Config().set("train.framework", "nope")
+    with pytest.raises(ZeroNASError, match="unknown framework"):
+        framework_class("nope")
