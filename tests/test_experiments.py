@@ -106,6 +106,9 @@ def test_transfer_matrix_over_two_datasets(tmp_path):
     # A on A is A's NAS cell, whose search the transfer searches share
     assert (tmp_path / "tr/cells/fmnist/clswgan/nas/seed0/metrics.json").is_file()
     assert not (tmp_path / "tr/cells/transfer/clswgan/fmnist__on__fmnist").exists()
+    res = invoke("experiment", "figures", str(tmp_path / "tr"))
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert (tmp_path / "tr/figures/fig5_transfer.png").stat().st_size > 10_000
 
 
 def test_compare_has_a_fix_and_a_nas_row_per_framework(tmp_path):

@@ -288,7 +288,7 @@ def transfer(datasets, seeds, out, sets, device, framework) -> None:
 @click.argument("grid_dir", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default: GRID_DIR/figures).")
 def figures(grid_dir: Path, out: Path | None) -> None:
-    """Paper figures 3, 4 and 6 from a compare grid (genotype, t-SNE FIX vs NAS, accuracy curves)."""
+    """Paper figures 3-6 from a grid (genotype, t-SNE FIX vs NAS, transfer matrix, accuracy curves)."""
     from zeronas.experiments import figures as make_figures
 
     for p in make_figures(grid_dir, out or grid_dir / "figures", _log):

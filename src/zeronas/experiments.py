@@ -205,11 +205,15 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
     text = "\n".join(rows) + f"\n\nMean ± sample std over {grid.seeds} seeds, in %.\n"
     atomic_write_text(grid.out / "transfer.md", text)
     _write_rows(grid.out / "transfer.csv", csv_rows)
+    from zeronas.plot import plot_transfer
+
+    plot_transfer(csv_rows, grid.out / "transfer.png", f"{framework}, seeds 0-{grid.seeds - 1}")
     return text
 
 
 def figures(grid_dir: Path, out: Path, log: Log = print) -> list[Path]:
-    """Figs. 3, 4 and 6 from the seed-0 FIX and NAS cells of a comparison grid, per dataset and framework."""
+    """Figs. 3, 4 and 6 from the seed-0 FIX and NAS cells of a comparison grid, per dataset and
+    framework, and Fig. 5 if the grid has a transfer matrix."""
     from zeronas.plot import plot_run, side_by_side
 
     cells = grid_dir / "cells"
@@ -234,6 +238,9 @@ def figures(grid_dir: Path, out: Path, log: Log = print) -> list[Path]:
             pair = [fix / "plots" / "tsne.png", nas / "plots" / "tsne.png"]
             if all(p.is_file() for p in pair):
                 written.append(side_by_side(pair, ["FIX", "ZeroNAS"], out / f"fig4_tsne_{name}.png"))
+    if (grid_dir / "transfer.png").is_file():
+        shutil.copyfile(grid_dir / "transfer.png", out / "fig5_transfer.png")
+        written.append(out / "fig5_transfer.png")
     return written
 
 

@@ -614,4 +614,28 @@ def side_by_side(images: list[Path], titles: list[str], path: Path) -> Path:
     return _save(fig, Path(path))
 
 
-__all__ = ["plot_run", "side_by_side"]
+def plot_transfer(rows: list[dict], path: Path, title: str = "") -> Path:
+    """Fig. 5: ZSL top-1 and calibrated H of architectures searched on A (rows) and trained
+    on B (columns), from ``transfer.csv`` rows; the last row is FIX (no search)."""
+    srcs = list(dict.fromkeys(r["searched_on"] for r in rows))
+    dsts = list(dict.fromkeys(r["trained_on"] for r in rows))
+    cell = {(r["searched_on"], r["trained_on"]): r for r in rows}
+    fig, axes = plt.subplots(1, 2, figsize=(4.2 + 2.6 * len(dsts), 1.6 + 0.9 * len(srcs)))
+    for ax, (key, label) in zip(axes, (("zsl", "ZSL top-1 (%)"), ("cal_h", "GZSL H, calibrated (%)"))):
+        mean = np.array([[float(cell[(a, b)][f"{key}_mean_pct"]) for b in dsts] for a in srcs])
+        std = np.array([[float(cell[(a, b)][f"{key}_std_pct"]) for b in dsts] for a in srcs])
+        ax.imshow(mean, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+        for i in range(len(srcs)):
+            for j in range(len(dsts)):
+                ax.text(j, i, f"{mean[i, j]:.1f}\n± {std[i, j]:.1f}", ha="center", va="center",
+                        color="white" if mean[i, j] < 60 else "black", fontsize=9)  # fmt: skip
+        ax.set_xticks(range(len(dsts)), dsts)
+        ax.set_yticks(range(len(srcs)), [f"searched on {a}" if a != "FIX" else "FIX (no search)" for a in srcs])
+        ax.set_xlabel("trained and tested on")
+        ax.set_title(label)
+    fig.suptitle(f"Transferability of searched architectures{' — ' + title if title else ''}")
+    fig.tight_layout()
+    return _save(fig, Path(path))
+
+
+__all__ = ["plot_run", "plot_transfer", "side_by_side"]
