@@ -17,6 +17,8 @@ allocates, unlike ``tracemalloc``, and needs no profiler):
 * ``search``: one iteration of Algorithm 1 (``n_d`` = 5 x (critic architecture step,
   critic weight step), then the generator architecture and weight steps) driven by the
   project's own ``zeronas.nas.search.Searcher.iteration()`` on the fused supernet;
+* ``search_gdas``: the same in the sampled mode (``search.mode = "gdas"``: one drawn
+  operation per edge and forward pass);
 * ``reference``: the same iteration on the per-operation reference of
   ``bench/reference.py`` (one ``nn.Linear`` per operation, summed in Python) with the
   authors' gradient policy: nothing is frozen except the critic in generator steps;
@@ -57,7 +59,7 @@ sys.path.insert(0, str(HERE))
 _SHARED_NEAR = Path(__file__).resolve().parents[2] / "shared"  # shared/ beside the repository
 _SHARED = os.environ.get("ZERONAS_SHARED", _SHARED_NEAR if _SHARED_NEAR.is_dir() else "/work/shared")
 DEFAULT_ATT = Path(_SHARED) / "data" / "xlsa17" / "CUB" / "att_splits.mat"
-JOBS = ("search", "reference", "retrain", "fix")
+JOBS = ("search", "search_gdas", "reference", "retrain", "fix")
 
 
 @dataclass
@@ -223,13 +225,16 @@ def build(job: str, sh: Shapes, att: np.ndarray):
     cfg = make_config(sh)
     device = torch.device("cpu")
     torch.manual_seed(0)
-    if job == "search":
+    if job in ("search", "search_gdas"):
         from zeronas.nas.search import Searcher
 
+        if job == "search_gdas":
+            cfg.search.mode = "gdas"
         s = Searcher(cfg, make_task(att, sh), device)
-        s.G.train()
-        s.D.train()
-        return s.iteration, "fused Supernet, zeronas Searcher.iteration()"
+        s.set_epoch(1)
+        s.fw.train()
+        mode = "one drawn operation per edge (search.mode=gdas)" if job == "search_gdas" else "all operations"
+        return s.iteration, f"fused Supernet, zeronas Searcher.iteration(), {mode}"
     if job == "reference":
         r = ReferenceSearch(cfg, make_task(att, sh))
         r.G.train()
@@ -416,7 +421,7 @@ def main() -> None:
         r["cpu_s"] = statistics.median(r["cpu"]) / threads
         r["s"] = r[f"{args.clock}_s"]
         print(
-            f"{job:9s} {r['wall_s']:8.3f} s/iter wall (runs {', '.join(f'{t:.2f}' for t in r['wall'])}), "
+            f"{job:11s} {r['wall_s']:8.3f} s/iter wall (runs {', '.join(f'{t:.2f}' for t in r['wall'])}), "
             f"{r['cpu_s']:.3f} cpu-s/thread | {r['flops'] / 1e9:7.1f} GFLOP/iter, "
             f"{r['flops'] / r['s'] / 1e9:6.1f} GFLOP/s | peak mem {r['peak_gb']:.2f} GB "
             f"(after import {r['rss_import_gb']:.2f}, built {r['rss_built_gb']:.2f})"
@@ -437,6 +442,13 @@ def main() -> None:
         head["peak_mem_gb"] = f"{s['peak_gb']:.2f}"
         head["search_s"] = f"{s['s']:.3f}"
         head["search_gflop"] = f"{s['flops'] / 1e9:.1f}"
+    if "search_gdas" in res:
+        s = res["search_gdas"]
+        if "reference" in res:
+            head["gdas_speedup"] = f"{res['reference']['s'] / s['s']:.2f}"
+        head["gdas_s"] = f"{s['s']:.3f}"
+        head["gdas_peak_fraction"] = f"{s['flops'] / s['s'] / peak:.3f}"
+        head["gdas_mem_gb"] = f"{s['peak_gb']:.2f}"
     if "reference" in res:
         r = res["reference"]
         head["reference_s"] = f"{r['s']:.3f}"

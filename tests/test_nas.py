@@ -241,3 +241,55 @@ def test_discrete_net_sums_its_kept_edges():
     expected = e["3_out"](f3) + e["2_out"](torch.cat([z, c], 1))
     torch.testing.assert_close(net(z, c), expected)
     assert (expected >= 0).all()  # the generator's output edges end in ReLU
+
+
+# --------------------------------------------------------------------------- sampled (GDAS) mode
+@pytest.mark.parametrize("role", ["generator", "critic"])
+def test_sampled_forward_equals_the_mixture_when_alpha_is_one_hot(role):
+    torch.manual_seed(0)
+    net = Supernet(role, (5, 3), (4, 6, 4), 7 if role == "generator" else 1)
+    with torch.no_grad():
+        ops = torch.randint(len(OPS), (len(net.mixed_edges),))
+        net.alpha.zero_().scatter_(1, ops.unsqueeze(1), 60.0)  # softmax is one-hot to float precision
+        net.beta.normal_()
+    net.eval()
+    a, b = torch.randn(9, 5), torch.randn(9, 3)
+    exact = net(a, b)
+    net.tau = 1.0
+    assert torch.allclose(net(a, b), exact, atol=1e-5)
+
+
+def test_sampled_forward_draws_operations_and_trains_alpha():
+    torch.manual_seed(0)
+    net = Supernet("generator", (5, 3), (4, 6), 7)
+    net.tau = 5.0
+    a, b = torch.randn(9, 5), torch.randn(9, 3)
+    outs = [net(a, b) for _ in range(3)]
+    assert not torch.allclose(outs[0], outs[1])  # a new draw (and dropout) per pass
+    net(a, b).pow(2).sum().backward()
+    assert net.alpha.grad is not None and net.alpha.grad.abs().sum() > 0
+    assert net.beta.grad is not None and torch.isfinite(net.beta.grad).all()
+
+
+def test_gdas_search_anneals_the_temperature_and_updates_alpha(searcher):
+    import copy
+
+    cfg = copy.deepcopy(searcher.cfg)
+    cfg.search.mode, cfg.search.epochs = "gdas", 5
+    torch.manual_seed(0)
+    s = Searcher(cfg, searcher.task, torch.device("cpu"))
+    taus = []
+    for epoch in (1, 3, 5):
+        s.set_epoch(epoch)
+        taus.append((s.G.tau, s.D.tau))
+    assert taus == [pytest.approx((t, t)) for t in (10.0, 5.05, 0.1)]
+    before = _snapshot(s)
+    assert torch.isfinite(s.iteration()).all()
+    assert _changed(before, _snapshot(s)) == set(before)
+
+
+def test_unknown_search_mode_is_a_clear_error():
+    from zeronas.errors import ZeroNASError
+
+    with pytest.raises(ZeroNASError, match="unknown search mode 'darts2'"):
+        Config().set("search.mode", "darts2")

@@ -187,6 +187,8 @@ def test_benchmark_quick_smoke():
     expected = {
         "search_speedup",
         "search_s",
+        "gdas_speedup",
+        "gdas_s",
         "reference_s",
         "peak_fraction",
         "peak_mem_gb",

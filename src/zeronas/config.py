@@ -12,6 +12,7 @@ from zeronas.errors import ZeroNASError
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: The feature-generating frameworks (``zeronas.frameworks``), by ``train.framework`` name.
 FRAMEWORKS = ("clswgan", "fvaegan", "tfvaegan", "lisgan")
+SEARCH_MODES = ("exact", "gdas")
 
 
 @dataclass
@@ -62,6 +63,9 @@ class SearchConfig:
     g_widths: tuple[int, ...] = (128, 256, 512, 1024)
     d_widths: tuple[int, ...] = (1024, 512, 256, 128)
     keep_edges: int = 2
+    mode: str = "exact"  # "exact": every operation (Eq. 2); "gdas": one drawn operation per edge
+    tau_max: float = 10.0  # gdas: Gumbel-softmax temperature of the first epoch,
+    tau_min: float = 0.1  # decreased linearly to this at the last
     fixed_g: bool = False  # keep G at the FIX architecture ("Fixed G", Table 3)
     fixed_d: bool = False
     eval_every: int = 1  # score the supernet G on validation classes every N epochs (0: never)
@@ -148,6 +152,8 @@ class Config:
             raise ZeroNASError(f"{source}: bad value {value!r} for {dotted} ({type(current).__name__})") from None
         if dotted == "train.framework" and value not in FRAMEWORKS:
             raise ZeroNASError(f"{source}: unknown framework {value!r} (known: {', '.join(FRAMEWORKS)})")
+        if dotted == "search.mode" and value not in SEARCH_MODES:
+            raise ZeroNASError(f"{source}: unknown search mode {value!r} (known: {', '.join(SEARCH_MODES)})")
 
 
 def _coerce(value: object, current: object) -> object:

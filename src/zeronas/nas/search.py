@@ -8,6 +8,10 @@ Per iteration, each step updates one parameter set with the other three frozen:
 ``n_d`` x (omega_d on D_val, theta_d on D_tr), then omega_g on D_val, then theta_g on
 D_tr. Unlike the authors' code, the omega_g step uses a fresh D_val batch.
 
+``search.mode = "gdas"`` draws one operation per edge and forward pass instead of mixing
+all eight (see ``zeronas.nas.supernet``), with the Gumbel temperature decreased linearly
+from ``tau_max`` to ``tau_min`` over the epochs.
+
 After each epoch the supernet's generator is scored on the validation classes (ZSL
 top-1, "accuracy during searching", paper Fig. 6); ``search.select = "val"`` takes the
 genotype of the best such epoch, ``"last"`` (default) that of the final epoch.
@@ -90,6 +94,16 @@ class Searcher:
                             a_d=self._arch_adam(self.D.arch_parameters()))  # fmt: skip
         self.fw.prepare()
         self.all_params = [p for ps in self.params.values() for p in ps]
+
+    def set_epoch(self, epoch: int) -> None:
+        """In ``gdas`` mode, the supernets' temperature for this epoch (linear from tau_max to tau_min)."""
+        s = self.cfg.search
+        if s.mode != "gdas":
+            return
+        tau = s.tau_max - (s.tau_max - s.tau_min) * (epoch - 1) / max(1, s.epochs - 1)
+        for net in (self.G, self.D):
+            if isinstance(net, Supernet):
+                net.tau = tau
 
     def _arch_adam(self, params: list[nn.Parameter]) -> torch.optim.Optimizer | None:
         s = self.cfg.search
@@ -194,6 +208,7 @@ def search(
     bar = tqdm(range(start, epochs + 1), desc="search", initial=start - 1, total=epochs, disable=None, leave=False)
     for epoch in bar:
         t0 = time.perf_counter()
+        searcher.set_epoch(epoch)
         losses = searcher.epoch()
         check_finite(losses, f"search epoch {epoch}")
         geno = searcher.genotype()

@@ -23,6 +23,15 @@ CPU-seconds (``bench/search_step.py``, one thread).
 
 Architecture parameters (``alpha``, ``beta``) are kept apart from weights:
 :meth:`Supernet.arch_parameters` and :meth:`Supernet.weight_parameters`.
+
+Sampled mode (``search.mode = "gdas"``, Dong & Yang 2019): with :attr:`Supernet.tau` set,
+each mixed edge runs one operation, drawn per forward pass by Gumbel-max on ``alpha / tau``
+(the argmax of ``alpha`` in eval mode), and its output is scaled by the straight-through
+gate ``1 - p.detach() + p`` of the drawn operation (``p = softmax((alpha + g) / tau)``), so
+``alpha`` still gets a gradient; nodes stay ``softmax(beta)``-weighted sums. About 1/8 of
+the mixed edges' FLOPs. The drawn operation's FC layer is a slice of its block, so the
+other operations get zero gradients in that step (Adam's momentum still moves them a
+little, unlike GDAS's separate modules, which get none).
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zeronas.nas.genotype import N_INPUTS, NetGenotype, derive
-from zeronas.nas.ops import OPS, init_weights
+from zeronas.nas.ops import OPS, init_weights, op_flags
 
 N_OPS = len(OPS)
 # Operation k = 4*dropout + 2*batchnorm + leaky (see ops.py) lives in block OP_BLOCK[k];
@@ -84,6 +93,7 @@ class Supernet(nn.Module):
         super().__init__()
         self.role, self.widths, self.out_dim = role, tuple(widths), out_dim
         self.slope, self.p_drop = slope, dropout
+        self.tau: float | None = None  # set: sampled (GDAS) forward, see the module docstring
         self.out_id = N_INPUTS + len(widths)
         dims = [in_dims[0], in_dims[1], in_dims[0] + in_dims[1], *widths, out_dim]
         self.dims = dims
@@ -97,7 +107,7 @@ class Supernet(nn.Module):
             if not (linear_out and j == self.out_id)
             for i in range(j)
         ]
-        edge_index = {e: k for k, e in enumerate(self.mixed_edges)}
+        self.edge_index = edge_index = {e: k for k, e in enumerate(self.mixed_edges)}
         self.alpha = nn.Parameter(arch_init_std * torch.randn(len(self.mixed_edges), N_OPS))
         n_targets = self.out_id + 1 - N_INPUTS
         self.beta = nn.Parameter(arch_init_std * torch.randn(n_targets, self.out_id))
@@ -154,6 +164,8 @@ class Supernet(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, a: torch.Tensor, b: torch.Tensor, feedback: torch.Tensor | None = None) -> torch.Tensor:
+        if self.tau is not None:
+            return self._forward_sampled(a, b, feedback)
         nodes = [a, b, torch.cat([a, b], dim=1)]
         acc: dict[int, torch.Tensor] = {}
         op_w, edge_w = self.op_weights(), self.edge_weights()
@@ -200,6 +212,47 @@ class Supernet(nn.Module):
                 h = h * masks[block >> 1]
             out = h * coef[block] if out is None else torch.addcmul(out, h, coef[block])
         return out
+
+    def _forward_sampled(self, a: torch.Tensor, b: torch.Tensor, feedback: torch.Tensor | None) -> torch.Tensor:
+        """One drawn operation per mixed edge (GDAS); see the module docstring."""
+        assert self.tau is not None
+        logits = self.alpha
+        if self.training:
+            u = torch.rand_like(logits).clamp_(1e-20, 1.0)
+            logits = logits - torch.log(-torch.log(u))  # + Gumbel noise
+        p = F.softmax(logits / self.tau, dim=-1)
+        drawn = p.argmax(dim=-1)
+        gate = (1.0 - p.detach() + p).gather(1, drawn.unsqueeze(1)).squeeze(1)  # 1 in value, d/dalpha of p
+        drawn_ops = drawn.tolist()
+        edge_w = self.edge_weights()
+        nodes = [a, b, torch.cat([a, b], dim=1)]
+        extra = feedback.split(list(self.widths), dim=1) if feedback is not None else None
+        acc: dict[int, torch.Tensor] = {}
+
+        def add(j: int, h: torch.Tensor) -> None:
+            acc[j] = h if j not in acc else acc[j] + h
+
+        for i, (mixed, _, lin, lin_at) in enumerate(self._plan):
+            if i >= N_INPUTS:
+                node = acc.pop(i)
+                nodes.append(node if extra is None else node + extra[i - N_INPUTS])
+            x = nodes[i]
+            for j in mixed:
+                e, k = self.edge_index[(i, j)], drawn_ops[self.edge_index[(i, j)]]
+                drop, bn, leaky = op_flags(OPS[k])
+                h = F.linear(x, *self.edge_op_linear(i, j, k))
+                if bn:
+                    w, bias, mean, var = self.edge_op_bn(i, j, k)
+                    h = F.batch_norm(h, mean, var, w, bias, training=self.training)
+                h = F.leaky_relu(h, self.slope) if leaky else F.relu(h)
+                if drop:
+                    h = F.dropout(h, self.p_drop, self.training)
+                add(j, h * (gate[e] * edge_w[j - N_INPUTS, i]))
+            if lin:
+                tail = self.fc[lin_at](x)
+                for j, part in zip(lin, tail.split([self.dims[j] for j in lin], dim=1)):
+                    add(j, edge_w[j - N_INPUTS, i] * part)
+        return acc[self.out_id]
 
     # ------------------------------------------------------------------ per-edge access
     def edge_op_linear(self, i: int, j: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
