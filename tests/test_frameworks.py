@@ -206,3 +206,46 @@ def test_unknown_framework_is_a_clear_error():
         Config().set("train.framework", "nope")
     with pytest.raises(ZeroNASError, match="unknown framework"):
         framework_class("nope")
+
+
+def test_fvaegan_generator_loss_is_vae_plus_gamma_times_the_wgan_term(task):
+    torch.manual_seed(0)
+    cfg = tiny_config("fvaegan")
+    fw = GANTrainer(fixed_genotype(8), task, cfg, CPU).fw  # FIX nets: no dropout, so no other draws
+    x, c, y = task.train_x[:6], task.class_vectors[task.train_y[:6]], task.train_y[:6]
+    torch.manual_seed(1)
+    loss, stats = fw.generator_loss(x, c, y)
+    torch.manual_seed(1)
+    mean, log_var = fw.extras["encoder"](x, c)
+    recon = fw.G(mean + torch.randn_like(mean) * torch.exp(0.5 * log_var), c)
+    sse = (recon - x).pow(2).sum(1)
+    kl = 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).sum(1)
+    expected_vae = (sse + kl).mean()
+    expected = expected_vae - cfg.vaegan.gamma_g * fw.D(recon, c).mean()
+    assert torch.allclose(stats["vae_loss"], expected_vae) and torch.allclose(loss, expected)
+
+
+def test_lisgan_generator_loss_adds_both_soul_terms(task):
+    torch.manual_seed(0)
+    cfg = tiny_config("lisgan")
+    cfg.lisgan.sample_soul_weight, cfg.lisgan.class_soul_weight, cfg.lisgan.soul_syn_num = 0.5, 0.25, 3
+    fw = GANTrainer(fixed_genotype(8), task, cfg, CPU).fw
+    x, c, y = task.train_x[:6], task.class_vectors[task.train_y[:6]], task.train_y[:6]
+    torch.manual_seed(1)
+    loss, stats = fw.generator_loss(x, c, y)
+    torch.manual_seed(1)
+    fake = fw.G(torch.randn(6, fw.noise_dim), c)
+    centres, y_local = fw.extras["souls"].centres, fw.labels.to_local(y)
+    sample_term = min_sq_dist(fake, centres[y_local]).mean()
+    seen = task.seen_classes
+    per_class = fw.G(torch.randn(len(seen) * 3, fw.noise_dim), task.class_vectors[seen.repeat_interleave(3)])
+    class_term = min_sq_dist(per_class.view(len(seen), 3, -1).mean(1), centres).mean()
+    ce = torch.nn.functional.cross_entropy(fw.classifier(fake), y_local)
+    expected = -fw.D(fake, c).mean() + cfg.train.cls_weight * ce + 0.5 * sample_term + 0.25 * class_term
+    assert torch.allclose(stats["soul_loss"], 0.5 * sample_term + 0.25 * class_term)
+    assert torch.allclose(loss, expected)
+
+
+def min_sq_dist(points: torch.Tensor, souls: torch.Tensor) -> torch.Tensor:
+    """Per point, the squared distance to the nearest of its own souls (written with a loop)."""
+    return torch.stack([min(((p - s) ** 2).sum() for s in ss) for p, ss in zip(points, souls)])
