@@ -204,3 +204,15 @@ def test_default_run_on_the_bundled_data(tmp_path):
     zeronas("run", "--out", str(tmp_path / "demo"))
     m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
     assert 0.0 <= m["zsl_top1"] <= 1.0 and "genotype" in m
+
+
+def test_a_checkpoint_of_another_layout_version_is_refused(tmp_path):
+    from zeronas.runs import save_checkpoint
+
+    save_checkpoint(tmp_path, {"kind": "train", "epoch": 1})
+    ckpt = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    ckpt["version"] = 1
+    torch.save(ckpt, tmp_path / CHECKPOINT)
+    with pytest.raises(ZeroNASError, match="layout version 1 .* start a new run"):
+        load_checkpoint(tmp_path / CHECKPOINT)
+    assert load_checkpoint(tmp_path / CHECKPOINT, versions=(1, 2))["epoch"] == 1

@@ -305,7 +305,7 @@ def _plot_tsne(run_dir: Path, path: Path, log: Log) -> Path | None:
 
     from zeronas.runs import load_checkpoint
 
-    ckpt = load_checkpoint(ckpt_path)
+    ckpt = load_checkpoint(ckpt_path, versions=(1, 2))  # only G (and extras, if any) are read
     if ckpt.get("stage") != "final" or "G" not in (ckpt.get("trainer") or {}):
         log(f"note: {ckpt_path}: training has not reached the final stage; t-SNE skipped")
         return None

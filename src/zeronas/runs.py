@@ -20,6 +20,8 @@ from zeronas.errors import ZeroNASError
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "zeronas-checkpoint"
+# 2: the framework interface (a framework's extras under "framework"; version 1 had "classifier")
+CHECKPOINT_VERSION = 2
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -123,12 +125,15 @@ def seed_everything(seed: int) -> None:
 
 def save_checkpoint(run_dir: Path, state: dict) -> None:
     """Atomically write a checkpoint (tensors, numbers, strings and containers only)."""
-    payload = {"format": CHECKPOINT_FORMAT, "version": 1, **state, "rng": rng_state()}
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state, "rng": rng_state()}
     atomic_write(run_dir / CHECKPOINT, lambda f: torch.save(payload, f))
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint without unpickling arbitrary objects (``weights_only=True``)."""
+def load_checkpoint(
+    path: Path, map_location: str | torch.device = "cpu", versions: tuple[int, ...] = (CHECKPOINT_VERSION,)
+) -> dict:
+    """Load a checkpoint without unpickling arbitrary objects (``weights_only=True``), if its
+    layout version is one of ``versions``."""
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
@@ -138,6 +143,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise ZeroNASError(f"{path}: rejected as unsafe or corrupt checkpoint ({first[:200]})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ZeroNASError(f"{path}: not a zeronas checkpoint")
+    if payload.get("version") not in versions:
+        raise ZeroNASError(f"{path}: checkpoint layout version {payload.get('version')} was written by another "
+                           f"zeronas version (this one reads {', '.join(map(str, versions))}); start a new run")  # fmt: skip
     return payload
 
 
