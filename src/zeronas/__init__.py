@@ -5,4 +5,4 @@ The flow of the package follows the method:
 -> ``nas.genotype`` (derive) -> ``train`` (f-CLSWGAN) -> ``evaluate``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
