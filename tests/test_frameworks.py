@@ -6,8 +6,8 @@ import math
 
 import pytest
 import torch
-
 from synth import make_arrays, write_xlsa17
+
 from zeronas.config import Config
 from zeronas.data import load_dataset
 from zeronas.errors import ZeroNASError
@@ -144,7 +144,7 @@ def test_every_framework_trains_and_searches(task, name):
     searcher = Searcher(cfg, task, CPU)
     losses = searcher.iteration()
     assert losses.shape == (len(searcher.names),) and torch.isfinite(losses).all()
-    x, y = searcher.fw.synthesize(task.class_vectors, task.unseen_classes, 4)
+    x, _ = searcher.fw.synthesize(task.class_vectors, task.unseen_classes, 4)
     assert x.shape == (4 * len(task.unseen_classes), task.feature_dim) and torch.isfinite(x).all()
 
 

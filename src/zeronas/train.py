@@ -21,9 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
-
 from torch import nn
+from tqdm import tqdm
 
 from zeronas.config import Config, TrainConfig
 from zeronas.data import ZSLDataset, ZSLTask

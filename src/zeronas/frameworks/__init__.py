@@ -19,4 +19,4 @@ def framework_class(name: str) -> type[Framework]:
         raise ZeroNASError(f"unknown framework {name!r} (known: {', '.join(REGISTRY)})") from None
 
 
-__all__ = ["REGISTRY", "Framework", "framework_class", "group_parameters", "CLSWGAN", "FVAEGAN", "TFVAEGAN", "LisGAN"]
+__all__ = ["CLSWGAN", "FVAEGAN", "REGISTRY", "TFVAEGAN", "Framework", "LisGAN", "framework_class", "group_parameters"]

@@ -36,7 +36,15 @@ from zeronas.gan import set_trainable
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.nas.supernet import Supernet
-from zeronas.runs import CHECKPOINT, EpochLog, load_checkpoint, save_checkpoint, seed_everything, set_rng_state, write_json
+from zeronas.runs import (
+    CHECKPOINT,
+    EpochLog,
+    load_checkpoint,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+    write_json,
+)
 from zeronas.train import adam, check_finite, task_to
 
 Log = Callable[[str], None]
