@@ -164,32 +164,44 @@ class Supernet(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, a: torch.Tensor, b: torch.Tensor, feedback: torch.Tensor | None = None) -> torch.Tensor:
-        if self.tau is not None:
-            return self._forward_sampled(a, b, feedback)
+        edge_w = self.edge_weights()
+        out_edges = self._sampled_edges(edge_w) if self.tau is not None else self._mixed_edges(edge_w)
         nodes = [a, b, torch.cat([a, b], dim=1)]
         acc: dict[int, torch.Tensor] = {}
-        op_w, edge_w = self.op_weights(), self.edge_weights()
         extra = feedback.split(list(self.widths), dim=1) if feedback is not None else None
-        for i, (mixed, wsum, lin, lin_at) in enumerate(self._plan):
+
+        def add(j: int, h: torch.Tensor) -> None:
+            acc[j] = h if j not in acc else acc[j] + h
+
+        for i, (mixed, _, lin, lin_at) in enumerate(self._plan):
             if i >= N_INPUTS:
                 node = acc.pop(i)
                 nodes.append(node if extra is None else node + extra[i - N_INPUTS])
             x = nodes[i]
             if mixed:
-                # weight of (op k, target t) = softmax(alpha_edge)_k * softmax(beta_t)_i,
-                # spread over each target's columns and ordered by block
-                eidx, tidx = getattr(self, f"eidx{i}"), getattr(self, f"tidx{i}")
-                w = (op_w[eidx] * edge_w[tidx, i].unsqueeze(1)).t()  # (8 ops, targets)
-                coef = w[BLOCK_OP][:, getattr(self, f"seg{i}")]  # (8 blocks, wsum)
-                mix = self._mix(x, coef, i, wsum)
-                for j, part in zip(mixed, mix.split([self.dims[j] for j in mixed], dim=1)):
-                    acc[j] = part if j not in acc else acc[j] + part
+                for j, h in out_edges(i, x):
+                    add(j, h)
             if lin:
                 tail = self.fc[lin_at](x)
                 for j, part in zip(lin, tail.split([self.dims[j] for j in lin], dim=1)):
-                    part = edge_w[j - N_INPUTS, i] * part
-                    acc[j] = part if j not in acc else acc[j] + part
+                    add(j, edge_w[j - N_INPUTS, i] * part)
         return acc[self.out_id]
+
+    def _mixed_edges(self, edge_w: torch.Tensor):
+        """Per source, its mixed out-edges' outputs with every operation weighted (Eqs. 2-3)."""
+        op_w = self.op_weights()
+
+        def out_edges(i: int, x: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+            mixed, wsum = self._plan[i][:2]
+            # weight of (op k, target t) = softmax(alpha_edge)_k * softmax(beta_t)_i,
+            # spread over each target's columns and ordered by block
+            eidx, tidx = getattr(self, f"eidx{i}"), getattr(self, f"tidx{i}")
+            w = (op_w[eidx] * edge_w[tidx, i].unsqueeze(1)).t()  # (8 ops, targets)
+            coef = w[BLOCK_OP][:, getattr(self, f"seg{i}")]  # (8 blocks, wsum)
+            mix = self._mix(x, coef, i, wsum)
+            return list(zip(mixed, mix.split([self.dims[j] for j in mixed], dim=1)))
+
+        return out_edges
 
     def _mix(self, x: torch.Tensor, coef: torch.Tensor, i: int, wsum: int) -> torch.Tensor:
         """``sum_k coef_k * op_k(x)`` over the 8 operations of one source; (batch, wsum)."""
@@ -213,8 +225,8 @@ class Supernet(nn.Module):
             out = h * coef[block] if out is None else torch.addcmul(out, h, coef[block])
         return out
 
-    def _forward_sampled(self, a: torch.Tensor, b: torch.Tensor, feedback: torch.Tensor | None) -> torch.Tensor:
-        """One drawn operation per mixed edge (GDAS); see the module docstring."""
+    def _sampled_edges(self, edge_w: torch.Tensor):
+        """Per source, its mixed out-edges' outputs with one drawn operation each (GDAS)."""
         assert self.tau is not None
         logits = self.alpha
         if self.training:
@@ -224,21 +236,12 @@ class Supernet(nn.Module):
         drawn = p.argmax(dim=-1)
         gate = (1.0 - p.detach() + p).gather(1, drawn.unsqueeze(1)).squeeze(1)  # 1 in value, d/dalpha of p
         drawn_ops = drawn.tolist()
-        edge_w = self.edge_weights()
-        nodes = [a, b, torch.cat([a, b], dim=1)]
-        extra = feedback.split(list(self.widths), dim=1) if feedback is not None else None
-        acc: dict[int, torch.Tensor] = {}
 
-        def add(j: int, h: torch.Tensor) -> None:
-            acc[j] = h if j not in acc else acc[j] + h
-
-        for i, (mixed, _, lin, lin_at) in enumerate(self._plan):
-            if i >= N_INPUTS:
-                node = acc.pop(i)
-                nodes.append(node if extra is None else node + extra[i - N_INPUTS])
-            x = nodes[i]
-            for j in mixed:
-                e, k = self.edge_index[(i, j)], drawn_ops[self.edge_index[(i, j)]]
+        def out_edges(i: int, x: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+            outs = []
+            for j in self._plan[i][0]:
+                e = self.edge_index[(i, j)]
+                k = drawn_ops[e]
                 drop, bn, leaky = op_flags(OPS[k])
                 h = F.linear(x, *self.edge_op_linear(i, j, k))
                 if bn:
@@ -247,12 +250,10 @@ class Supernet(nn.Module):
                 h = F.leaky_relu(h, self.slope) if leaky else F.relu(h)
                 if drop:
                     h = F.dropout(h, self.p_drop, self.training)
-                add(j, h * (gate[e] * edge_w[j - N_INPUTS, i]))
-            if lin:
-                tail = self.fc[lin_at](x)
-                for j, part in zip(lin, tail.split([self.dims[j] for j in lin], dim=1)):
-                    add(j, edge_w[j - N_INPUTS, i] * part)
-        return acc[self.out_id]
+                outs.append((j, h * (gate[e] * edge_w[j - N_INPUTS, i])))
+            return outs
+
+        return out_edges
 
     # ------------------------------------------------------------------ per-edge access
     def edge_op_linear(self, i: int, j: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
