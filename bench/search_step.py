@@ -433,34 +433,30 @@ def main() -> None:
           f"using {peak / 1e9:.1f} ({args.clock})")  # fmt: skip
     print(f"load average at end: {load()}")
 
+    ref = res.get("reference")
+
+    def figures(job: str, s_digits: int = 3) -> dict[str, str]:
+        r = res[job]
+        return {"s": f"{r['s']:.{s_digits}f}", "gflop": f"{r['flops'] / 1e9:.1f}",
+                "peak_fraction": f"{r['flops'] / r['s'] / peak:.3f}", "mem_gb": f"{r['peak_gb']:.2f}",
+                "speedup": f"{ref['s'] / r['s']:.2f}" if ref else ""}  # fmt: skip
+
+    # headline key -> (job, figure); the exact search's figures keep their historical names
+    keys = {
+        "search": {"search_speedup": "speedup", "peak_fraction": "peak_fraction", "peak_mem_gb": "mem_gb",
+                   "search_s": "s", "search_gflop": "gflop"},
+        "search_gdas": {"gdas_speedup": "speedup", "gdas_s": "s", "gdas_peak_fraction": "peak_fraction",
+                        "gdas_mem_gb": "mem_gb"},
+        "reference": {"reference_s": "s", "reference_gflop": "gflop", "reference_peak_fraction": "peak_fraction",
+                      "reference_mem_gb": "mem_gb"},
+        **{job: {f"{job}_s": "s", f"{job}_peak_fraction": "peak_fraction", f"{job}_mem_gb": "mem_gb"}
+           for job in ("retrain", "fix")},
+    }  # fmt: skip
     head: dict[str, str] = {}
-    if "search" in res:
-        s = res["search"]
-        if "reference" in res:
-            head["search_speedup"] = f"{res['reference']['s'] / s['s']:.2f}"
-        head["peak_fraction"] = f"{s['flops'] / s['s'] / peak:.3f}"
-        head["peak_mem_gb"] = f"{s['peak_gb']:.2f}"
-        head["search_s"] = f"{s['s']:.3f}"
-        head["search_gflop"] = f"{s['flops'] / 1e9:.1f}"
-    if "search_gdas" in res:
-        s = res["search_gdas"]
-        if "reference" in res:
-            head["gdas_speedup"] = f"{res['reference']['s'] / s['s']:.2f}"
-        head["gdas_s"] = f"{s['s']:.3f}"
-        head["gdas_peak_fraction"] = f"{s['flops'] / s['s'] / peak:.3f}"
-        head["gdas_mem_gb"] = f"{s['peak_gb']:.2f}"
-    if "reference" in res:
-        r = res["reference"]
-        head["reference_s"] = f"{r['s']:.3f}"
-        head["reference_gflop"] = f"{r['flops'] / 1e9:.1f}"
-        head["reference_peak_fraction"] = f"{r['flops'] / r['s'] / peak:.3f}"
-        head["reference_mem_gb"] = f"{r['peak_gb']:.2f}"
-    for job in ("retrain", "fix"):
+    for job, names in keys.items():
         if job in res:
-            r = res[job]
-            head[f"{job}_s"] = f"{r['s']:.4f}"
-            head[f"{job}_peak_fraction"] = f"{r['flops'] / r['s'] / peak:.3f}"
-            head[f"{job}_mem_gb"] = f"{r['peak_gb']:.2f}"
+            fig = figures(job, 4 if job in ("retrain", "fix") else 3)
+            head.update({k: fig[v] for k, v in names.items() if fig[v]})
     head["matmul_peak_gflops"] = f"{peak / 1e9:.1f}"
     head["threads"] = str(threads)
     head["clock"] = args.clock
