@@ -63,9 +63,10 @@ class Grid:
             self.out.mkdir(parents=True, exist_ok=True)
             write_json(path, spec)
 
-    def config(self, ds: ZSLDataset) -> Config:
+    def config(self, ds: ZSLDataset, framework: str = "clswgan") -> Config:
         cfg, _ = load_config(None, ds.name)
         cfg.apply_overrides(self.sets)
+        cfg.train.framework = framework
         return cfg
 
     def cell(self, rel: str, fn: Callable[[Path], dict], ds: ZSLDataset, cfg: Config, seed: int) -> dict:
@@ -89,8 +90,7 @@ def _method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: 
     """One cell: ``cells/<dataset>/<framework>/<method>/seed<N>`` (ESZSL: ``cells/<dataset>/eszsl/seed0``)."""
     from zeronas.baselines.eszsl import eszsl_evaluate
 
-    cfg = grid.config(ds)
-    cfg.train.framework = framework
+    cfg = grid.config(ds, framework)
     if method == "nas_g_only":
         cfg.search.fixed_d = True
     elif method == "nas_d_only":
@@ -167,8 +167,7 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
     rows, csv_rows = [], []
     found: dict[tuple[str, int], Genotype] = {}
     for src in datasets:
-        cfg = grid.config(src)
-        cfg.train.framework = framework
+        cfg = grid.config(src, framework)
         for s in range(grid.seeds):
             d = grid.out / "cells" / src.name / framework / "nas" / f"seed{s}" / "search"
             g_path = d / "genotype.json"
@@ -184,8 +183,7 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
     for src in datasets + [None]:
         cells = [src.name if src else "FIX (no search)"]
         for dst in datasets:
-            cfg = grid.config(dst)
-            cfg.train.framework = framework
+            cfg = grid.config(dst, framework)
             runs = []
             for s in range(grid.seeds):
                 if src is None or src.name == dst.name:

@@ -171,9 +171,6 @@ class TFVAEGAN(FVAEGAN):
 
     @torch.no_grad()
     def classifier_input(self, x: torch.Tensor) -> torch.Tensor:
-        dec = self.extras["decoder"]
-        was = dec.training
-        dec.eval()
-        out, hidden = dec(x)
-        dec.train(was)
+        with self.evaluating():
+            out, hidden = self.extras["decoder"](x)
         return torch.cat([x, out, hidden], dim=1)
