@@ -42,10 +42,7 @@ class ReferenceSupernet(nn.Module):
         self.dims = dims
         linear_out = role == "critic"
         self.mixed_edges = [
-            (i, j)
-            for j in range(N_INPUTS, self.out_id + 1)
-            if not (linear_out and j == self.out_id)
-            for i in range(j)
+            (i, j) for j in range(N_INPUTS, self.out_id + 1) if not (linear_out and j == self.out_id) for i in range(j)
         ]
         self.edge_index = {e: k for k, e in enumerate(self.mixed_edges)}
         self.alpha = nn.Parameter(arch_init_std * torch.randn(len(self.mixed_edges), len(OPS)))
@@ -78,7 +75,7 @@ class ReferenceSupernet(nn.Module):
                 ops = self.edges[f"{i}_{j}"]
                 if (i, j) in self.edge_index:
                     alpha_w = F.softmax(self.alpha[self.edge_index[(i, j)]], dim=-1)
-                    edge = sum(w * op(nodes[i]) for w, op in zip(alpha_w, ops))
+                    edge = sum(w * op(nodes[i]) for w, op in zip(alpha_w, ops, strict=True))
                 else:
                     edge = ops[0](nodes[i])
                 total = total + beta_w[i] * edge
@@ -96,7 +93,7 @@ class ReferenceSupernet(nn.Module):
         return seq[0], bn
 
     @torch.no_grad()
-    def load_from(self, fused: nn.Module) -> "ReferenceSupernet":
+    def load_from(self, fused: nn.Module) -> ReferenceSupernet:
         """Copy alpha, beta, every FC layer and every BN (with running stats) of ``fused``."""
         self.alpha.copy_(fused.alpha)
         self.beta.copy_(fused.beta)

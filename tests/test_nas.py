@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+
 import pytest
 import torch
-
 from synth import make_arrays, write_xlsa17
+
 from zeronas.config import Config
 from zeronas.data import load_dataset
 from zeronas.nas.genotype import Edge, Genotype, GenotypeError, NetGenotype, Node, fixed_genotype
@@ -100,7 +101,7 @@ def _snapshot(s: Searcher) -> dict[str, list[torch.Tensor]]:
 
 
 def _changed(before: dict, after: dict) -> set[str]:
-    return {k for k in before if any(not torch.equal(a, b) for a, b in zip(before[k], after[k]))}
+    return {k for k in before if any(not torch.equal(a, b) for a, b in zip(before[k], after[k], strict=True))}
 
 
 @pytest.mark.parametrize(
@@ -175,7 +176,9 @@ def test_critic_derivation_uses_linear_output_edges():
 
 
 def test_genotype_round_trip(tmp_path):
-    g = Genotype(Supernet("generator", (2, 2), (4, 8, 4, 8), 6).export(), Supernet("critic", (6, 2), (8, 4, 8, 4), 1).export())
+    g = Genotype(
+        Supernet("generator", (2, 2), (4, 8, 4, 8), 6).export(), Supernet("critic", (6, 2), (8, 4, 8, 4), 1).export()
+    )
     p = tmp_path / "genotype.json"
     g.save(p)
     assert Genotype.load(p) == g

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from synth import make_arrays, write_xlsa17
+
 from zeronas.errors import ZeroNASError
 from zeronas.plot import plot_run
 
@@ -36,18 +36,41 @@ def _train_history(select_epochs: int = 6, final_epochs: int = 4) -> list[dict]:
     rows = []
     for stage, n in (("select", select_epochs), ("final", final_epochs)):
         for e in range(1, n + 1):
-            row = {"stage": stage, "epoch": e, "critic_loss": -1.0 / e, "wasserstein": 2.0 / e,
-                   "generator_loss": 0.5 + 0.1 * e, "cls_loss": 1.0 / e}  # fmt: skip
+            row = {
+                "stage": stage,
+                "epoch": e,
+                "critic_loss": -1.0 / e,
+                "wasserstein": 2.0 / e,
+                "generator_loss": 0.5 + 0.1 * e,
+                "cls_loss": 1.0 / e,
+            }
             if stage == "select":
                 s, u = 0.9 - 0.01 * e, 0.1 + 0.05 * e
-                row.update(val_zsl=0.3 + 0.05 * e + 0.01 * rng.random(), val_seen=s, val_unseen=u,
-                           val_h=2 * s * u / (s + u), val_cs_gamma=0.3, val_cs_seen=s - 0.1,
-                           val_cs_unseen=u + 0.1, val_cs_h=2 * (s - 0.1) * (u + 0.1) / (s + u))  # fmt: skip
+                row.update(
+                    val_zsl=0.3 + 0.05 * e + 0.01 * rng.random(),
+                    val_seen=s,
+                    val_unseen=u,
+                    val_h=2 * s * u / (s + u),
+                    val_cs_gamma=0.3,
+                    val_cs_seen=s - 0.1,
+                    val_cs_unseen=u + 0.1,
+                    val_cs_h=2 * (s - 0.1) * (u + 0.1) / (s + u),
+                )
             row["seconds"] = 0.5
             rows.append(row)
     # a select row without evaluation leaves the validation columns empty
-    rows.insert(select_epochs, {"stage": "select", "epoch": select_epochs + 1, "critic_loss": -0.1,
-                                "wasserstein": 0.3, "generator_loss": 1.0, "cls_loss": 0.1, "seconds": 0.4})  # fmt: skip
+    rows.insert(
+        select_epochs,
+        {
+            "stage": "select",
+            "epoch": select_epochs + 1,
+            "critic_loss": -0.1,
+            "wasserstein": 0.3,
+            "generator_loss": 1.0,
+            "cls_loss": 0.1,
+            "seconds": 0.4,
+        },
+    )
     return rows
 
 
@@ -69,8 +92,18 @@ def _make_train_run(d: Path, data: Path | None = None, checkpoint: bool = True, 
 
         task = load_dataset(data).test_task()
         G = DiscreteNet(geno.generator, (task.attr_dim, task.attr_dim), task.feature_dim)
-        save_checkpoint(d, {"kind": "train", "stage": "final", "epoch": 4, "trainer": {"G": G.state_dict()},
-                            "history": [], "selection": None, "results": {}})  # fmt: skip
+        save_checkpoint(
+            d,
+            {
+                "kind": "train",
+                "stage": "final",
+                "epoch": 4,
+                "trainer": {"G": G.state_dict()},
+                "history": [],
+                "selection": None,
+                "results": {},
+            },
+        )
     return d
 
 
@@ -92,8 +125,16 @@ def _make_search_run(d: Path, epochs: int = 5, val_zsl: bool = True, roles=("gen
     d.mkdir(parents=True, exist_ok=True)
     rows = []
     for e in range(1, epochs + 1):
-        row = {"epoch": e, "critic_arch": -1.0 / e, "critic_weights": -1.2 / e, "wasserstein": 1.5 / e,
-               "generator_arch": 0.3 * e, "generator_weights": 0.25 * e, "cls_loss": 2.0 / e, "seconds": 1.0}  # fmt: skip
+        row = {
+            "epoch": e,
+            "critic_arch": -1.0 / e,
+            "critic_weights": -1.2 / e,
+            "wasserstein": 1.5 / e,
+            "generator_arch": 0.3 * e,
+            "generator_weights": 0.25 * e,
+            "cls_loss": 2.0 / e,
+            "seconds": 1.0,
+        }
         if val_zsl:
             row["val_zsl"] = 0.2 + 0.04 * e
         rows.append(row)
@@ -183,9 +224,14 @@ def test_combined_run(tmp_path, data_dir):
     _make_train_run(run / "train", data_dir, record_here=False)  # `zeronas run` keeps config.json at the root
     paths = plot_run(run)
     assert sorted(p.name for p in paths) == [
-        "arch_weights.png", "losses.png", "search_losses.png", "search_validation.png", "tsne.png",
-        "validation.png", "zsl_search_train.png",
-    ]  # fmt: skip
+        "arch_weights.png",
+        "losses.png",
+        "search_losses.png",
+        "search_validation.png",
+        "tsne.png",
+        "validation.png",
+        "zsl_search_train.png",
+    ]
     assert all(_is_png(p) and p.parent == run / "plots" for p in paths)
 
 

@@ -135,8 +135,14 @@ def test_existing_run_directory_is_never_overwritten(tmp_path):
 
 def test_divergence_stops_with_the_epoch_and_loss_and_keeps_the_last_good_checkpoint(tmp_path):
     cfg, _ = load_config("fmnist")
-    for key, value in (("fix_hidden", 32), ("syn_num_zsl", 20), ("syn_num_gzsl", 20), ("final_cls_epochs", 2),
-                       ("pretrain_cls_epochs", 2), ("epochs", 4)):  # fmt: skip
+    for key, value in (
+        ("fix_hidden", 32),
+        ("syn_num_zsl", 20),
+        ("syn_num_gzsl", 20),
+        ("final_cls_epochs", 2),
+        ("pretrain_cls_epochs", 2),
+        ("epochs", 4),
+    ):
         cfg.set(f"train.{key}", value)
 
     def poison(stage: str, epoch: int, trainer) -> None:
@@ -146,9 +152,15 @@ def test_divergence_stops_with_the_epoch_and_loss_and_keeps_the_last_good_checkp
 
     with pytest.raises(DivergenceError, match=r"stage 'select', epoch 3: loss '\w+' is nan"):
         train_and_evaluate(
-            load_dataset(None), fixed_genotype(32), cfg, 0, tmp_path, torch.device("cpu"),
-            log=lambda m: None, on_epoch=poison,
-        )  # fmt: skip
+            load_dataset(None),
+            fixed_genotype(32),
+            cfg,
+            0,
+            tmp_path,
+            torch.device("cpu"),
+            log=lambda m: None,
+            on_epoch=poison,
+        )
     ckpt = load_checkpoint(tmp_path / CHECKPOINT)
     assert ckpt["epoch"] == 2  # written before the poison; epoch 3 never overwrote it
     assert all(torch.isfinite(v).all() for v in ckpt["trainer"]["G"].values())
@@ -156,8 +168,9 @@ def test_divergence_stops_with_the_epoch_and_loss_and_keeps_the_last_good_checkp
 
 
 def test_divergence_through_the_cli_exits_non_zero(tmp_path):
-    proc = zeronas("train", "--out", str(tmp_path / "r"), "--epochs", "2", *TINY, "--set", "train.gp_weight=nan",
-                   check=False)  # fmt: skip
+    proc = zeronas(
+        "train", "--out", str(tmp_path / "r"), "--epochs", "2", *TINY, "--set", "train.gp_weight=nan", check=False
+    )
     assert proc.returncode == 3
     assert "epoch 1" in proc.stderr and "is nan" in proc.stderr
 

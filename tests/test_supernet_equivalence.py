@@ -63,7 +63,7 @@ def _grads_in_reference_layout(fused: Supernet, ref: ReferenceSupernet) -> list[
     """The fused gradients, cut into the reference's parameters (same order as ref.parameters())."""
     shadow = copy.deepcopy(fused)
     with torch.no_grad():
-        for ps, p in zip(shadow.parameters(), fused.parameters()):
+        for ps, p in zip(shadow.parameters(), fused.parameters(), strict=True):
             ps.copy_(p.grad if p.grad is not None else torch.zeros_like(p))
     layout = copy.deepcopy(ref).load_from(shadow)
     return [p.detach() for p in layout.parameters()]
@@ -111,11 +111,11 @@ def test_fused_matches_reference(role, mode, second_order):
     # beta entries outside a node's in-edges do not exist in the reference (softmax over :j)
     _close(fused.beta.grad, ref.beta.grad, "grad of beta")
     names = [n for n, _ in ref.named_parameters()]
-    for name, expected, p in zip(names, _grads_in_reference_layout(fused, ref), ref.parameters()):
+    for name, expected, p in zip(names, _grads_in_reference_layout(fused, ref), ref.parameters(), strict=True):
         _close(expected, p.grad, f"grad of {name}")
     # batch-norm running statistics: updated identically in train mode, untouched in eval
     stats = copy.deepcopy(ref).load_from(fused)
-    for (name, b_exp), b_ref in zip(stats.named_buffers(), ref.buffers()):
+    for (name, b_exp), b_ref in zip(stats.named_buffers(), ref.buffers(), strict=True):
         if b_exp.dtype.is_floating_point:
             _close(b_exp, b_ref, f"buffer {name}")
 

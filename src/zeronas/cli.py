@@ -22,8 +22,9 @@ def _log(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _resolve_config(config: str | None, sets: tuple[str, ...], dataset: ZSLDataset, epochs: int | None,
-                    section: str) -> tuple[Config, str]:  # fmt: skip
+def _resolve_config(
+    config: str | None, sets: tuple[str, ...], dataset: ZSLDataset, epochs: int | None, section: str
+) -> tuple[Config, str]:
     cfg, source = load_config(config, dataset.name)
     cfg.apply_overrides(sets)
     if epochs is not None:
@@ -51,17 +52,29 @@ def _read_record(run_dir: Path) -> dict:
 
 
 common_options = [
-    click.option("--data", type=click.Path(path_type=Path), default=None,
-                 help="xlsa17 folder or .npz file (default: the bundled Fashion-MNIST dataset)."),
+    click.option(
+        "--data",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="xlsa17 folder or .npz file (default: the bundled Fashion-MNIST dataset).",
+    ),
     click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw."),
-    click.option("--config", "config", default=None,
-                 help="Config name (cub, flo, sun, awa1, awa2, apy, fmnist) or TOML file; default: by dataset name."),
-    click.option("--framework", type=click.Choice(FRAMEWORKS), default=None,
-                 help="Feature-generating framework of search and training (train.framework; default clswgan)."),
+    click.option(
+        "--config",
+        "config",
+        default=None,
+        help="Config name (cub, flo, sun, awa1, awa2, apy, fmnist) or TOML file; default: by dataset name.",
+    ),
+    click.option(
+        "--framework",
+        type=click.Choice(FRAMEWORKS),
+        default=None,
+        help="Feature-generating framework of search and training (train.framework; default clswgan).",
+    ),
     click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override one setting."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
     click.option("--tensorboard", is_flag=True, help="Also log every epoch to RUN_DIR/tensorboard."),
-]  # fmt: skip
+]
 
 
 def with_common(f):
@@ -90,11 +103,15 @@ def data_check(path: Path | None) -> None:
     c, n = s["classes"], s["samples"]
     click.echo(f"{s['source']}: OK")
     click.echo(f"  features: {s['feature_dim']}-d, class vectors: {s['class_vector_dim']}-d")
-    click.echo(f"  classes: {c['total']} = {c['seen']} seen + {c['unseen']} unseen; "
-               f"{c['validation']} of the seen are validation classes ({c['validation_source']})")  # fmt: skip
+    click.echo(
+        f"  classes: {c['total']} = {c['seen']} seen + {c['unseen']} unseen; "
+        f"{c['validation']} of the seen are validation classes ({c['validation_source']})"
+    )
     click.echo(f"  samples: trainval {n['trainval']}, test-seen {n['test_seen']}, test-unseen {n['test_unseen']}")
-    click.echo(f"  validation task: train {n['validation_train']}, seen {n['validation_seen']}, "
-               f"unseen {n['validation_unseen']} (all from trainval)")  # fmt: skip
+    click.echo(
+        f"  validation task: train {n['validation_train']}, seen {n['validation_seen']}, "
+        f"unseen {n['validation_unseen']} (all from trainval)"
+    )
 
 
 def _start(command: str, out: Path | None, resume: Path | None) -> tuple[Path, bool]:
@@ -125,15 +142,29 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
         cfg, source = _resolve_config(config, sets, ds, epochs, section)
     dev = pick_device(device)
     if not resumed:
-        write_record(run_dir, command, data=ds.source, seed=seed, split_seed=ds.split_seed, config_source=source,
-                config=cfg.to_dict(), dataset=ds.summary(), device=str(dev), **extra)  # fmt: skip
+        write_record(
+            run_dir,
+            command,
+            data=ds.source,
+            seed=seed,
+            split_seed=ds.split_seed,
+            config_source=source,
+            config=cfg.to_dict(),
+            dataset=ds.summary(),
+            device=str(dev),
+            **extra,
+        )
     return ds, cfg, seed, dev, extra
 
 
 @cli.command()
 @with_common
-@click.option("--arch", default="fixed", show_default=True,
-              help="'fixed' (hand-crafted f-CLSWGAN), a genotype.json, or a search/run directory.")  # fmt: skip
+@click.option(
+    "--arch",
+    default="fixed",
+    show_default=True,
+    help="'fixed' (hand-crafted f-CLSWGAN), a genotype.json, or a search/run directory.",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="New run directory.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
 @click.option("--epochs", type=int, default=None, help="Upper bound on GAN epochs (train.epochs).")
@@ -142,8 +173,21 @@ def train(data, seed, config, framework, sets, device, tensorboard, arch, out, r
     from zeronas.pipeline import train_genotype
 
     run_dir, resumed = _start("train", out, resume)
-    ds, cfg, seed, dev, extra = _setup(run_dir, resumed, "train", data, seed, config, sets, device, epochs, "train",
-                                       arch=arch, tensorboard=tensorboard, framework=framework)  # fmt: skip
+    ds, cfg, seed, dev, extra = _setup(
+        run_dir,
+        resumed,
+        "train",
+        data,
+        seed,
+        config,
+        sets,
+        device,
+        epochs,
+        "train",
+        arch=arch,
+        tensorboard=tensorboard,
+        framework=framework,
+    )
     genotype, _ = _load_arch(extra["arch"], cfg)
     metrics = train_genotype(ds, genotype, cfg, seed, run_dir, dev, resumed, _log)
     _print_metrics(metrics, run_dir)
@@ -162,8 +206,20 @@ def search(data, seed, config, framework, sets, device, tensorboard, out, resume
 
     run_dir, resumed = _start("search", out, resume)
     sets = sets + tuple(f"search.fixed_{s}=true" for s, on in (("g", fixed_g), ("d", fixed_d)) if on)
-    ds, cfg, seed, dev, _ = _setup(run_dir, resumed, "search", data, seed, config, sets, device, epochs, "search",
-                                   tensorboard=tensorboard, framework=framework)  # fmt: skip
+    ds, cfg, seed, dev, _ = _setup(
+        run_dir,
+        resumed,
+        "search",
+        data,
+        seed,
+        config,
+        sets,
+        device,
+        epochs,
+        "search",
+        tensorboard=tensorboard,
+        framework=framework,
+    )
     genotype = run_search(ds, cfg, seed, run_dir, dev, resumed, _log)
     click.echo(f"G: {genotype.generator}\nD: {genotype.critic}\nwrote {run_dir / 'genotype.json'}")
 
@@ -181,8 +237,20 @@ def run(data, seed, config, framework, sets, device, tensorboard, out, resume, s
     run_dir, resumed = _start("run", out, resume)
     if search_epochs is not None:
         sets = sets + (f"search.epochs={search_epochs}",)
-    ds, cfg, seed, dev, _ = _setup(run_dir, resumed, "run", data, seed, config, sets, device, epochs, "train",
-                                   tensorboard=tensorboard, framework=framework)  # fmt: skip
+    ds, cfg, seed, dev, _ = _setup(
+        run_dir,
+        resumed,
+        "run",
+        data,
+        seed,
+        config,
+        sets,
+        device,
+        epochs,
+        "train",
+        tensorboard=tensorboard,
+        framework=framework,
+    )
     metrics = run_nas(ds, cfg, seed, run_dir, dev, resumed, _log)
     _print_metrics(metrics, run_dir)
 
@@ -216,13 +284,18 @@ def experiment() -> None:
 
 
 grid_options = [
-    click.option("--data", "datasets", multiple=True, type=click.Path(path_type=Path),
-                 help="Dataset (repeatable); default: the bundled Fashion-MNIST dataset."),
+    click.option(
+        "--data",
+        "datasets",
+        multiple=True,
+        type=click.Path(path_type=Path),
+        help="Dataset (repeatable); default: the bundled Fashion-MNIST dataset.",
+    ),
     click.option("--seeds", type=int, default=3, show_default=True, help="Seeds 0..N-1 per cell."),
     click.option("--out", type=click.Path(path_type=Path), required=True, help="Grid directory (re-use it to resume)."),
     click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a setting in every cell."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
-]  # fmt: skip
+]
 
 
 def with_grid(f):
@@ -242,8 +315,12 @@ def _grid(kind: str, datasets, seeds, out, sets, device):
 
 
 frameworks_option = click.option(
-    "--framework", "frameworks", multiple=True, type=click.Choice(FRAMEWORKS),
-    help="Framework (repeatable): a FIX and a NAS row each; default clswgan.")  # fmt: skip
+    "--framework",
+    "frameworks",
+    multiple=True,
+    type=click.Choice(FRAMEWORKS),
+    help="Framework (repeatable): a FIX and a NAS row each; default clswgan.",
+)
 
 
 @experiment.command()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 from zeronas.errors import ZeroNASError
 
@@ -121,7 +122,7 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "config") -> "Config":
+    def from_dict(cls, d: dict, source: str = "config") -> Config:
         cfg = cls()
         for section, values in d.items():
             if section not in SECTIONS or not isinstance(values, dict):

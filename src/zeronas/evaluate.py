@@ -45,8 +45,14 @@ def zsl_accuracy(fw: Framework, task: ZSLTask, cfg: TrainConfig) -> float:
     """Per-class top-1 on unseen test images, predicting among unseen classes only."""
     labels = LabelMap(task.unseen_classes)
     x, y = fw.synthesize(task.class_vectors, task.unseen_classes, cfg.syn_num_zsl)
-    clf = train_softmax(fw.classifier_input(x), labels.to_local(y), len(task.unseen_classes), cfg.final_cls_lr_zsl,
-                        cfg.final_cls_epochs, cfg.final_cls_batch)  # fmt: skip
+    clf = train_softmax(
+        fw.classifier_input(x),
+        labels.to_local(y),
+        len(task.unseen_classes),
+        cfg.final_cls_lr_zsl,
+        cfg.final_cls_epochs,
+        cfg.final_cls_batch,
+    )
     with torch.no_grad():
         pred = labels.to_global(clf(fw.classifier_input(task.test_unseen_x)).argmax(dim=1))
     return per_class_accuracy(pred.cpu(), task.test_unseen_y.cpu(), task.unseen_classes.cpu())

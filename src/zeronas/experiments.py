@@ -78,8 +78,16 @@ class Grid:
             return json.loads(done.read_text())
         self.log(f"[run] {rel}")
         d.mkdir(parents=True, exist_ok=True)
-        write_record(d, f"experiment cell {rel}", data=ds.source, seed=seed, split_seed=ds.split_seed,
-                     config=cfg.to_dict(), dataset=ds.summary(), device=str(self.device))  # fmt: skip
+        write_record(
+            d,
+            f"experiment cell {rel}",
+            data=ds.source,
+            seed=seed,
+            split_seed=ds.split_seed,
+            config=cfg.to_dict(),
+            dataset=ds.summary(),
+            device=str(self.device),
+        )
         metrics = fn(d)
         if not done.is_file():
             write_json(done, metrics)
@@ -138,11 +146,20 @@ def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[st
         cells = [METHODS[method].format(title=framework_class(fw).title if fw else "")]
         for ds in datasets:
             runs = results[(ds.name, fw, method)]
-            for key, label in COLUMNS:
+            for key, _label in COLUMNS:
                 mean, std = _summary([r[key] for r in runs])
                 cells.append(f"{mean:.1f} ± {std:.1f}")
-                csv_rows.append({"dataset": ds.name, "framework": fw, "method": method, "metric": key,
-                                 "mean_pct": round(mean, 2), "std_pct": round(std, 2), "runs": len(runs)})  # fmt: skip
+                csv_rows.append(
+                    {
+                        "dataset": ds.name,
+                        "framework": fw,
+                        "method": method,
+                        "metric": key,
+                        "mean_pct": round(mean, 2),
+                        "std_pct": round(std, 2),
+                        "runs": len(runs),
+                    }
+                )
         md.append("| " + " | ".join(cells) + " |")
     eszsl = " (ESZSL: deterministic, one run)" if "eszsl" in methods else ""
     note = (
@@ -173,8 +190,16 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
             g_path = d / "genotype.json"
             if not g_path.is_file():
                 d.mkdir(parents=True, exist_ok=True)
-                write_record(d, "experiment transfer search", data=src.source, seed=s, split_seed=src.split_seed,
-                             config=cfg.to_dict(), dataset=src.summary(), device=str(grid.device))  # fmt: skip
+                write_record(
+                    d,
+                    "experiment transfer search",
+                    data=src.source,
+                    seed=s,
+                    split_seed=src.split_seed,
+                    config=cfg.to_dict(),
+                    dataset=src.summary(),
+                    device=str(grid.device),
+                )
                 run_search(src, cfg, s, d, grid.device, True, grid.log)
             found[(src.name, s)] = Genotype.load(g_path)
     header = ["searched on \\ trained on"] + [f"{b.name} ZSL T1 / H (cal.)" for b in datasets]
@@ -191,14 +216,25 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
                 else:
                     rel = f"transfer/{framework}/{src.name}__on__{dst.name}/seed{s}"
                     geno = found[(src.name, s)]
-                    run = lambda d, g=geno, c=cfg, s=s: train_genotype(dst, g, c, s, d, grid.device, True, grid.log)  # noqa: E731
+
+                    def run(d: Path, ds: ZSLDataset = dst, g: Genotype = geno, c: Config = cfg, s: int = s) -> dict:
+                        return train_genotype(ds, g, c, s, d, grid.device, True, grid.log)
+
                     m = grid.cell(rel, run, dst, cfg, s)
                 runs.append(_row_values(m))
             z, h = _summary([r["zsl_top1"] for r in runs]), _summary([r["cal_h"] for r in runs])
             cells.append(f"{z[0]:.1f} ± {z[1]:.1f} / {h[0]:.1f} ± {h[1]:.1f}")
-            csv_rows.append({"framework": framework, "searched_on": src.name if src else "FIX", "trained_on": dst.name,
-                             "zsl_mean_pct": round(z[0], 2), "zsl_std_pct": round(z[1], 2),
-                             "cal_h_mean_pct": round(h[0], 2), "cal_h_std_pct": round(h[1], 2)})  # fmt: skip
+            csv_rows.append(
+                {
+                    "framework": framework,
+                    "searched_on": src.name if src else "FIX",
+                    "trained_on": dst.name,
+                    "zsl_mean_pct": round(z[0], 2),
+                    "zsl_std_pct": round(z[1], 2),
+                    "cal_h_mean_pct": round(h[0], 2),
+                    "cal_h_std_pct": round(h[1], 2),
+                }
+            )
         rows.append("| " + " | ".join(cells) + " |")
     text = "\n".join(rows) + f"\n\nMean ± sample std over {grid.seeds} seeds, in %.\n"
     atomic_write_text(grid.out / "transfer.md", text)
@@ -215,7 +251,9 @@ def figures(grid_dir: Path, out: Path, log: Log = print) -> list[Path]:
     from zeronas.plot import plot_run, side_by_side
 
     cells = grid_dir / "cells"
-    nas_cells = sorted(c for c in cells.glob("*/*/nas/seed0") if (c / "metrics.json").is_file()) if cells.is_dir() else []
+    nas_cells = (
+        sorted(c for c in cells.glob("*/*/nas/seed0") if (c / "metrics.json").is_file()) if cells.is_dir() else []
+    )
     if not nas_cells:
         raise ZeroNASError(f"{grid_dir}: no finished NAS cell (run `zeronas experiment compare` first)")
     out.mkdir(parents=True, exist_ok=True)
@@ -226,8 +264,10 @@ def figures(grid_dir: Path, out: Path, log: Log = print) -> list[Path]:
         name = fw_dir.parent.name + ("" if fw_dir.name == "clswgan" else f"_{fw_dir.name}")
         fix = fw_dir / "fix" / "seed0"
         plot_run(nas, log)
-        for src, dst in (("search/genotype.png", f"fig3_genotype_{name}.png"),
-                         ("plots/zsl_search_train.png", f"fig6_accuracy_{name}.png")):  # fmt: skip
+        for src, dst in (
+            ("search/genotype.png", f"fig3_genotype_{name}.png"),
+            ("plots/zsl_search_train.png", f"fig6_accuracy_{name}.png"),
+        ):
             if (nas / src).is_file():
                 shutil.copyfile(nas / src, out / dst)
                 written.append(out / dst)

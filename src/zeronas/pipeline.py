@@ -33,12 +33,16 @@ def run_search(
     return genotype
 
 
-def run_fix(ds: ZSLDataset, cfg: Config, seed: int, run_dir: Path, device: torch.device, resume: bool, log: Log) -> dict:
+def run_fix(
+    ds: ZSLDataset, cfg: Config, seed: int, run_dir: Path, device: torch.device, resume: bool, log: Log
+) -> dict:
     """Train and evaluate the hand-crafted pair (f-CLSWGAN's MLPs) with the configured framework."""
     return train_genotype(ds, fixed_genotype(cfg.train.fix_hidden), cfg, seed, run_dir, device, resume, log)
 
 
-def run_nas(ds: ZSLDataset, cfg: Config, seed: int, run_dir: Path, device: torch.device, resume: bool, log: Log) -> dict:
+def run_nas(
+    ds: ZSLDataset, cfg: Config, seed: int, run_dir: Path, device: torch.device, resume: bool, log: Log
+) -> dict:
     """Search into ``run_dir/search``, retrain into ``run_dir/train``; metrics.json at the top.
 
     Each part resumes from its own checkpoint; a finished search is never repeated.

@@ -33,9 +33,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from zeronas.errors import ZeroNASError  # noqa: E402
-from zeronas.runs import atomic_write  # noqa: E402
 from zeronas.nas.genotype import INPUT_NAMES, N_INPUTS  # noqa: E402
 from zeronas.nas.ops import OPS  # noqa: E402
+from zeronas.runs import atomic_write  # noqa: E402
 
 Log = Callable[[str], None]
 
@@ -189,7 +189,10 @@ def _read_record(run_dir: Path) -> dict | None:
 # --------------------------------------------------------------------------- train run
 
 
-_STAGE_STYLE = {"select": ("tab:blue", "select (validation classes)"), "final": ("tab:orange", "final (all seen classes)")}
+_STAGE_STYLE = {
+    "select": ("tab:blue", "select (validation classes)"),
+    "final": ("tab:orange", "final (all seen classes)"),
+}
 
 
 def _plot_train(run_dir: Path, out: Path, log: Log, tsne: bool) -> list[Path]:
@@ -236,13 +239,19 @@ def _plot_train_losses(rows: list[dict[str, str]], path: Path, title: str) -> Pa
         (" / ".join(FRAMEWORK_TERMS[k] for k in terms) or "framework terms", terms),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    for ax, (label, keys) in zip(axes.ravel(), panels):
+    for ax, (label, keys) in zip(axes.ravel(), panels, strict=True):
         for stage, (color, name) in _STAGE_STYLE.items():
-            for key, style in zip(keys, ("-", "--", ":", "-.")):
+            for key, style in zip(keys, ("-", "--", ":", "-."), strict=False):
                 ep, val = _column([r for r in rows if r.get("stage") == stage], key)
                 if ep.size:
-                    ax.plot(ep, val, color=color, linestyle=style, label=f"{name} {key}" if len(keys) > 1 else name,
-                            marker="." if ep.size < 40 else None)  # fmt: skip
+                    ax.plot(
+                        ep,
+                        val,
+                        color=color,
+                        linestyle=style,
+                        label=f"{name} {key}" if len(keys) > 1 else name,
+                        marker="." if ep.size < 40 else None,
+                    )
         ax.set_title(label, fontsize=9 if len(label) > 40 else None)
         ax.grid(alpha=0.3)
     for ax in axes[1]:
@@ -271,12 +280,16 @@ def _plot_validation(rows: list[dict[str, str]], chosen: dict | None, path: Path
         (axes[2], "cs_", "GZSL, calibrated stacking", chosen.get("gzsl_calibrated")),
     ]
     for ax, pre, name, sel in panels:
-        for key, label, color in (("seen", "S (seen)", "tab:blue"), ("unseen", "U (unseen)", "tab:green"),
-                                  ("h", "H", "black")):  # fmt: skip
+        for key, label, color in (
+            ("seen", "S (seen)", "tab:blue"),
+            ("unseen", "U (unseen)", "tab:green"),
+            ("h", "H", "black"),
+        ):
             ep, val = _column(rows, f"val_{pre}{key}")
             if ep.size:
-                ax.plot(ep, val, color=color, marker="o", markersize=3, label=label,
-                        linewidth=2.2 if key == "h" else 1.3)  # fmt: skip
+                ax.plot(
+                    ep, val, color=color, marker="o", markersize=3, label=label, linewidth=2.2 if key == "h" else 1.3
+                )
         _vline(ax, sel, "tab:red", "selected")
         ax.set_title(f"{name} (validation)")
     ep, gamma = _column(rows, "val_cs_gamma")
@@ -410,9 +423,15 @@ def _plot_search(run_dir: Path, out: Path, log: Log) -> list[Path]:
     else:
         log(f"note: {run_dir / 'search_history.csv'}: empty; search figures skipped")
     arch = _read_json(run_dir / "arch_history.json")
-    if isinstance(arch, list) and arch and any(isinstance(e, dict) and ("generator" in e or "critic" in e) for e in arch):
+    if (
+        isinstance(arch, list)
+        and arch
+        and any(isinstance(e, dict) and ("generator" in e or "critic" in e) for e in arch)
+    ):
         genotype = _read_json(run_dir / "genotype.json")
-        written.append(_plot_arch(arch, genotype if isinstance(genotype, dict) else None, out / "arch_weights.png", title))
+        written.append(
+            _plot_arch(arch, genotype if isinstance(genotype, dict) else None, out / "arch_weights.png", title)
+        )
     else:
         log(f"note: {run_dir / 'arch_history.json'}: missing or empty; arch_weights.png skipped")
     return written
@@ -421,20 +440,33 @@ def _plot_search(run_dir: Path, out: Path, log: Log) -> list[Path]:
 def _plot_search_losses(rows: list[dict[str, str]], path: Path, title: str) -> Path:
     terms = _framework_terms(rows)
     panels = [
-        ("critic loss (WGAN-GP)", [("critic_arch", "architecture step (D_val)"), ("critic_weights", "weight step (D_tr)")]),
+        (
+            "critic loss (WGAN-GP)",
+            [("critic_arch", "architecture step (D_val)"), ("critic_weights", "weight step (D_tr)")],
+        ),
         ("Wasserstein estimate", [("wasserstein", "W")]),
-        ("generator loss", [("generator_arch", "architecture step (D_val)"), ("generator_weights", "weight step (D_tr)")]),
+        (
+            "generator loss",
+            [("generator_arch", "architecture step (D_val)"), ("generator_weights", "weight step (D_tr)")],
+        ),
         (" / ".join(FRAMEWORK_TERMS[k] for k in terms) or "framework terms", [(k, k) for k in terms]),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    for ax, (name, keys) in zip(axes.ravel(), panels):
-        for (key, label), color in zip(keys, ("tab:purple", "tab:green", "tab:orange")):
+    for ax, (name, keys) in zip(axes.ravel(), panels, strict=True):
+        for (key, label), color in zip(keys, ("tab:purple", "tab:green", "tab:orange"), strict=False):
             ep, val = _column(rows, key)
             if ep.size:
                 ax.plot(ep, val, color=color, label=label, marker="." if ep.size < 40 else None)
         if not ax.lines:
-            ax.text(0.5, 0.5, "not recorded (side kept fixed)", ha="center", va="center", transform=ax.transAxes,
-                    color="grey")  # fmt: skip
+            ax.text(
+                0.5,
+                0.5,
+                "not recorded (side kept fixed)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="grey",
+            )
         elif len(keys) > 1:
             ax.legend(fontsize=8)
         ax.set_title(name)
@@ -451,8 +483,14 @@ def _plot_search_validation(rows: list[dict[str, str]], path: Path, title: str) 
     ep, val = _column(rows, "val_zsl")
     ax.plot(ep, val, color="tab:purple", marker="o", markersize=3, label="supernet generator")
     best = int(np.argmax(val))
-    ax.annotate(f"max {val[best]:.3f} @ {int(ep[best])}", (ep[best], val[best]), textcoords="offset points",
-                xytext=(0, 8), ha="center", fontsize=8)  # fmt: skip
+    ax.annotate(
+        f"max {val[best]:.3f} @ {int(ep[best])}",
+        (ep[best], val[best]),
+        textcoords="offset points",
+        xytext=(0, 8),
+        ha="center",
+        fontsize=8,
+    )
     ax.set_xlabel("search epoch")
     ax.set_ylabel("ZSL per-class top-1 (validation classes)")
     ax.set_ylim(bottom=0)
@@ -522,8 +560,14 @@ def _plot_arch(arch: list[dict], genotype: dict | None, path: Path, title: str) 
                     series[t] = b
             for i in range(n_in):
                 bold = (i, int(j)) in kept
-                ax.plot(epochs, series[:, i], color=cmap(i % 10), linewidth=2.4 if bold else 1.0,
-                        alpha=1.0 if bold or not kept else 0.6, label=_node_name(role, i, out_id) + (" *" if bold else ""))  # fmt: skip
+                ax.plot(
+                    epochs,
+                    series[:, i],
+                    color=cmap(i % 10),
+                    linewidth=2.4 if bold else 1.0,
+                    alpha=1.0 if bold or not kept else 0.6,
+                    label=_node_name(role, i, out_id) + (" *" if bold else ""),
+                )
             ax.axhline(1.0 / n_in, color="grey", linestyle=":", linewidth=0.8)
             ax.set_title(f"{role[0].upper()}: in-edges of {_node_name(role, int(j), out_id)}", fontsize=9)
             ax.tick_params(labelsize=7)
@@ -545,7 +589,9 @@ def _plot_arch(arch: list[dict], genotype: dict | None, path: Path, title: str) 
         labels = []
         for e in alpha_keys:
             i, j = (int(p) for p in e.split("->"))
-            labels.append(f"{_node_name(role, i, out_id)}→{_node_name(role, j, out_id)}" + (" *" if (i, j) in kept else ""))
+            labels.append(
+                f"{_node_name(role, i, out_id)}→{_node_name(role, j, out_id)}" + (" *" if (i, j) in kept else "")
+            )
         im = ax_h.imshow(mat, aspect="auto", cmap="viridis")
         ax_h.set_yticks(range(len(labels)), labels, fontsize=7)
         ax_h.set_xticks(range(len(OPS)), [_OP_SHORT.get(o, o) for o in OPS], rotation=45, ha="right", fontsize=7)
@@ -562,15 +608,24 @@ def _plot_arch(arch: list[dict], genotype: dict | None, path: Path, title: str) 
                 v = a.get(key)
                 if isinstance(v, list) and len(v) == len(OPS):
                     traj[r, t] = v[lead[r]]
-        im2 = ax_t.imshow(traj, aspect="auto", cmap="magma", interpolation="nearest",
-                          extent=(epochs[0] - 0.5, epochs[-1] + 0.5, len(alpha_keys) - 0.5, -0.5))  # fmt: skip
-        ax_t.set_yticks(range(len(labels)), [f"{lab} [{_OP_SHORT.get(OPS[lead[r]], '?')}]" for r, lab in enumerate(labels)],
-                        fontsize=7)  # fmt: skip
+        im2 = ax_t.imshow(
+            traj,
+            aspect="auto",
+            cmap="magma",
+            interpolation="nearest",
+            extent=(epochs[0] - 0.5, epochs[-1] + 0.5, len(alpha_keys) - 0.5, -0.5),
+        )
+        ax_t.set_yticks(
+            range(len(labels)),
+            [f"{lab} [{_OP_SHORT.get(OPS[lead[r]], '?')}]" for r, lab in enumerate(labels)],
+            fontsize=7,
+        )
         ax_t.set_xlabel("search epoch", fontsize=8)
         ax_t.tick_params(axis="x", labelsize=7)
         fig.colorbar(im2, ax=ax_t, fraction=0.04, pad=0.02).ax.tick_params(labelsize=7)
-        ax_t.set_title(f"{role}: softmax(α) of the finally chosen op, over epochs (uniform = {1 / len(OPS):.3f})",
-                       fontsize=9)  # fmt: skip
+        ax_t.set_title(
+            f"{role}: softmax(α) of the finally chosen op, over epochs (uniform = {1 / len(OPS):.3f})", fontsize=9
+        )
     fixed = [r for r in ("generator", "critic") if r not in roles]
     note = f" ({' and '.join(fixed)} kept fixed)" if fixed else ""
     fig.suptitle(f"Architecture weights during the search — {title}{note}", y=1 - 0.25 / fig_h)
@@ -587,8 +642,10 @@ def _plot_search_and_train_zsl(search_dir: Path, train_dir: Path, out: Path) -> 
     if not (_has(s_rows, "val_zsl") and _has(t_rows, "val_zsl")):
         return None
     fig, ax = plt.subplots(figsize=(7, 4.3))
-    for rows, label, color in ((s_rows, "searching (supernet G)", "tab:purple"),
-                               (t_rows, "training the found architecture", "tab:blue")):  # fmt: skip
+    for rows, label, color in (
+        (s_rows, "searching (supernet G)", "tab:purple"),
+        (t_rows, "training the found architecture", "tab:blue"),
+    ):
         ep, val = _column(rows, "val_zsl")
         ax.plot(ep, val, color=color, marker="o", markersize=3, label=label)
     ax.set_xlabel("epoch")
@@ -606,7 +663,7 @@ def side_by_side(images: list[Path], titles: list[str], path: Path) -> Path:
     import matplotlib.image as mpimg
 
     fig, axes = plt.subplots(1, len(images), figsize=(6.5 * len(images), 5.5))
-    for ax, img, title in zip(np.atleast_1d(axes), images, titles):
+    for ax, img, title in zip(np.atleast_1d(axes), images, titles, strict=True):
         ax.imshow(mpimg.imread(img))
         ax.set_title(title)
         ax.axis("off")
@@ -621,14 +678,21 @@ def plot_transfer(rows: list[dict], path: Path, title: str = "") -> Path:
     dsts = list(dict.fromkeys(r["trained_on"] for r in rows))
     cell = {(r["searched_on"], r["trained_on"]): r for r in rows}
     fig, axes = plt.subplots(1, 2, figsize=(4.2 + 2.6 * len(dsts), 1.6 + 0.9 * len(srcs)))
-    for ax, (key, label) in zip(axes, (("zsl", "ZSL top-1 (%)"), ("cal_h", "GZSL H, calibrated (%)"))):
+    for ax, (key, label) in zip(axes, (("zsl", "ZSL top-1 (%)"), ("cal_h", "GZSL H, calibrated (%)")), strict=True):
         mean = np.array([[float(cell[(a, b)][f"{key}_mean_pct"]) for b in dsts] for a in srcs])
         std = np.array([[float(cell[(a, b)][f"{key}_std_pct"]) for b in dsts] for a in srcs])
         ax.imshow(mean, cmap="viridis", vmin=0, vmax=100, aspect="auto")
         for i in range(len(srcs)):
             for j in range(len(dsts)):
-                ax.text(j, i, f"{mean[i, j]:.1f}\n± {std[i, j]:.1f}", ha="center", va="center",
-                        color="white" if mean[i, j] < 60 else "black", fontsize=9)  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    f"{mean[i, j]:.1f}\n± {std[i, j]:.1f}",
+                    ha="center",
+                    va="center",
+                    color="white" if mean[i, j] < 60 else "black",
+                    fontsize=9,
+                )
         ax.set_xticks(range(len(dsts)), dsts)
         ax.set_yticks(range(len(srcs)), [f"searched on {a}" if a != "FIX" else "FIX (no search)" for a in srcs])
         ax.set_xlabel("trained and tested on")

@@ -73,7 +73,9 @@ class EpochLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                raise ZeroNASError("--tensorboard needs the tensorboard package: pip install 'zeronas[tensorboard]'") from None
+                raise ZeroNASError(
+                    "--tensorboard needs the tensorboard package: pip install 'zeronas[tensorboard]'"
+                ) from None
             self.writer = SummaryWriter(log_dir=str(csv_path.parent / "tensorboard"))
 
     def write(self, rows: list[dict]) -> None:
@@ -144,8 +146,10 @@ def load_checkpoint(
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ZeroNASError(f"{path}: not a zeronas checkpoint")
     if payload.get("version") not in versions:
-        raise ZeroNASError(f"{path}: checkpoint layout version {payload.get('version')} was written by another "
-                           f"zeronas version (this one reads {', '.join(map(str, versions))}); start a new run")  # fmt: skip
+        raise ZeroNASError(
+            f"{path}: checkpoint layout version {payload.get('version')} was written by another "
+            f"zeronas version (this one reads {', '.join(map(str, versions))}); start a new run"
+        )
     return payload
 
 

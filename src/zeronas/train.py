@@ -70,7 +70,11 @@ class GANTrainer:
         kind = framework_class(t.framework)
         nz, a = t.noise_dim or task.attr_dim, task.attr_dim
         self.G = DiscreteNet(genotype.generator, (nz, a), task.feature_dim, t.slope, t.dropout).to(device)
-        self.D = DiscreteNet(genotype.critic, (task.feature_dim, a), 1, t.slope, t.dropout).to(device) if kind.uses_critic else None
+        self.D = (
+            DiscreteNet(genotype.critic, (task.feature_dim, a), 1, t.slope, t.dropout).to(device)
+            if kind.uses_critic
+            else None
+        )
         self.fw = kind(self.G, self.D, self.task, cfg, t.cls_weight, t.gp_weight)
         self.fw.extras.to(device)
         g_groups, d_groups = self.fw.generator_groups(), self.fw.critic_groups()
@@ -81,7 +85,9 @@ class GANTrainer:
         self.all_params = self.g_params + self.d_params
         self.fw.prepare()
         self.stat_names = (("critic_loss", *kind.critic_stats) if self.D is not None else ()) + (
-            "generator_loss", *kind.generator_stats)  # fmt: skip
+            "generator_loss",
+            *kind.generator_stats,
+        )
 
     def state_dict(self) -> dict:
         state = {"G": self.G.state_dict(), "framework": self.fw.state_dict(), "opt_g": self.opt_g.state_dict()}
@@ -127,7 +133,7 @@ class GANTrainer:
             g_loss, g_stats = fw.generator_loss(*self._batch())
             self._step(self.opt_g, g_loss)
             sums += torch.stack(row + [g_loss.detach(), *g_stats.values()])
-        return dict(zip(self.stat_names, (sums / iters).tolist()))
+        return dict(zip(self.stat_names, (sums / iters).tolist(), strict=True))
 
 
 def _select(history: list[dict], key: str) -> dict:
@@ -238,10 +244,7 @@ def train_and_evaluate(
                 on_epoch("select", epoch, trainer)
         selection = select_epochs([r for r in history if r["stage"] == "select"])
         stage, ckpt = "final", None
-        log(
-            "selected on validation classes: "
-            + ", ".join(f"{k} epoch {v['epoch']}" for k, v in selection.items())
-        )
+        log("selected on validation classes: " + ", ".join(f"{k} epoch {v['epoch']}" for k, v in selection.items()))
 
     if stage == "final":
         assert selection is not None
@@ -297,7 +300,12 @@ def _evaluate_test_once(
         if want_cal:
             gamma = selection["gzsl_calibrated"]["gamma"]
             r = scores.evaluate(task, gamma)
-            results["calibrated"] = {"gamma": gamma, "gzsl_seen": r["seen"], "gzsl_unseen": r["unseen"], "gzsl_h": r["h"]}
+            results["calibrated"] = {
+                "gamma": gamma,
+                "gzsl_seen": r["seen"],
+                "gzsl_unseen": r["unseen"],
+                "gzsl_h": r["h"],
+            }
 
 
 def _epochs(start: int, stop: int, desc: str):

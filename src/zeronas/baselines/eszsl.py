@@ -147,9 +147,7 @@ def eszsl_objective(x: np.ndarray, y: np.ndarray, s: np.ndarray, v: np.ndarray, 
     """The regularised ESZSL objective (beta = gamma * lambda); ``y`` is the +-1 matrix, ``s`` is (a, z)."""
     xv = x @ v
     vs = v @ s
-    return float(
-        np.sum((xv @ s - y) ** 2) + gamma * np.sum(vs**2) + lam * np.sum(xv**2) + gamma * lam * np.sum(v**2)
-    )
+    return float(np.sum((xv @ s - y) ** 2) + gamma * np.sum(vs**2) + lam * np.sum(xv**2) + gamma * lam * np.sum(v**2))
 
 
 # --------------------------------------------------------------------------- scoring

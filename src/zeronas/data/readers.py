@@ -133,10 +133,7 @@ def read_xlsa17(folder: Path) -> RawArrays:
     class_vectors = _require(att, "att", att_path)
     if class_vectors.ndim != 2:
         raise DataError(att_path, f"'att' has shape {class_vectors.shape}; expected (dim, classes)")
-    splits = {
-        s: _as_index_vector(_require(att, f"{s}_loc", att_path), att_path, f"{s}_loc", True)
-        for s in SPLIT_KEYS
-    }
+    splits = {s: _as_index_vector(_require(att, f"{s}_loc", att_path), att_path, f"{s}_loc", True) for s in SPLIT_KEYS}
     val_idx = None
     if "val_loc" in att:
         val_idx = _as_index_vector(_require(att, "val_loc", att_path), att_path, "val_loc", True)
@@ -187,16 +184,11 @@ def read_npz(path: Path) -> RawArrays:
     features = _require(arrays, "features", path)
     labels = _as_index_vector(_require(arrays, "labels", path), path, "labels", False)
     if features.ndim != 2 or features.shape[0] != labels.size:
-        raise DataError(
-            path, f"'features' has shape {features.shape}; expected ({labels.size}, feature_dim)"
-        )
+        raise DataError(path, f"'features' has shape {features.shape}; expected ({labels.size}, feature_dim)")
     class_vectors = _require(arrays, "class_vectors", path)
     if class_vectors.ndim != 2:
         raise DataError(path, f"'class_vectors' has shape {class_vectors.shape}; expected (C, D)")
-    splits = {
-        s: _as_index_vector(_require(arrays, f"{s}_idx", path), path, f"{s}_idx", False)
-        for s in SPLIT_KEYS
-    }
+    splits = {s: _as_index_vector(_require(arrays, f"{s}_idx", path), path, f"{s}_idx", False) for s in SPLIT_KEYS}
     val_classes = None
     if "val_classes" in arrays:
         val_classes = _as_index_vector(_require(arrays, "val_classes", path), path, "val_classes", False)

@@ -79,9 +79,7 @@ def validate(raw: RawArrays) -> None:
     empty = np.setdiff1d(np.arange(c), np.union1d(seen, unseen))
     if empty.size:
         names = f" ({raw.class_names[int(empty[0])]})" if raw.class_names else ""
-        raise DataError(
-            att_file, f"classes {_fmt(empty)}{names} have no samples in trainval or test-unseen"
-        )
+        raise DataError(att_file, f"classes {_fmt(empty)}{names} have no samples in trainval or test-unseen")
 
     file, key = raw.where("val")
     if raw.val_idx is not None and raw.val_idx.size:

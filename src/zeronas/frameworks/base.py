@@ -49,7 +49,9 @@ class Framework:
     critic_stats: ClassVar[tuple[str, ...]] = ()  # extra figures a critic step reports, in order
     generator_stats: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, G: nn.Module, D: nn.Module | None, task: ZSLTask, cfg: Config, cls_weight: float, gp_weight: float):
+    def __init__(
+        self, G: nn.Module, D: nn.Module | None, task: ZSLTask, cfg: Config, cls_weight: float, gp_weight: float
+    ):
         self.G, self.D, self.task, self.cfg = G, D, task, cfg
         self.cls_weight, self.gp_weight = cls_weight, gp_weight
         self.noise_dim = cfg.train.noise_dim or task.attr_dim
@@ -119,7 +121,7 @@ class Framework:
         try:
             yield
         finally:
-            for m, was in zip(self.modules(), modes):
+            for m, was in zip(self.modules(), modes, strict=True):
                 m.train(was)
 
     def state_dict(self) -> dict:

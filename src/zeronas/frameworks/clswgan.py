@@ -27,14 +27,22 @@ class CLSWGAN(Framework):
 
     def prepare(self) -> None:
         t, task = self.cfg.train, self.task
-        train_softmax(task.train_x, self.labels.to_local(task.train_y), len(task.seen_classes),
-                      t.pretrain_cls_lr, t.pretrain_cls_epochs, t.pretrain_cls_batch, model=self.classifier)  # fmt: skip
+        train_softmax(
+            task.train_x,
+            self.labels.to_local(task.train_y),
+            len(task.seen_classes),
+            t.pretrain_cls_lr,
+            t.pretrain_cls_epochs,
+            t.pretrain_cls_batch,
+            model=self.classifier,
+        )
 
     def critic_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         loss, w_dist = critic_loss(self.D, self.G, x, c, self.noise_dim, self.gp_weight)
         return loss, {"wasserstein": w_dist}
 
     def generator_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
-        loss, ce = generator_loss(self.D, self.G, self.classifier, c, self.labels.to_local(y), self.noise_dim,
-                                  self.cls_weight)  # fmt: skip
+        loss, ce = generator_loss(
+            self.D, self.G, self.classifier, c, self.labels.to_local(y), self.noise_dim, self.cls_weight
+        )
         return loss, {"cls_loss": ce}

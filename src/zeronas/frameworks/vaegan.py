@@ -11,7 +11,8 @@ TF-VAEGAN adds a semantic decoder ``Dec(x) -> c`` (its loss on real features tra
 with the critic; on fakes it is a cycle-consistency term of the generator) and a
 feedback module ``F``: ``G`` runs once, ``Dec`` reads its output, and ``F`` of Dec's
 hidden layer is added to G's hidden layer (here: to every intermediate node of the
-DAG; a derived G whose output reads only its inputs gets no feedback) in a second pass. The final classifier sees ``[x, Dec(x), Dec's hidden(x)]``.
+DAG; a derived G whose output reads only its inputs gets no feedback) in a second pass.
+The final classifier sees ``[x, Dec(x), Dec's hidden(x)]``.
 
 Differences from the papers, on purpose:
 - reconstruction is the summed squared error, not binary cross-entropy: the searched
@@ -86,7 +87,9 @@ class FVAEGAN(Framework):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         t, v = self.task, self.cfg.vaegan
-        self.extras["encoder"] = Encoder(t.feature_dim + t.attr_dim, v.encoder_hidden, self.noise_dim, self.cfg.train.slope)
+        self.extras["encoder"] = Encoder(
+            t.feature_dim + t.attr_dim, v.encoder_hidden, self.noise_dim, self.cfg.train.slope
+        )
 
     def generator_groups(self) -> list[dict]:
         return [{"params": list(self.extras["encoder"].parameters()), "betas": (0.9, 0.999)}]  # the authors' Adam
@@ -132,7 +135,9 @@ class TFVAEGAN(FVAEGAN):
         h = tf.decoder_hidden
         self.extras["decoder"] = SemanticDecoder(t.feature_dim, h, t.attr_dim, slope)
         if self.G.hidden_width:  # a derived G may have no intermediate node: then no feedback
-            fb = nn.Sequential(nn.Linear(h, h), nn.LeakyReLU(slope), nn.Linear(h, self.G.hidden_width), nn.LeakyReLU(slope))
+            fb = nn.Sequential(
+                nn.Linear(h, h), nn.LeakyReLU(slope), nn.Linear(h, self.G.hidden_width), nn.LeakyReLU(slope)
+            )
             init_weights(fb)
             self.extras["feedback"] = fb
 

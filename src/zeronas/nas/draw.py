@@ -34,19 +34,47 @@ def _draw_net(ax: plt.Axes, net: NetGenotype, title: str) -> None:
         color = OP_COLORS["linear" if e.op == "linear" else ("lrelu" if "lrelu" in e.op else "relu")]
         style = "--" if "drop" in e.op else "-"
         ax.annotate(
-            "", xy=(x1, y1), xytext=(x0, y0),
-            arrowprops={"arrowstyle": "-|>", "color": color, "linestyle": style, "shrinkA": 18, "shrinkB": 18,
-                        "connectionstyle": "arc3,rad=0.12"},
-        )  # fmt: skip
-        ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.08, e.op, fontsize=7, ha="center", color=color,
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5})  # fmt: skip
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": color,
+                "linestyle": style,
+                "shrinkA": 18,
+                "shrinkB": 18,
+                "connectionstyle": "arc3,rad=0.12",
+            },
+        )
+        ax.text(
+            (x0 + x1) / 2,
+            (y0 + y1) / 2 + 0.08,
+            e.op,
+            fontsize=7,
+            ha="center",
+            color=color,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5},
+        )
     for key, (x, y) in pos.items():
-        used = key == "out" or key in {n.id for n in net.nodes} or any(
-            e.src == key for n in net.nodes for e in n.inputs
-        ) or any(e.src == key for e in net.output)
-        ax.text(x, y, labels[key], ha="center", va="center", fontsize=8,
-                bbox={"boxstyle": "round", "facecolor": "#e8f0fe" if used else "#f4f4f4",
-                      "edgecolor": "black" if used else "#bbbbbb"})  # fmt: skip
+        used = (
+            key == "out"
+            or key in {n.id for n in net.nodes}
+            or any(e.src == key for n in net.nodes for e in n.inputs)
+            or any(e.src == key for e in net.output)
+        )
+        ax.text(
+            x,
+            y,
+            labels[key],
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={
+                "boxstyle": "round",
+                "facecolor": "#e8f0fe" if used else "#f4f4f4",
+                "edgecolor": "black" if used else "#bbbbbb",
+            },
+        )
     ax.set_title(title)
     ax.set_xlim(-0.6, len(net.nodes) + 1.6)
     ax.set_ylim(-2.4, 1.6)

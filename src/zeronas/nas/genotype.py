@@ -68,7 +68,7 @@ class NetGenotype:
         }
 
     @classmethod
-    def from_dict(cls, role: str, d: object) -> "NetGenotype":
+    def from_dict(cls, role: str, d: object) -> NetGenotype:
         where = role
         if not isinstance(d, dict):
             raise GenotypeError(f"'{where}' must be an object")
@@ -129,7 +129,7 @@ class Genotype:
         }
 
     @classmethod
-    def from_dict(cls, d: object) -> "Genotype":
+    def from_dict(cls, d: object) -> Genotype:
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise GenotypeError(f"not a genotype: 'format' must be {FORMAT!r}")
         if d.get("version") != VERSION:
@@ -142,7 +142,7 @@ class Genotype:
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Genotype":
+    def load(cls, path: str | Path) -> Genotype:
         p = Path(path)
         try:
             d = json.loads(p.read_text())
@@ -195,7 +195,5 @@ def derive(
     for j in range(out_id, N_INPUTS - 1, -1):
         if j in live:
             live.update(e.src for e in chosen[j])
-    nodes = tuple(
-        Node(j, widths[j - N_INPUTS], chosen[j]) for j in range(N_INPUTS, out_id) if j in live
-    )
+    nodes = tuple(Node(j, widths[j - N_INPUTS], chosen[j]) for j in range(N_INPUTS, out_id) if j in live)
     return NetGenotype(role, nodes, chosen[out_id])

@@ -50,7 +50,9 @@ from zeronas.train import adam, check_finite, task_to
 Log = Callable[[str], None]
 
 
-def build_search_pair(cfg: Config, feature_dim: int, attr_dim: int, critic: bool = True) -> tuple[nn.Module, nn.Module | None]:
+def build_search_pair(
+    cfg: Config, feature_dim: int, attr_dim: int, critic: bool = True
+) -> tuple[nn.Module, nn.Module | None]:
     """Supernets for G and D, or the FIX network for a side that is kept fixed (no D without ``critic``)."""
     s, t = cfg.search, cfg.train
     nz = t.noise_dim or attr_dim
@@ -83,8 +85,10 @@ class Searcher:
         self.task = task = task_to(task, device)
         kind = framework_class(cfg.train.framework)
         self.names = step_names(kind)
-        self.G, self.D = (m.to(device) if m is not None else None
-                          for m in build_search_pair(cfg, task.feature_dim, task.attr_dim, kind.uses_critic))  # fmt: skip
+        self.G, self.D = (
+            m.to(device) if m is not None else None
+            for m in build_search_pair(cfg, task.feature_dim, task.attr_dim, kind.uses_critic)
+        )
         perm = torch.randperm(task.train_x.shape[0], device=device)
         half = perm.numel() // 2
         self.halves = {"tr": perm[:half], "val": perm[half : 2 * half]}
@@ -97,9 +101,13 @@ class Searcher:
             "a_g": self._arch_adam(self.G.arch_parameters()),
         }
         if self.D is not None:
-            self.params.update(w_d=self.D.weight_parameters() + group_parameters(d_groups), a_d=self.D.arch_parameters())
-            self.opt.update(w_d=adam(self.D.weight_parameters(), d_groups, s.lr, s.beta1),
-                            a_d=self._arch_adam(self.D.arch_parameters()))  # fmt: skip
+            self.params.update(
+                w_d=self.D.weight_parameters() + group_parameters(d_groups), a_d=self.D.arch_parameters()
+            )
+            self.opt.update(
+                w_d=adam(self.D.weight_parameters(), d_groups, s.lr, s.beta1),
+                a_d=self._arch_adam(self.D.arch_parameters()),
+            )
         self.fw.prepare()
         self.all_params = [p for ps in self.params.values() for p in ps]
 
@@ -180,7 +188,11 @@ class Searcher:
                 step = torch.stack(self._step("w_d", on("tr", fw.critic_loss))) / s.critic_iters
                 weights = step if weights is None else weights + step
             row += [arch.reshape(1), weights]
-        arch_g = self._step("a_g", on("val", fw.generator_loss))[0] if self.params["a_g"] else torch.zeros((), device=self.device)
+        arch_g = (
+            self._step("a_g", on("val", fw.generator_loss))[0]
+            if self.params["a_g"]
+            else torch.zeros((), device=self.device)
+        )
         row += [arch_g.reshape(1), torch.stack(self._step("w_g", on("tr", fw.generator_loss)))]
         return torch.cat(row)
 
@@ -188,7 +200,7 @@ class Searcher:
         self.fw.train()
         iters = max(1, self.halves["tr"].numel() // self.cfg.search.batch_size)
         sums = sum(self.iteration() for _ in range(iters))
-        return dict(zip(self.names, (sums / iters).tolist()))
+        return dict(zip(self.names, (sums / iters).tolist(), strict=True))
 
 
 def search(
@@ -233,13 +245,23 @@ def search(
                 "genotype_dict": geno.to_dict(),
             }
         )
-        log(f"search epoch {epoch}: " + " ".join(f"{k}={v:.4f}" for k, v in losses.items()) + f" | G {geno.generator} | D {geno.critic}")
+        log(
+            f"search epoch {epoch}: "
+            + " ".join(f"{k}={v:.4f}" for k, v in losses.items())
+            + f" | G {geno.generator} | D {geno.critic}"
+        )
         epoch_log.write(history)
         write_json(run_dir / "arch_history.json", arch_history)
         if epoch % cfg.search.checkpoint_every == 0 or epoch == epochs:
             save_checkpoint(
                 run_dir,
-                {"kind": "search", "epoch": epoch, "searcher": searcher.state_dict(), "history": history, "arch_history": arch_history},
+                {
+                    "kind": "search",
+                    "epoch": epoch,
+                    "searcher": searcher.state_dict(),
+                    "history": history,
+                    "arch_history": arch_history,
+                },
             )
     genotype, chosen = choose_genotype(history, arch_history, cfg.search.select)
     log(f"search: genotype of epoch {chosen} ({cfg.search.select!r})")

@@ -102,10 +102,7 @@ class Supernet(nn.Module):
 
         # Mixed edges (src, dst) in a fixed order; alpha has one row per mixed edge.
         self.mixed_edges = [
-            (i, j)
-            for j in range(N_INPUTS, self.out_id + 1)
-            if not (linear_out and j == self.out_id)
-            for i in range(j)
+            (i, j) for j in range(N_INPUTS, self.out_id + 1) if not (linear_out and j == self.out_id) for i in range(j)
         ]
         self.edge_index = edge_index = {e: k for k, e in enumerate(self.mixed_edges)}
         self.alpha = nn.Parameter(arch_init_std * torch.randn(len(self.mixed_edges), N_OPS))
@@ -132,10 +129,17 @@ class Supernet(nn.Module):
             if lin:
                 lin_at = len(self.fc)
                 self.fc.append(nn.Linear(dims[i], sum(dims[j] for j in lin)))
-            seg = torch.cat([torch.full((dims[j],), t, dtype=torch.long) for t, j in enumerate(mixed)] or [torch.zeros(0, dtype=torch.long)])
+            seg = torch.cat(
+                [torch.full((dims[j],), t, dtype=torch.long) for t, j in enumerate(mixed)]
+                or [torch.zeros(0, dtype=torch.long)]
+            )
             self.register_buffer(f"seg{i}", seg, persistent=False)
-            self.register_buffer(f"eidx{i}", torch.tensor([edge_index[(i, j)] for j in mixed], dtype=torch.long), persistent=False)
-            self.register_buffer(f"tidx{i}", torch.tensor([j - N_INPUTS for j in mixed], dtype=torch.long), persistent=False)
+            self.register_buffer(
+                f"eidx{i}", torch.tensor([edge_index[(i, j)] for j in mixed], dtype=torch.long), persistent=False
+            )
+            self.register_buffer(
+                f"tidx{i}", torch.tensor([j - N_INPUTS for j in mixed], dtype=torch.long), persistent=False
+            )
             # Batch norm over the 4 BN operations of every mixed edge leaving node i.
             self.register_parameter(f"bn_w{i}", nn.Parameter(torch.ones(4 * wsum)))
             self.register_parameter(f"bn_b{i}", nn.Parameter(torch.zeros(4 * wsum)))
@@ -183,7 +187,7 @@ class Supernet(nn.Module):
                     add(j, h)
             if lin:
                 tail = self.fc[lin_at](x)
-                for j, part in zip(lin, tail.split([self.dims[j] for j in lin], dim=1)):
+                for j, part in zip(lin, tail.split([self.dims[j] for j in lin], dim=1), strict=True):
                     add(j, edge_w[j - N_INPUTS, i] * part)
         return acc[self.out_id]
 
@@ -199,7 +203,7 @@ class Supernet(nn.Module):
             w = (op_w[eidx] * edge_w[tidx, i].unsqueeze(1)).t()  # (8 ops, targets)
             coef = w[BLOCK_OP][:, getattr(self, f"seg{i}")]  # (8 blocks, wsum)
             mix = self._mix(x, coef, i, wsum)
-            return list(zip(mixed, mix.split([self.dims[j] for j in mixed], dim=1)))
+            return list(zip(mixed, mix.split([self.dims[j] for j in mixed], dim=1), strict=True))
 
         return out_edges
 
@@ -294,7 +298,5 @@ class Supernet(nn.Module):
         edge_w = self.edge_weights().detach().cpu().numpy()
         return {
             "alpha": {f"{i}->{j}": np.round(op_w[k], 6).tolist() for k, (i, j) in enumerate(self.mixed_edges)},
-            "beta": {
-                str(j): np.round(edge_w[j - N_INPUTS, :j], 6).tolist() for j in range(N_INPUTS, self.out_id + 1)
-            },
+            "beta": {str(j): np.round(edge_w[j - N_INPUTS, :j], 6).tolist() for j in range(N_INPUTS, self.out_id + 1)},
         }
