@@ -139,7 +139,7 @@ def make_config(sh: Shapes):
 class ReferenceSearch:
     """Algorithm 1 on ``ReferenceSupernet`` with the authors' gradient policy.
 
-    Same data halves, batch sampling, losses (``zeronas.gan``) and optimizers as
+    Same data halves, batch sampling, losses (the f-CLSWGAN framework's) and optimizers as
     ``Searcher``; but no parameter is frozen in any step (all gradients are computed and
     discarded), except the critic's parameters in the two generator steps, as in the
     f-CLSWGAN code.
@@ -148,13 +148,12 @@ class ReferenceSearch:
     def __init__(self, cfg, task):
         from reference import ReferenceSupernet
 
-        from zeronas.classifier import LabelMap, train_softmax
+        from zeronas.frameworks import CLSWGAN
 
         s, t = cfg.search, cfg.train
         self.cfg, self.task = cfg, task
-        self.noise_dim = t.noise_dim or task.attr_dim
-        a = task.attr_dim
-        self.G = ReferenceSupernet("generator", (self.noise_dim, a), s.g_widths, task.feature_dim, t.slope, t.dropout)
+        nz, a = t.noise_dim or task.attr_dim, task.attr_dim
+        self.G = ReferenceSupernet("generator", (nz, a), s.g_widths, task.feature_dim, t.slope, t.dropout)
         self.D = ReferenceSupernet("critic", (task.feature_dim, a), s.d_widths, 1, t.slope, t.dropout)
         perm = torch.randperm(task.train_x.shape[0])
         half = perm.numel() // 2
@@ -169,15 +168,8 @@ class ReferenceSearch:
             "a_g": adam(self.G.arch_parameters(), s.arch_lr, s.arch_beta1, s.arch_weight_decay),
             "w_g": adam(self.G.weight_parameters(), s.lr, s.beta1),
         }
-        self.labels = LabelMap(task.seen_classes)
-        self.classifier = train_softmax(
-            task.train_x,
-            self.labels.to_local(task.train_y),
-            len(task.seen_classes),
-            t.pretrain_cls_lr,
-            t.pretrain_cls_epochs,
-            t.pretrain_cls_batch,
-        )
+        self.fw = CLSWGAN(self.G, self.D, task, cfg, s.cls_weight, s.gp_weight)
+        self.fw.prepare()  # the frozen classifier
 
     def _batch(self, half):
         pool = self.halves[half]
@@ -185,37 +177,25 @@ class ReferenceSearch:
         y = self.task.train_y[idx]
         return self.task.train_x[idx], self.task.class_vectors[y], y
 
-    def _step(self, key, loss_fn, critic_frozen):
+    def _step(self, key, loss, half, critic_frozen):
+        batch = self._batch(half)
         for p in self.G.parameters():
             p.requires_grad_(True)
         for p in self.D.parameters():
             p.requires_grad_(not critic_frozen)
-        loss, _ = loss_fn()
+        value, _ = loss(*batch)
         self.G.zero_grad(set_to_none=True)
         self.D.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         self.opt[key].step()
 
     def iteration(self):
-        from zeronas.gan import critic_loss, generator_loss
-
-        s, G, D = self.cfg.search, self.G, self.D
-
-        def critic_on(half):
-            x, c, _ = self._batch(half)
-            return lambda: critic_loss(D, G, x, c, self.noise_dim, s.gp_weight)
-
-        def generator_on(half):
-            _, c, y = self._batch(half)
-            return lambda: generator_loss(
-                D, G, self.classifier, c, self.labels.to_local(y), self.noise_dim, s.cls_weight
-            )
-
-        for _ in range(s.critic_iters):
-            self._step("a_d", critic_on("val"), critic_frozen=False)
-            self._step("w_d", critic_on("tr"), critic_frozen=False)
-        self._step("a_g", generator_on("val"), critic_frozen=True)
-        self._step("w_g", generator_on("tr"), critic_frozen=True)
+        fw = self.fw
+        for _ in range(self.cfg.search.critic_iters):
+            self._step("a_d", fw.critic_loss, "val", critic_frozen=False)
+            self._step("w_d", fw.critic_loss, "tr", critic_frozen=False)
+        self._step("a_g", fw.generator_loss, "val", critic_frozen=True)
+        self._step("w_g", fw.generator_loss, "tr", critic_frozen=True)
 
 
 # --------------------------------------------------------------------------- one job (subprocess)

@@ -160,11 +160,11 @@ def test_linear_synthetic_zsl_far_above_chance(linear_result):
     assert m["calibrated"]["gzsl_h"] > 0.5
     for k in ("zsl_top1", "gzsl_seen", "gzsl_unseen", "gzsl_h"):
         assert 0.0 <= m[k] <= 1.0
-    assert set(m["calibrated"]) == {"gamma", "gzsl_seen", "gzsl_unseen", "gzsl_h"}
+    assert set(m["calibrated"]) == {"stacking_constant", "gzsl_seen", "gzsl_unseen", "gzsl_h"}
     assert set(m["selected"]) == {"zsl", "gzsl", "gzsl_calibrated"}
     for choice in m["selected"].values():
         assert choice["gamma"] in GRID and choice["lambda"] in GRID
-    assert m["calibrated"]["gamma"] == m["selected"]["gzsl_calibrated"]["calibration"]
+    assert m["calibrated"]["stacking_constant"] == m["selected"]["gzsl_calibrated"]["stacking_constant"]
     assert "validation" in m["protocol"]
 
 

@@ -211,7 +211,7 @@ def test_unknown_framework_is_a_clear_error():
         framework_class("nope")
 
 
-def test_fvaegan_generator_loss_is_vae_plus_gamma_times_the_wgan_term(task):
+def test_fvaegan_generator_loss_is_vae_plus_the_weighted_wgan_term(task):
     torch.manual_seed(0)
     cfg = tiny_config("fvaegan")
     fw = GANTrainer(fixed_genotype(8), task, cfg, CPU).fw  # FIX nets: no dropout, so no other draws
@@ -224,7 +224,7 @@ def test_fvaegan_generator_loss_is_vae_plus_gamma_times_the_wgan_term(task):
     sse = (recon - x).pow(2).sum(1)
     kl = 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).sum(1)
     expected_vae = (sse + kl).mean()
-    expected = expected_vae - cfg.vaegan.gamma_g * fw.D(recon, c).mean()
+    expected = expected_vae - cfg.vaegan.gan_weight_g * fw.D(recon, c).mean()
     assert torch.allclose(stats["vae_loss"], expected_vae) and torch.allclose(loss, expected)
 
 

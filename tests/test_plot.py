@@ -51,7 +51,7 @@ def _train_history(select_epochs: int = 6, final_epochs: int = 4) -> list[dict]:
                     val_seen=s,
                     val_unseen=u,
                     val_h=2 * s * u / (s + u),
-                    val_cs_gamma=0.3,
+                    val_cs_constant=0.3,
                     val_cs_seen=s - 0.1,
                     val_cs_unseen=u + 0.1,
                     val_cs_h=2 * (s - 0.1) * (u + 0.1) / (s + u),
@@ -86,19 +86,22 @@ def _make_train_run(d: Path, data: Path | None = None, checkpoint: bool = True, 
         rec = {"command": "train", "data": str(data), "seed": 0, "split_seed": 0, "config": {"train": {}, "search": {}}}
         ((d if record_here else d.parent) / "config.json").write_text(json.dumps(rec))
     if checkpoint and data is not None:
+        from zeronas.config import Config
         from zeronas.data import load_dataset
+        from zeronas.frameworks import CLSWGAN
         from zeronas.nas.network import DiscreteNet
         from zeronas.runs import save_checkpoint
 
         task = load_dataset(data).test_task()
         G = DiscreteNet(geno.generator, (task.attr_dim, task.attr_dim), task.feature_dim)
+        extras = CLSWGAN(G, None, task, Config(), 0.01, 10.0).state_dict()  # the frozen classifier
         save_checkpoint(
             d,
             {
                 "kind": "train",
                 "stage": "final",
                 "epoch": 4,
-                "trainer": {"G": G.state_dict()},
+                "trainer": {"G": G.state_dict(), "framework": extras},
                 "history": [],
                 "selection": None,
                 "results": {},

@@ -376,7 +376,7 @@ def _print_metrics(m: dict, run_dir: Path) -> None:
     cal = m["calibrated"]
     click.echo(
         f"ZSL top-1 {m['zsl_top1']:.4f} | GZSL S {m['gzsl_seen']:.4f} U {m['gzsl_unseen']:.4f} H {m['gzsl_h']:.4f}"
-        f" | calibrated (gamma {cal['gamma']:.2f}) S {cal['gzsl_seen']:.4f} U {cal['gzsl_unseen']:.4f}"
+        f" | calibrated (constant {cal['stacking_constant']:.2f}) S {cal['gzsl_seen']:.4f} U {cal['gzsl_unseen']:.4f}"
         f" H {cal['gzsl_h']:.4f}\nepochs selected on validation classes: {m['selected_epoch']}\n"
         f"wrote {run_dir / 'metrics.json'}"
     )

@@ -79,8 +79,8 @@ class SearchConfig:
 class VAEGANConfig:
     """f-VAEGAN-D2 and TF-VAEGAN: the VAE around the shared generator (Xian et al. 2019)."""
 
-    gamma_d: float = 10.0  # weight of the critic's WGAN-GP loss
-    gamma_g: float = 10.0  # weight of the WGAN term in the generator's loss
+    gan_weight_d: float = 10.0  # weight of the critic's WGAN-GP loss (the authors' gamma_d)
+    gan_weight_g: float = 10.0  # weight of the WGAN term in the generator's loss (gamma_g)
     encoded_noise: bool = True  # the generator's WGAN fakes decode the encoder's z, not prior noise
     encoder_hidden: int = 4096
 

@@ -29,9 +29,9 @@ class GZSLScores:
     labels: LabelMap
     seen_mask: torch.Tensor  # over local class index: True for seen classes
 
-    def evaluate(self, task: ZSLTask, calibration: float = 0.0) -> dict[str, float]:
-        """S, U, H after subtracting ``calibration`` from seen-class probabilities."""
-        shift = calibration * self.seen_mask.float()
+    def evaluate(self, task: ZSLTask, stacking_constant: float = 0.0) -> dict[str, float]:
+        """S, U, H after subtracting ``stacking_constant`` from seen-class probabilities."""
+        shift = stacking_constant * self.seen_mask.float()
 
         def predict(prob: torch.Tensor) -> torch.Tensor:
             return self.labels.to_global((prob - shift).argmax(dim=1)).cpu()
@@ -82,9 +82,9 @@ def choose_calibration(scores: GZSLScores, task: ZSLTask, grid: int) -> tuple[fl
     """
     best: tuple[float, dict[str, float]] | None = None
     for k in range(grid):
-        gamma = k / max(grid - 1, 1)
-        res = scores.evaluate(task, gamma)
+        constant = k / max(grid - 1, 1)
+        res = scores.evaluate(task, constant)
         if best is None or res["h"] > best[1]["h"]:
-            best = (gamma, res)
+            best = (constant, res)
     assert best is not None
     return best

@@ -24,9 +24,7 @@ from zeronas.data import ZSLDataset, load_dataset
 from zeronas.errors import ZeroNASError
 from zeronas.nas.genotype import Genotype
 from zeronas.pipeline import run_fix, run_nas, run_search, train_genotype
-from zeronas.runs import atomic_write_text, write_json, write_record
-
-Log = Callable[[str], None]
+from zeronas.runs import Log, atomic_write_text, write_json, write_record
 
 METHODS = {
     "eszsl": "ESZSL (no generator)",

@@ -1,8 +1,8 @@
-"""WGAN-GP losses, and f-CLSWGAN's two losses (Eqs. 1, 6-9) built on them.
+"""WGAN-GP losses (Eqs. 1, 6-9), the terms every framework with a critic builds on.
 
-The search (Eqs. 6-9) and the retraining (Eq. 1) evaluate the same two losses; they
-differ only in which parameters are updated and on which half of the data. Every
-framework with a critic (``zeronas.frameworks``) uses :func:`wgan_critic_loss`.
+The search (Eqs. 6-9) and the retraining (Eq. 1) evaluate the same losses, through a
+framework (``zeronas.frameworks``); they differ only in which parameters are updated and
+on which half of the data.
 """
 
 from __future__ import annotations
@@ -10,10 +10,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-def noise(n: int, dim: int, device: torch.device) -> torch.Tensor:
-    return torch.randn(n, dim, device=device)
 
 
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -33,41 +29,14 @@ def wgan_critic_loss(
     return -w_dist + gp_weight * gradient_penalty(critic, real, fake, c), w_dist.detach()
 
 
-def critic_loss(
-    critic: nn.Module,
-    generator: nn.Module,
-    real: torch.Tensor,
-    c: torch.Tensor,
-    noise_dim: int,
-    gp_weight: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """f-CLSWGAN's critic loss on fakes ``G(z, c)`` with prior noise ``z``."""
-    with torch.no_grad():
-        fake = generator(noise(real.shape[0], noise_dim, real.device), c)
-    return wgan_critic_loss(critic, real, fake, c, gp_weight)
-
-
 def generator_terms(
     critic: nn.Module, classifier: nn.Module, fake: torch.Tensor, c: torch.Tensor, y_local: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The adversarial term ``-D(fake, c)`` and the frozen classifier's ``-log P(y | fake)``."""
-    ce = F.cross_entropy(classifier(fake), y_local)  # first: the gradients then sum in the order of earlier runs
+    # The classifier's term is built first: backward then sums G's gradients in this order,
+    # which fixes the last bits of every result (tests/data/golden_engine.json).
+    ce = F.cross_entropy(classifier(fake), y_local)
     return -critic(fake, c).mean(), ce
-
-
-def generator_loss(
-    critic: nn.Module,
-    generator: nn.Module,
-    classifier: nn.Module,
-    c: torch.Tensor,
-    y_local: torch.Tensor,
-    noise_dim: int,
-    cls_weight: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``-D(G(z,c)) - lambda * log P(y | G(z,c))`` with a frozen classifier; also returns the CE term."""
-    fake = generator(noise(c.shape[0], noise_dim, c.device), c)
-    adv, ce = generator_terms(critic, classifier, fake, c, y_local)
-    return adv + cls_weight * ce, ce.detach()
 
 
 def set_trainable(params: list[nn.Parameter], trainable: list[nn.Parameter]) -> None:

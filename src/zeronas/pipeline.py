@@ -5,7 +5,6 @@ The CLI and the experiment grids both call these, so a grid cell is exactly a CL
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -16,10 +15,8 @@ from zeronas.errors import ZeroNASError
 from zeronas.nas.draw import draw_genotype
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.search import search
-from zeronas.runs import write_json
+from zeronas.runs import Log, write_json
 from zeronas.train import train_and_evaluate
-
-Log = Callable[[str], None]
 
 
 def run_search(
@@ -54,7 +51,9 @@ def run_nas(
         genotype = Genotype.load(search_dir / "genotype.json")
     else:
         genotype = run_search(ds, cfg, seed, search_dir, device, resume, log)
-    return train_genotype(ds, genotype, cfg, seed, train_dir, device, resume, log, top=run_dir)
+    metrics = train_genotype(ds, genotype, cfg, seed, train_dir, device, resume, log)
+    write_json(run_dir / "metrics.json", {**metrics, "genotype": genotype.to_dict()})
+    return metrics
 
 
 def train_genotype(
@@ -66,11 +65,7 @@ def train_genotype(
     device: torch.device,
     resume: bool,
     log: Log,
-    top: Path | None = None,
 ) -> dict:
-    """Train and evaluate a given genotype; with ``top``, also write metrics.json there."""
+    """Train and evaluate a given genotype (writes genotype.json and metrics.json in ``run_dir``)."""
     genotype.save(run_dir / "genotype.json")
-    metrics = train_and_evaluate(ds, genotype, cfg, seed, run_dir, device, resume, log)
-    if top is not None:
-        write_json(top / "metrics.json", {**metrics, "genotype": genotype.to_dict()})
-    return metrics
+    return train_and_evaluate(ds, genotype, cfg, seed, run_dir, device, resume, log)

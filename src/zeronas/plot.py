@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -35,9 +34,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from zeronas.errors import ZeroNASError  # noqa: E402
 from zeronas.nas.genotype import INPUT_NAMES, N_INPUTS  # noqa: E402
 from zeronas.nas.ops import OPS  # noqa: E402
-from zeronas.runs import atomic_write  # noqa: E402
-
-Log = Callable[[str], None]
+from zeronas.runs import Log, atomic_write  # noqa: E402
 
 PLOTS = "plots"
 DPI = 120
@@ -292,11 +289,11 @@ def _plot_validation(rows: list[dict[str, str]], chosen: dict | None, path: Path
                 )
         _vline(ax, sel, "tab:red", "selected")
         ax.set_title(f"{name} (validation)")
-    ep, gamma = _column(rows, "val_cs_gamma")
+    ep, constant = _column(rows, "val_cs_constant")
     if ep.size and isinstance(chosen.get("gzsl_calibrated"), (int, float)):
         at = np.flatnonzero(ep == float(chosen["gzsl_calibrated"]))
         if at.size:
-            axes[2].set_title(f"GZSL, calibrated stacking (validation; γ={gamma[at[0]]:.2f} at selection)")
+            axes[2].set_title(f"GZSL, calibrated stacking (validation; constant {constant[at[0]]:.2f} at selection)")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.set_ylim(bottom=0)
@@ -318,7 +315,7 @@ def _plot_tsne(run_dir: Path, path: Path, log: Log) -> Path | None:
 
     from zeronas.runs import load_checkpoint
 
-    ckpt = load_checkpoint(ckpt_path, versions=(1, 2))  # only G (and extras, if any) are read
+    ckpt = load_checkpoint(ckpt_path)
     if ckpt.get("stage") != "final" or "G" not in (ckpt.get("trainer") or {}):
         log(f"note: {ckpt_path}: training has not reached the final stage; t-SNE skipped")
         return None
@@ -351,8 +348,7 @@ def _plot_tsne(run_dir: Path, path: Path, log: Log) -> Path | None:
     fw = framework_class(cfg.framework)(G, None, task, config, cfg.cls_weight, cfg.gp_weight)
     try:
         G.load_state_dict(ckpt["trainer"]["G"])
-        if "framework" in ckpt["trainer"]:  # runs made before the framework interface have no extras
-            fw.load_state_dict(ckpt["trainer"]["framework"])
+        fw.load_state_dict(ckpt["trainer"]["framework"])
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise ZeroNASError(f"{ckpt_path}: weights do not match genotype.json and the config ({first[:200]})") from None

@@ -10,6 +10,7 @@ import pickle
 import platform
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,12 @@ import torch
 from zeronas import __version__
 from zeronas.errors import ZeroNASError
 
+#: Where a run's progress messages go (``print``, the CLI's stderr writer, a test's list).
+Log = Callable[[str], None]
+
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "zeronas-checkpoint"
-# 2: the framework interface (a framework's extras under "framework"; version 1 had "classifier")
+#: The layout of the payload; a checkpoint of another layout is refused (:func:`load_checkpoint`).
 CHECKPOINT_VERSION = 2
 _UMASK = os.umask(0)
 os.umask(_UMASK)

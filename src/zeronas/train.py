@@ -35,14 +35,13 @@ from zeronas.nas.network import DiscreteNet
 from zeronas.runs import (
     CHECKPOINT,
     EpochLog,
+    Log,
     load_checkpoint,
     save_checkpoint,
     seed_everything,
     set_rng_state,
     write_json,
 )
-
-Log = Callable[[str], None]
 
 
 def task_to(task: ZSLTask, device: torch.device) -> ZSLTask:
@@ -155,7 +154,7 @@ def select_epochs(history: list[dict]) -> dict[str, dict]:
         },
         "gzsl_calibrated": {
             "epoch": cal["epoch"],
-            "gamma": cal["val_cs_gamma"],
+            "stacking_constant": cal["val_cs_constant"],
             "val_seen": cal["val_cs_seen"],
             "val_unseen": cal["val_cs_unseen"],
             "val_h": cal["val_cs_h"],
@@ -167,13 +166,13 @@ def _validate(trainer: GANTrainer, task: ZSLTask, cfg: TrainConfig) -> dict[str,
     zsl = zsl_accuracy(trainer.fw, task, cfg)
     scores = gzsl_scores(trainer.fw, task, cfg)
     plain = scores.evaluate(task)
-    gamma, cal = choose_calibration(scores, task, cfg.calibration_grid)
+    constant, cal = choose_calibration(scores, task, cfg.calibration_grid)
     return {
         "val_zsl": zsl,
         "val_seen": plain["seen"],
         "val_unseen": plain["unseen"],
         "val_h": plain["h"],
-        "val_cs_gamma": gamma,
+        "val_cs_constant": constant,
         "val_cs_seen": cal["seen"],
         "val_cs_unseen": cal["unseen"],
         "val_cs_h": cal["h"],
@@ -298,10 +297,10 @@ def _evaluate_test_once(
             r = scores.evaluate(task)
             results.update(gzsl_seen=r["seen"], gzsl_unseen=r["unseen"], gzsl_h=r["h"])
         if want_cal:
-            gamma = selection["gzsl_calibrated"]["gamma"]
-            r = scores.evaluate(task, gamma)
+            constant = selection["gzsl_calibrated"]["stacking_constant"]
+            r = scores.evaluate(task, constant)
             results["calibrated"] = {
-                "gamma": gamma,
+                "stacking_constant": constant,
                 "gzsl_seen": r["seen"],
                 "gzsl_unseen": r["unseen"],
                 "gzsl_h": r["h"],

@@ -195,9 +195,9 @@ class _TaskArrays:
         pred = self.all_classes[cols[unseen_scores[:, cols].argmax(axis=1)]]
         return per_class_accuracy(_t(pred), _t(self.unseen_y), _t(self.unseen_classes))
 
-    def gzsl(self, scores: tuple[np.ndarray, np.ndarray], calibration: float = 0.0) -> dict[str, float]:
-        """S, U, H over all classes after subtracting ``calibration`` from seen-class scores."""
-        shift = calibration * self.seen_mask
+    def gzsl(self, scores: tuple[np.ndarray, np.ndarray], stacking_constant: float = 0.0) -> dict[str, float]:
+        """S, U, H over all classes after subtracting ``stacking_constant`` from seen-class scores."""
+        shift = stacking_constant * self.seen_mask
 
         def predict(sc: np.ndarray) -> torch.Tensor:
             return _t(self.all_classes[(sc - shift).argmax(axis=1)])
@@ -298,15 +298,20 @@ def select_on_validation(
             top = np.flatnonzero(h == h.max())
             k = top[np.argmin(np.abs(constants[top]))]
             if best_cal is None or h[k] > best_cal["h"]:
-                best_cal = {"gamma": float(g), "lambda": float(lam), "calibration": float(constants[k]), "h": h[k]}
+                best_cal = {
+                    "gamma": float(g),
+                    "lambda": float(lam),
+                    "stacking_constant": float(constants[k]),
+                    "h": h[k],
+                }
     assert best_zsl is not None and best_gzsl is not None and best_cal is not None
     # validation figures of the calibrated choice, recomputed with the reference argmax path
     v = solver.solve(best_cal["gamma"], best_cal["lambda"])
-    cal = arrays.gzsl(arrays.scores(v), best_cal["calibration"])
+    cal = arrays.gzsl(arrays.scores(v), best_cal["stacking_constant"])
     best_cal = {
         "gamma": best_cal["gamma"],
         "lambda": best_cal["lambda"],
-        "calibration": best_cal["calibration"],
+        "stacking_constant": best_cal["stacking_constant"],
         "val_seen": cal["seen"],
         "val_unseen": cal["unseen"],
         "val_h": cal["h"],
@@ -321,14 +326,14 @@ def evaluate_test_once(task: ZSLTask, selected: dict[str, dict], negative: float
     zsl, g, c = selected["zsl"], selected["gzsl"], selected["gzsl_calibrated"]
     zsl_top1 = arrays.zsl(arrays.scores(solver.solve(zsl["gamma"], zsl["lambda"]))[1])
     plain = arrays.gzsl(arrays.scores(solver.solve(g["gamma"], g["lambda"])))
-    cal = arrays.gzsl(arrays.scores(solver.solve(c["gamma"], c["lambda"])), c["calibration"])
+    cal = arrays.gzsl(arrays.scores(solver.solve(c["gamma"], c["lambda"])), c["stacking_constant"])
     return {
         "zsl_top1": zsl_top1,
         "gzsl_seen": plain["seen"],
         "gzsl_unseen": plain["unseen"],
         "gzsl_h": plain["h"],
         "calibrated": {
-            "gamma": c["calibration"],
+            "stacking_constant": c["stacking_constant"],
             "gzsl_seen": cal["seen"],
             "gzsl_unseen": cal["unseen"],
             "gzsl_h": cal["h"],
@@ -346,8 +351,8 @@ def eszsl_evaluate(
     """ESZSL under the leak-free protocol: select on the validation task, then test once.
 
     Returns the keys of :func:`zeronas.train.train_and_evaluate`'s metrics (``zsl_top1``,
-    ``gzsl_seen``, ``gzsl_unseen``, ``gzsl_h``, ``calibrated`` with ``gamma`` = the stacking
-    constant in raw ESZSL score units) plus ``selected`` (the ESZSL ``gamma``/``lambda`` per
+    ``gzsl_seen``, ``gzsl_unseen``, ``gzsl_h``, ``calibrated`` with its ``stacking_constant``
+    in raw ESZSL score units) plus ``selected`` (the ESZSL ``gamma``/``lambda`` per
     metric with their validation figures; ``validation`` is the same dict), ``grid`` and
     ``protocol``. Deterministic. ``negative_target`` is the target of the wrong classes:
     -1 as in the paper (default), 0 for one-hot targets.
@@ -363,7 +368,7 @@ def eszsl_evaluate(
             "gamma": [float(g) for g in gammas],
             "lambda": [float(lam) for lam in lambdas],
             "targets": f"+1 for the true class, {float(negative_target):g} elsewhere",
-            "calibration": f"0 and midpoints of {calibration_points} quantiles of the validation margin",
+            "stacking_constant": f"0 and midpoints of {calibration_points} quantiles of the validation margin",
         },
         "dataset": dataset.name,
         "split_seed": dataset.split_seed,

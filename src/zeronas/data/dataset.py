@@ -52,10 +52,6 @@ class ZSLTask:
     def attr_dim(self) -> int:
         return int(self.class_vectors.shape[1])
 
-    @property
-    def num_classes(self) -> int:
-        return int(self.class_vectors.shape[0])
-
 
 def _preprocess(features: np.ndarray, fit_idx: np.ndarray) -> np.ndarray:
     """f-CLSWGAN scaling: MinMax fitted on training rows, then divide by their maximum."""

@@ -7,7 +7,7 @@ from torch import nn
 
 from zeronas.classifier import LabelMap, train_softmax
 from zeronas.frameworks.base import Framework, Stats
-from zeronas.gan import critic_loss, generator_loss
+from zeronas.gan import generator_terms, wgan_critic_loss
 
 
 class CLSWGAN(Framework):
@@ -38,11 +38,14 @@ class CLSWGAN(Framework):
         )
 
     def critic_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
-        loss, w_dist = critic_loss(self.D, self.G, x, c, self.noise_dim, self.gp_weight)
+        """WGAN-GP on fakes ``G(z, c)`` from prior noise."""
+        with torch.no_grad():
+            fake = self.G(self.noise(x.shape[0]), c)
+        loss, w_dist = wgan_critic_loss(self.D, x, fake, c, self.gp_weight)
         return loss, {"wasserstein": w_dist}
 
     def generator_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
-        loss, ce = generator_loss(
-            self.D, self.G, self.classifier, c, self.labels.to_local(y), self.noise_dim, self.cls_weight
-        )
-        return loss, {"cls_loss": ce}
+        """``-D(G(z,c)) - lambda * log P(y | G(z,c))`` with the frozen classifier."""
+        fake = self.G(self.noise(c.shape[0]), c)
+        adv, ce = generator_terms(self.D, self.classifier, fake, c, self.labels.to_local(y))
+        return adv + self.cls_weight * ce, {"cls_loss": ce.detach()}

@@ -2,8 +2,8 @@
 
 f-VAEGAN: a conditional VAE whose decoder is the GAN's generator. The encoder
 ``E(x, c)`` gives ``q(z | x, c)``; the generator step minimises the VAE loss
-(reconstruction + KL) plus ``gamma_g`` times the WGAN generator term, and the critic
-steps minimise ``gamma_d`` times the WGAN-GP loss. With ``encoded_noise`` the WGAN
+(reconstruction + KL) plus ``gan_weight_g`` times the WGAN generator term, and the critic
+steps minimise ``gan_weight_d`` times the WGAN-GP loss. With ``encoded_noise`` the WGAN
 fakes decode the encoder's ``z`` (the authors' setting for CUB, SUN and AWA), otherwise
 prior noise. The unlabelled-data critic D2 is transductive and not used here.
 
@@ -109,7 +109,7 @@ class FVAEGAN(Framework):
         with torch.no_grad():
             fake = self.decode(self._fake_z(x, c), c)
         loss, w_dist = wgan_critic_loss(self.D, x, fake, c, self.gp_weight)
-        return self.cfg.vaegan.gamma_d * loss, {"wasserstein": w_dist}
+        return self.cfg.vaegan.gan_weight_d * loss, {"wasserstein": w_dist}
 
     def _vae_gan_terms(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(VAE loss, WGAN generator term, the fakes that term scored)."""
@@ -120,7 +120,7 @@ class FVAEGAN(Framework):
 
     def generator_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         vae, adv, _ = self._vae_gan_terms(x, c)
-        return vae + self.cfg.vaegan.gamma_g * adv, {"vae_loss": vae.detach()}
+        return vae + self.cfg.vaegan.gan_weight_g * adv, {"vae_loss": vae.detach()}
 
 
 class TFVAEGAN(FVAEGAN):
@@ -171,7 +171,7 @@ class TFVAEGAN(FVAEGAN):
         tf = self.cfg.tfvaegan
         vae, adv, fake = self._vae_gan_terms(x, c)
         recons = weighted_l1(self.extras["decoder"](fake)[0], c)
-        loss = vae + self.cfg.vaegan.gamma_g * adv + tf.recons_weight * recons
+        loss = vae + self.cfg.vaegan.gan_weight_g * adv + tf.recons_weight * recons
         return loss, {"vae_loss": vae.detach(), "recons_fake": recons.detach()}
 
     @torch.no_grad()

@@ -117,9 +117,6 @@ class Genotype:
     generator: NetGenotype
     critic: NetGenotype
 
-    def net(self, role: str) -> NetGenotype:
-        return self.generator if role == "generator" else self.critic
-
     def to_dict(self) -> dict:
         return {
             "format": FORMAT,

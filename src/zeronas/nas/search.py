@@ -39,6 +39,7 @@ from zeronas.nas.supernet import Supernet
 from zeronas.runs import (
     CHECKPOINT,
     EpochLog,
+    Log,
     load_checkpoint,
     save_checkpoint,
     seed_everything,
@@ -46,8 +47,6 @@ from zeronas.runs import (
     write_json,
 )
 from zeronas.train import adam, check_finite, task_to
-
-Log = Callable[[str], None]
 
 
 def build_search_pair(

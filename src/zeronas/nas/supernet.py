@@ -14,12 +14,8 @@ of linear edges (into the critic's output node) are one ``nn.Linear`` per source
 ``tests/test_supernet_equivalence.py`` compares outputs, gradients and second-order
 gradients with the reference.
 
-Why 8 GEMMs per source and not one: on CPU, one ``nn.Linear`` per source node made
-weights (and their gradients, gradient sums and optimizer temporaries) of up to 145 MB
-at CUB size; such buffers are freshly ``mmap``-ed and page-faulted at every step by
-glibc, and stream through DRAM. Per-block weights stay under 18 MB, are recycled by the
-allocator and mostly fit the cache: a CUB search iteration took 14.3 instead of 19.1
-CPU-seconds (``bench/search_step.py``, one thread).
+Why 8 GEMMs per source and not one GEMM: smaller weight buffers, which the allocator
+recycles and the cache holds (measurements in ``bench/README.md``).
 
 Architecture parameters (``alpha``, ``beta``) are kept apart from weights:
 :meth:`Supernet.arch_parameters` and :meth:`Supernet.weight_parameters`.
