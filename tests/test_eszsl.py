@@ -23,7 +23,7 @@ from synth import make_arrays, write_xlsa17
 from zeronas.baselines import eszsl_evaluate, eszsl_fit
 from zeronas.baselines.eszsl import GRID, _TaskArrays, eszsl_objective, label_matrix, select_on_validation
 from zeronas.data import load_dataset
-from zeronas.metrics import harmonic_mean, per_class_accuracy
+from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
 
 # 60 classes (10 unseen, 10 validation), 16-d class vectors, features linear in them + noise
 LINEAR = dict(n_classes=60, n_unseen=10, per_class=20, feat_dim=64, att_dim=16, seed=0, val_classes=tuple(range(10)))

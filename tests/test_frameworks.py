@@ -14,12 +14,11 @@ from zeronas.errors import ZeroNASError
 from zeronas.frameworks import REGISTRY, Framework, framework_class
 from zeronas.frameworks.lisgan import Souls
 from zeronas.frameworks.vaegan import vae_loss, weighted_l1
-from zeronas.gan import set_trainable
 from zeronas.nas.genotype import fixed_genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.nas.search import Searcher
 from zeronas.nas.supernet import Supernet
-from zeronas.train import GANTrainer
+from zeronas.train import GANTrainer, set_trainable
 
 CPU = torch.device("cpu")
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from zeronas.metrics import harmonic_mean, per_class_accuracy
+from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
 
 
 def t(*v):

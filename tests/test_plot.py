@@ -1,4 +1,4 @@
-"""Figures of run directories (zeronas.plot), on small hand-built runs."""
+"""Figures of run directories (zeronas.plots), on small hand-built runs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from synth import make_arrays, write_xlsa17
 
 from zeronas.errors import ZeroNASError
-from zeronas.plot import plot_run
+from zeronas.plots import plot_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 N_OPS = 8

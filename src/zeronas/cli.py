@@ -260,7 +260,7 @@ def run(data, seed, config, framework, sets, device, tensorboard, out, resume, s
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="PNG or SVG (default: beside it).")
 def draw(genotype: Path, output: Path | None) -> None:
     """Draw a genotype.json (or the one in a run directory)."""
-    from zeronas.nas.draw import draw_genotype
+    from zeronas.plots import draw_genotype
 
     geno, src = _load_arch(str(genotype), Config())
     out = output or Path(src).with_suffix(".png")
@@ -272,7 +272,7 @@ def draw(genotype: Path, output: Path | None) -> None:
 @click.option("--no-tsne", is_flag=True, help="Skip the t-SNE (it needs the dataset and the final checkpoint).")
 def plot(run_dir: Path, no_tsne: bool) -> None:
     """Draw the figures of a train, search or combined run into RUN_DIR/plots/."""
-    from zeronas.plot import plot_run
+    from zeronas.plots import plot_run
 
     for p in plot_run(run_dir, log=click.echo, tsne=not no_tsne):
         click.echo(f"wrote {p}")

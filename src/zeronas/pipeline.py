@@ -12,9 +12,9 @@ import torch
 from zeronas.config import Config
 from zeronas.data import ZSLDataset
 from zeronas.errors import ZeroNASError
-from zeronas.nas.draw import draw_genotype
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.search import search
+from zeronas.plots import draw_genotype
 from zeronas.runs import Log, write_json
 from zeronas.train import train_and_evaluate
 

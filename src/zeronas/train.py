@@ -24,12 +24,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from zeronas.config import Config, TrainConfig
+from zeronas.config import Config
 from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.errors import DivergenceError
-from zeronas.evaluate import choose_calibration, gzsl_scores, zsl_accuracy
+from zeronas.evaluation import evaluate_test_once, select_epochs, validation_scores
 from zeronas.frameworks import framework_class, group_parameters
-from zeronas.gan import set_trainable
 from zeronas.nas.genotype import Genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.runs import (
@@ -53,6 +52,13 @@ def check_finite(losses: dict[str, float], where: str) -> None:
     for name, value in losses.items():
         if not math.isfinite(value):
             raise DivergenceError(f"{where}: loss '{name}' is {value}; the last good checkpoint is kept")
+
+
+def set_trainable(params: list[nn.Parameter], trainable: list[nn.Parameter]) -> None:
+    """Freeze every parameter in ``params`` except those in ``trainable``."""
+    keep = {id(p) for p in trainable}
+    for p in params:
+        p.requires_grad_(id(p) in keep)
 
 
 def adam(main: list[nn.Parameter], extra_groups: list[dict], lr: float, beta1: float, wd: float = 0.0):
@@ -135,50 +141,6 @@ class GANTrainer:
         return dict(zip(self.stat_names, (sums / iters).tolist(), strict=True))
 
 
-def _select(history: list[dict], key: str) -> dict:
-    """The row with the highest ``key`` (earliest on ties)."""
-    rows = [r for r in history if r.get(key) is not None]
-    return max(rows, key=lambda r: (r[key], -r["epoch"]))
-
-
-def select_epochs(history: list[dict]) -> dict[str, dict]:
-    """Epochs (and the calibration constant) chosen on validation scores only."""
-    zsl, gzsl, cal = _select(history, "val_zsl"), _select(history, "val_h"), _select(history, "val_cs_h")
-    return {
-        "zsl": {"epoch": zsl["epoch"], "val_zsl_top1": zsl["val_zsl"]},
-        "gzsl": {
-            "epoch": gzsl["epoch"],
-            "val_seen": gzsl["val_seen"],
-            "val_unseen": gzsl["val_unseen"],
-            "val_h": gzsl["val_h"],
-        },
-        "gzsl_calibrated": {
-            "epoch": cal["epoch"],
-            "stacking_constant": cal["val_cs_constant"],
-            "val_seen": cal["val_cs_seen"],
-            "val_unseen": cal["val_cs_unseen"],
-            "val_h": cal["val_cs_h"],
-        },
-    }
-
-
-def _validate(trainer: GANTrainer, task: ZSLTask, cfg: TrainConfig) -> dict[str, float]:
-    zsl = zsl_accuracy(trainer.fw, task, cfg)
-    scores = gzsl_scores(trainer.fw, task, cfg)
-    plain = scores.evaluate(task)
-    constant, cal = choose_calibration(scores, task, cfg.calibration_grid)
-    return {
-        "val_zsl": zsl,
-        "val_seen": plain["seen"],
-        "val_unseen": plain["unseen"],
-        "val_h": plain["h"],
-        "val_cs_constant": constant,
-        "val_cs_seen": cal["seen"],
-        "val_cs_unseen": cal["unseen"],
-        "val_cs_h": cal["h"],
-    }
-
-
 def train_and_evaluate(
     dataset: ZSLDataset,
     genotype: Genotype,
@@ -232,7 +194,7 @@ def train_and_evaluate(
             check_finite(losses, f"stage 'select', epoch {epoch}")
             row: dict = {"stage": "select", "epoch": epoch, **losses}
             if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-                row.update(_validate(trainer, vtask, cfg))
+                row.update(validation_scores(trainer.fw, vtask, cfg))
             row["seconds"] = round(time.perf_counter() - t0, 3)
             history.append(row)
             log(_fmt_row(row))
@@ -255,7 +217,7 @@ def train_and_evaluate(
             t0 = time.perf_counter()
             losses = trainer.train_epoch()
             check_finite(losses, f"stage 'final', epoch {epoch}")
-            _evaluate_test_once(trainer, task, cfg, selection, epoch, results)
+            evaluate_test_once(trainer.fw, task, cfg, selection, epoch, results)
             row = {"stage": "final", "epoch": epoch, **losses, "seconds": round(time.perf_counter() - t0, 3)}
             history.append(row)
             log(_fmt_row(row))
@@ -282,29 +244,6 @@ def train_and_evaluate(
     }
     write_json(run_dir / "metrics.json", metrics)
     return metrics
-
-
-def _evaluate_test_once(
-    trainer: GANTrainer, task: ZSLTask, cfg: TrainConfig, selection: dict, epoch: int, results: dict
-) -> None:
-    if epoch == selection["zsl"]["epoch"]:
-        results["zsl_top1"] = zsl_accuracy(trainer.fw, task, cfg)
-    want_plain = epoch == selection["gzsl"]["epoch"]
-    want_cal = epoch == selection["gzsl_calibrated"]["epoch"]
-    if want_plain or want_cal:
-        scores = gzsl_scores(trainer.fw, task, cfg)
-        if want_plain:
-            r = scores.evaluate(task)
-            results.update(gzsl_seen=r["seen"], gzsl_unseen=r["unseen"], gzsl_h=r["h"])
-        if want_cal:
-            constant = selection["gzsl_calibrated"]["stacking_constant"]
-            r = scores.evaluate(task, constant)
-            results["calibrated"] = {
-                "stacking_constant": constant,
-                "gzsl_seen": r["seen"],
-                "gzsl_unseen": r["unseen"],
-                "gzsl_h": r["h"],
-            }
 
 
 def _epochs(start: int, stop: int, desc: str):

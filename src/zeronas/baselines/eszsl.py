@@ -42,7 +42,7 @@ import scipy.linalg
 import torch
 
 from zeronas.data import ZSLDataset, ZSLTask
-from zeronas.metrics import harmonic_mean, per_class_accuracy
+from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
 
 GRID: tuple[float, ...] = tuple(float(10.0**k) for k in range(-3, 4))
 CALIBRATION_POINTS = 101

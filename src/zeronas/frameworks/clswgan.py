@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zeronas.classifier import LabelMap, train_softmax
+from zeronas.evaluation.classifiers import LabelMap, train_softmax
 from zeronas.frameworks.base import Framework, Stats
-from zeronas.gan import generator_terms, wgan_critic_loss
+from zeronas.frameworks.wgan import generator_terms, wgan_critic_loss
 
 
 class CLSWGAN(Framework):

@@ -18,7 +18,7 @@ from torch import nn
 
 from zeronas.frameworks.base import Stats
 from zeronas.frameworks.clswgan import CLSWGAN
-from zeronas.gan import generator_terms
+from zeronas.frameworks.wgan import generator_terms
 
 
 class Souls(nn.Module):

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zeronas.frameworks.base import Framework, Stats
-from zeronas.gan import wgan_critic_loss
+from zeronas.frameworks.wgan import wgan_critic_loss
 from zeronas.nas.ops import init_weights
 
 

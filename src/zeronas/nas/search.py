@@ -29,10 +29,8 @@ from tqdm import tqdm
 
 from zeronas.config import Config
 from zeronas.data import ZSLDataset, ZSLTask
-from zeronas.errors import ZeroNASError
-from zeronas.evaluate import zsl_accuracy
+from zeronas.evaluation import choose_genotype, zsl_accuracy
 from zeronas.frameworks import Framework, framework_class, group_parameters
-from zeronas.gan import set_trainable
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.nas.supernet import Supernet
@@ -46,7 +44,7 @@ from zeronas.runs import (
     set_rng_state,
     write_json,
 )
-from zeronas.train import adam, check_finite, task_to
+from zeronas.train import adam, check_finite, set_trainable, task_to
 
 
 def build_search_pair(
@@ -266,19 +264,3 @@ def search(
     log(f"search: genotype of epoch {chosen} ({cfg.search.select!r})")
     genotype.save(run_dir / "genotype.json")
     return genotype
-
-
-def choose_genotype(history: list[dict], arch_history: list[dict], how: str) -> tuple[Genotype, int]:
-    """The last epoch's genotype, or (``val``) that of the epoch whose supernet generator
-    scored best on the validation classes (earliest on ties)."""
-    if how == "last":
-        entry = arch_history[-1]
-    elif how == "val":
-        scored = [r for r in history if r.get("val_zsl") is not None]
-        if not scored:
-            raise ZeroNASError("search.select = 'val' needs search.eval_every > 0")
-        best = max(scored, key=lambda r: (r["val_zsl"], -r["epoch"]))["epoch"]
-        entry = next(a for a in arch_history if a["epoch"] == best)
-    else:
-        raise ZeroNASError(f"search.select must be 'last' or 'val', not {how!r}")
-    return Genotype.from_dict(entry["genotype_dict"]), entry["epoch"]

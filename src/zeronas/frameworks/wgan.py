@@ -37,10 +37,3 @@ def generator_terms(
     # which fixes the last bits of every result (tests/data/golden_engine.json).
     ce = F.cross_entropy(classifier(fake), y_local)
     return -critic(fake, c).mean(), ce
-
-
-def set_trainable(params: list[nn.Parameter], trainable: list[nn.Parameter]) -> None:
-    """Freeze every parameter in ``params`` except those in ``trainable``."""
-    keep = {id(p) for p in trainable}
-    for p in params:
-        p.requires_grad_(id(p) in keep)

@@ -1,115 +1,23 @@
-"""The paper's experiments as resumable grids: comparison (Tables 1-2), ablation (Table 3),
-transferability (Fig. 5) and figures (Figs. 3, 4, 6).
-
-A grid directory holds ``grid.json`` (what was asked), one run directory per cell under
-``cells/`` (a finished cell has ``metrics.json`` and is never recomputed; an unfinished
-one resumes from its checkpoint), and the tables as Markdown and CSV.
-"""
+"""The paper's tables from grid cells: comparison (Tables 1-2), ablation (Table 3) and
+transferability (Fig. 5), as Markdown and CSV beside the cells."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from zeronas.config import Config, load_config
+from zeronas.config import Config
 from zeronas.data import ZSLDataset, load_dataset
-from zeronas.errors import ZeroNASError
+from zeronas.experiments.grid import METHODS, Grid, method_cell
 from zeronas.nas.genotype import Genotype
-from zeronas.pipeline import run_fix, run_nas, run_search, train_genotype
-from zeronas.runs import Log, atomic_write_text, write_json, write_record
+from zeronas.pipeline import run_search, train_genotype
+from zeronas.plots import plot_transfer
+from zeronas.runs import atomic_write_text, write_record
 
-METHODS = {
-    "eszsl": "ESZSL (no generator)",
-    "fix": "{title} FIX",
-    "nas_g_only": "{title} + ZeroNAS, searched G only (fixed D)",
-    "nas_d_only": "{title} + ZeroNAS, searched D only (fixed G)",
-    "nas": "{title} + ZeroNAS",
-}
 COLUMNS = (("zsl_top1", "ZSL T1"), ("gzsl_seen", "S"), ("gzsl_unseen", "U"), ("gzsl_h", "H"), ("cal_h", "H (cal.)"))
-
-
-@dataclass
-class Grid:
-    """Shared settings of every cell of a grid."""
-
-    out: Path
-    datasets: list[str]
-    seeds: int
-    sets: tuple[str, ...] = ()
-    device: torch.device = torch.device("cpu")
-    log: Log = print
-
-    def open(self) -> None:
-        """Create the grid directory, or check that an existing one has the same datasets, seeds
-        and settings (then its finished cells are reused: compare and ablation share FIX and NAS)."""
-        spec = {"datasets": self.datasets, "seeds": self.seeds, "sets": list(self.sets)}
-        path = self.out / "grid.json"
-        if path.is_file():
-            old = json.loads(path.read_text())
-            if old != spec:
-                raise ZeroNASError(f"{self.out}: a grid made with other settings ({old}); choose another --out")
-            self.log(f"resuming grid {self.out}: finished cells are kept")
-        else:
-            self.out.mkdir(parents=True, exist_ok=True)
-            write_json(path, spec)
-
-    def config(self, ds: ZSLDataset, framework: str = "clswgan") -> Config:
-        cfg, _ = load_config(None, ds.name)
-        cfg.apply_overrides(self.sets)
-        cfg.train.framework = framework
-        return cfg
-
-    def cell(self, rel: str, fn: Callable[[Path], dict], ds: ZSLDataset, cfg: Config, seed: int) -> dict:
-        """Run one cell unless its metrics.json exists; resume it if it was interrupted."""
-        d = self.out / "cells" / rel
-        done = d / "metrics.json"
-        if done.is_file():
-            self.log(f"[done] {rel}")
-            return json.loads(done.read_text())
-        self.log(f"[run] {rel}")
-        d.mkdir(parents=True, exist_ok=True)
-        write_record(
-            d,
-            f"experiment cell {rel}",
-            data=ds.source,
-            seed=seed,
-            split_seed=ds.split_seed,
-            config=cfg.to_dict(),
-            dataset=ds.summary(),
-            device=str(self.device),
-        )
-        metrics = fn(d)
-        if not done.is_file():
-            write_json(done, metrics)
-        return metrics
-
-
-def _method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: int) -> dict:
-    """One cell: ``cells/<dataset>/<framework>/<method>/seed<N>`` (ESZSL: ``cells/<dataset>/eszsl/seed0``)."""
-    from zeronas.baselines.eszsl import eszsl_evaluate
-
-    cfg = grid.config(ds, framework)
-    if method == "nas_g_only":
-        cfg.search.fixed_d = True
-    elif method == "nas_d_only":
-        cfg.search.fixed_g = True
-
-    def fn(d: Path) -> dict:
-        if method == "eszsl":
-            return eszsl_evaluate(ds)
-        runner = run_fix if method == "fix" else run_nas
-        return runner(ds, cfg, seed, d, grid.device, True, grid.log)
-
-    rel = f"{ds.name}/eszsl/seed{seed}" if method == "eszsl" else f"{ds.name}/{framework}/{method}/seed{seed}"
-    return grid.cell(rel, fn, ds, cfg, seed)
 
 
 def _summary(values: list[float]) -> tuple[float, float]:
@@ -134,7 +42,7 @@ def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[st
     for ds in datasets:
         for fw, method in rows:
             seeds = 1 if method == "eszsl" else grid.seeds  # ESZSL is deterministic
-            results[(ds.name, fw, method)] = [_row_values(_method_cell(grid, ds, fw, method, s)) for s in range(seeds)]
+            results[(ds.name, fw, method)] = [_row_values(method_cell(grid, ds, fw, method, s)) for s in range(seeds)]
 
     csv_rows, md = [], []
     header = ["Method"] + [f"{ds.name} {label}" for ds in datasets for _, label in COLUMNS]
@@ -210,7 +118,7 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
             runs = []
             for s in range(grid.seeds):
                 if src is None or src.name == dst.name:
-                    m = _method_cell(grid, dst, framework, "fix" if src is None else "nas", s)
+                    m = method_cell(grid, dst, framework, "fix" if src is None else "nas", s)
                 else:
                     rel = f"transfer/{framework}/{src.name}__on__{dst.name}/seed{s}"
                     geno = found[(src.name, s)]
@@ -237,47 +145,8 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
     text = "\n".join(rows) + f"\n\nMean ± sample std over {grid.seeds} seeds, in %.\n"
     atomic_write_text(grid.out / "transfer.md", text)
     _write_rows(grid.out / "transfer.csv", csv_rows)
-    from zeronas.plot import plot_transfer
-
     plot_transfer(csv_rows, grid.out / "transfer.png", f"{framework}, seeds 0-{grid.seeds - 1}")
     return text
-
-
-def figures(grid_dir: Path, out: Path, log: Log = print) -> list[Path]:
-    """Figs. 3, 4 and 6 from the seed-0 FIX and NAS cells of a comparison grid, per dataset and
-    framework, and Fig. 5 if the grid has a transfer matrix."""
-    from zeronas.plot import plot_run, side_by_side
-
-    cells = grid_dir / "cells"
-    nas_cells = (
-        sorted(c for c in cells.glob("*/*/nas/seed0") if (c / "metrics.json").is_file()) if cells.is_dir() else []
-    )
-    if not nas_cells:
-        raise ZeroNASError(f"{grid_dir}: no finished NAS cell (run `zeronas experiment compare` first)")
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for nas in nas_cells:
-        fw_dir = nas.parent.parent
-        # cells/<dataset>/<framework>/nas/seed0: f-CLSWGAN's figures carry the dataset's name only
-        name = fw_dir.parent.name + ("" if fw_dir.name == "clswgan" else f"_{fw_dir.name}")
-        fix = fw_dir / "fix" / "seed0"
-        plot_run(nas, log)
-        for src, dst in (
-            ("search/genotype.png", f"fig3_genotype_{name}.png"),
-            ("plots/zsl_search_train.png", f"fig6_accuracy_{name}.png"),
-        ):
-            if (nas / src).is_file():
-                shutil.copyfile(nas / src, out / dst)
-                written.append(out / dst)
-        if (fix / "metrics.json").is_file():
-            plot_run(fix, log)
-            pair = [fix / "plots" / "tsne.png", nas / "plots" / "tsne.png"]
-            if all(p.is_file() for p in pair):
-                written.append(side_by_side(pair, ["FIX", "ZeroNAS"], out / f"fig4_tsne_{name}.png"))
-    if (grid_dir / "transfer.png").is_file():
-        shutil.copyfile(grid_dir / "transfer.png", out / "fig5_transfer.png")
-        written.append(out / "fig5_transfer.png")
-    return written
 
 
 def _write_rows(path: Path, rows: list[dict]) -> None:

@@ -1,4 +1,4 @@
-"""ZSL and GZSL evaluation of a framework's generator: synthesise, train the final classifier, score.
+"""ZSL and GZSL scoring of a generator: synthesise, train the final classifier, score.
 
 Works on any :class:`~zeronas.data.ZSLTask`; model selection calls it on the validation
 task, the final report calls it once on the test task.
@@ -7,17 +7,24 @@ task, the final report calls it once on the test task.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
-from zeronas.classifier import LabelMap, train_softmax
 from zeronas.config import TrainConfig
 from zeronas.data import ZSLTask
-from zeronas.metrics import harmonic_mean, per_class_accuracy
+from zeronas.evaluation.classifiers import LabelMap, train_softmax
+from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
 
-if TYPE_CHECKING:
-    from zeronas.frameworks import Framework
+
+class FeatureGenerator(Protocol):
+    """What scoring needs of a framework (:class:`zeronas.frameworks.Framework` is one)."""
+
+    def synthesize(
+        self, class_vectors: torch.Tensor, classes: torch.Tensor, per_class: int
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def classifier_input(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 @dataclass
@@ -41,7 +48,7 @@ class GZSLScores:
         return {"seen": s, "unseen": u, "h": harmonic_mean(s, u)}
 
 
-def zsl_accuracy(fw: Framework, task: ZSLTask, cfg: TrainConfig) -> float:
+def zsl_accuracy(fw: FeatureGenerator, task: ZSLTask, cfg: TrainConfig) -> float:
     """Per-class top-1 on unseen test images, predicting among unseen classes only."""
     labels = LabelMap(task.unseen_classes)
     x, y = fw.synthesize(task.class_vectors, task.unseen_classes, cfg.syn_num_zsl)
@@ -58,7 +65,7 @@ def zsl_accuracy(fw: Framework, task: ZSLTask, cfg: TrainConfig) -> float:
     return per_class_accuracy(pred.cpu(), task.test_unseen_y.cpu(), task.unseen_classes.cpu())
 
 
-def gzsl_scores(fw: Framework, task: ZSLTask, cfg: TrainConfig) -> GZSLScores:
+def gzsl_scores(fw: FeatureGenerator, task: ZSLTask, cfg: TrainConfig) -> GZSLScores:
     """Train the GZSL classifier on real seen + synthetic unseen features; score the test images."""
     classes = torch.cat([task.seen_classes, task.unseen_classes]).sort().values
     labels = LabelMap(classes)
@@ -73,18 +80,3 @@ def gzsl_scores(fw: Framework, task: ZSLTask, cfg: TrainConfig) -> GZSLScores:
         unseen_prob = torch.softmax(clf(fw.classifier_input(task.test_unseen_x)), dim=1)
     seen_mask = torch.isin(classes, task.seen_classes.cpu()).to(seen_prob.device)
     return GZSLScores(seen_prob, unseen_prob, labels, seen_mask)
-
-
-def choose_calibration(scores: GZSLScores, task: ZSLTask, grid: int) -> tuple[float, dict[str, float]]:
-    """Calibrated stacking (Chao et al. 2016): the constant with the best H on ``task``.
-
-    Call it on the validation task only; the constant is then applied unchanged to test.
-    """
-    best: tuple[float, dict[str, float]] | None = None
-    for k in range(grid):
-        constant = k / max(grid - 1, 1)
-        res = scores.evaluate(task, constant)
-        if best is None or res["h"] > best[1]["h"]:
-            best = (constant, res)
-    assert best is not None
-    return best

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from zeronas.nas.genotype import INPUT_NAMES, N_INPUTS, Genotype, NetGenotype  # noqa: E402
-from zeronas.runs import atomic_write  # noqa: E402
+from zeronas.nas.genotype import INPUT_NAMES, N_INPUTS, Genotype, NetGenotype
+from zeronas.runs import atomic_write
 
 OP_COLORS = {"relu": "#1f77b4", "lrelu": "#d62728", "linear": "#555555"}
 
