@@ -16,7 +16,7 @@ allocates, unlike ``tracemalloc``, and needs no profiler):
 
 * ``search``: one iteration of Algorithm 1 (``n_d`` = 5 x (critic architecture step,
   critic weight step), then the generator architecture and weight steps) driven by the
-  project's own ``zeronas.nas.search.Searcher.iteration()`` on the fused supernet;
+  project's own ``zeronas.engine.search_iteration()`` on the fused supernet;
 * ``search_gdas``: the same in the sampled mode (``search.mode = "gdas"``: one drawn
   operation per edge and forward pass);
 * ``reference``: the same iteration on the per-operation reference of
@@ -24,7 +24,7 @@ allocates, unlike ``tracemalloc``, and needs no profiler):
   authors' gradient policy: nothing is frozen except the critic in generator steps;
 * ``retrain``: one f-CLSWGAN iteration (5 critic steps + 1 generator step) of the
   discrete networks derived from a CUB-sized supernet by ``Supernet.export()``, through
-  ``zeronas.train.GANTrainer.train_epoch`` on a one-batch task (one epoch = one iteration);
+  ``zeronas.engine.train_epoch`` on a one-batch task (one epoch = one iteration);
 * ``fix``: the same for the hand-crafted FIX networks (``fixed_genotype(4096)``).
 
 FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` over one iteration
@@ -140,7 +140,7 @@ class ReferenceSearch:
     """Algorithm 1 on ``ReferenceSupernet`` with the authors' gradient policy.
 
     Same data halves, batch sampling, losses (the f-CLSWGAN framework's) and optimizers as
-    ``Searcher``; but no parameter is frozen in any step (all gradients are computed and
+    ``zeronas.engine.search_iteration``; but no parameter is frozen in any step (all gradients are computed and
     discarded), except the critic's parameters in the two generator steps, as in the
     f-CLSWGAN code.
     """
@@ -215,23 +215,24 @@ def build(job: str, sh: Shapes, att: np.ndarray):
     device = torch.device("cpu")
     torch.manual_seed(0)
     if job in ("search", "search_gdas"):
-        from zeronas.nas.search import Searcher
+        from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
+        from zeronas.engine.search import set_temperature
 
         if job == "search_gdas":
             cfg.search.mode = "gdas"
-        s = Searcher(cfg, make_task(att, sh), device)
-        s.set_epoch(1)
+        s = Session(cfg, make_task(att, sh), device, SearchSpace(), cfg.search, pools=split_halves)
+        set_temperature(s, 1)
         s.fw.train()
         mode = "one drawn operation per edge (search.mode=gdas)" if job == "search_gdas" else "all operations"
-        return s.iteration, f"fused Supernet, zeronas Searcher.iteration(), {mode}"
+        return lambda: search_iteration(s), f"fused Supernet, zeronas search_iteration(), {mode}"
     if job == "reference":
         r = ReferenceSearch(cfg, make_task(att, sh))
         r.G.train()
         r.D.train()
         return r.iteration, "per-op ReferenceSupernet, nothing frozen in arch steps"
+    from zeronas.engine import Session, train_epoch
     from zeronas.nas.genotype import Genotype, fixed_genotype
     from zeronas.nas.supernet import Supernet
-    from zeronas.train import GANTrainer
 
     if job == "retrain":
         a = att.shape[1]
@@ -240,10 +241,10 @@ def build(job: str, sh: Shapes, att: np.ndarray):
         geno = Genotype(g, d)
     else:
         geno = fixed_genotype(sh.fix_hidden)
-    # A task of exactly one batch: GANTrainer.train_epoch() then runs exactly one iteration.
-    trainer = GANTrainer(geno, make_task(att, sh, n_train=sh.batch), cfg, device)
-    desc = f"GANTrainer.train_epoch, G {geno.generator} | D {geno.critic}"
-    return trainer.train_epoch, desc
+    # A task of exactly one batch: train_epoch() then runs exactly one iteration.
+    session = Session(cfg, make_task(att, sh, n_train=sh.batch), device, geno, cfg.train)
+    desc = f"zeronas train_epoch, G {geno.generator} | D {geno.critic}"
+    return lambda: train_epoch(session), desc
 
 
 class _GlobalOnly:

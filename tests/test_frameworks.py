@@ -10,15 +10,16 @@ from synth import make_arrays, write_xlsa17
 
 from zeronas.config import Config
 from zeronas.data import load_dataset
+from zeronas.engine import SearchSpace, Session, search_iteration, split_halves, train_epoch
+from zeronas.engine.search import current_genotype, step_names
+from zeronas.engine.train import stat_names
 from zeronas.errors import ZeroNASError
 from zeronas.frameworks import REGISTRY, Framework, framework_class
 from zeronas.frameworks.lisgan import Souls
 from zeronas.frameworks.vaegan import vae_loss, weighted_l1
 from zeronas.nas.genotype import fixed_genotype
 from zeronas.nas.network import DiscreteNet
-from zeronas.nas.search import Searcher
 from zeronas.nas.supernet import Supernet
-from zeronas.train import GANTrainer, set_trainable
 
 CPU = torch.device("cpu")
 
@@ -108,19 +109,25 @@ def _changed(before: list[torch.Tensor], params) -> bool:
     return any(not torch.equal(a, b) for a, b in zip(before, params, strict=True))
 
 
+def training(task, cfg: Config) -> Session:
+    return Session(cfg, task, CPU, fixed_genotype(8), cfg.train)
+
+
+def searching(task, cfg: Config) -> Session:
+    return Session(cfg, task, CPU, SearchSpace(), cfg.search, pools=split_halves)
+
+
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_each_step_updates_only_its_side(task, name):
     torch.manual_seed(0)
-    trainer = GANTrainer(fixed_genotype(8), task, tiny_config(name), CPU)
-    fw = trainer.fw
-    g_side, d_side = trainer.g_params, trainer.d_params
+    session = training(task, tiny_config(name))
+    fw = session.fw
+    g_side, d_side = session.params["w_g"], session.params["w_d"]
     g0, d0 = _values(g_side), _values(d_side)
-    set_trainable(trainer.all_params, d_side)
-    trainer._step(trainer.opt_d, fw.critic_loss(*trainer._batch())[0])
+    session.step("w_d", fw.critic_loss, "train")
     assert _changed(d0, d_side) and not _changed(g0, g_side)
     d1 = _values(d_side)
-    set_trainable(trainer.all_params, g_side)
-    trainer._step(trainer.opt_g, fw.generator_loss(*trainer._batch())[0])
+    session.step("w_g", fw.generator_loss, "train")
     assert _changed(g0, g_side) and not _changed(d1, d_side)
     extras = {n for n, _ in fw.extras.named_children()}
     assert (
@@ -137,22 +144,21 @@ def test_each_step_updates_only_its_side(task, name):
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_every_framework_trains_and_searches(task, name):
     cfg = tiny_config(name)
-    torch.manual_seed(0)
-    trainer = GANTrainer(fixed_genotype(8), task, cfg, CPU)
-    row = trainer.train_epoch()
-    assert set(row) == set(trainer.stat_names) and all(math.isfinite(v) for v in row.values())
     kind = framework_class(name)
+    torch.manual_seed(0)
+    row = train_epoch(training(task, cfg))
+    assert set(row) == set(stat_names(kind)) and all(math.isfinite(v) for v in row.values())
     assert list(row)[-len(kind.generator_stats) :] == list(kind.generator_stats)
-    searcher = Searcher(cfg, task, CPU)
-    losses = searcher.iteration()
-    assert losses.shape == (len(searcher.names),) and torch.isfinite(losses).all()
+    searcher = searching(task, cfg)
+    losses = search_iteration(searcher)
+    assert losses.shape == (len(step_names(kind)),) and torch.isfinite(losses).all()
     x, _ = searcher.fw.synthesize(task.class_vectors, task.unseen_classes, 4)
     assert x.shape == (4 * len(task.unseen_classes), task.feature_dim) and torch.isfinite(x).all()
 
 
 def test_tfvaegan_classifier_sees_the_feature_and_its_semantic_decoding(task):
     torch.manual_seed(0)
-    fw = GANTrainer(fixed_genotype(8), task, tiny_config("tfvaegan"), CPU).fw
+    fw = training(task, tiny_config("tfvaegan")).fw
     x = task.test_unseen_x[:5]
     z = fw.classifier_input(x)
     assert z.shape == (5, task.feature_dim + task.attr_dim + 8)
@@ -165,9 +171,10 @@ def test_tfvaegan_without_an_intermediate_node_has_no_feedback(task):
 
     g = NetGenotype("generator", (), (Edge(0, "fc_relu"), Edge(1, "fc_lrelu")))
     geno = Genotype(g, fixed_genotype(8).critic)
-    trainer = GANTrainer(geno, task, tiny_config("tfvaegan"), CPU)
-    assert "feedback" not in trainer.fw.extras
-    assert math.isfinite(trainer.train_epoch()["generator_loss"])
+    cfg = tiny_config("tfvaegan")
+    session = Session(cfg, task, CPU, geno, cfg.train)
+    assert "feedback" not in session.fw.extras
+    assert math.isfinite(train_epoch(session)["generator_loss"])
 
 
 class _Regression(Framework):
@@ -189,18 +196,18 @@ def test_a_framework_without_critic_trains_and_searches_g_only(task, monkeypatch
     cfg.train.framework = "toy_regression"
     cfg.train.lr = 1e-2
     torch.manual_seed(0)
-    trainer = GANTrainer(fixed_genotype(8), task, cfg, CPU)
-    assert trainer.D is None and trainer.stat_names == ("generator_loss", "mse")
-    first = trainer.train_epoch()["mse"]
+    session = training(task, cfg)
+    assert session.D is None and stat_names(_Regression) == ("generator_loss", "mse")
+    first = train_epoch(session)["mse"]
     for _ in range(10):
-        last = trainer.train_epoch()["mse"]
+        last = train_epoch(session)["mse"]
     assert last < first
-    searcher = Searcher(cfg, task, CPU)
-    assert searcher.D is None and searcher.names == ("generator_arch", "generator_weights", "mse")
+    searcher = searching(task, cfg)
+    assert searcher.D is None and step_names(_Regression) == ("generator_arch", "generator_weights", "mse")
     alpha = searcher.G.alpha.detach().clone()
-    assert torch.isfinite(searcher.iteration()).all()
+    assert torch.isfinite(search_iteration(searcher)).all()
     assert not torch.equal(alpha, searcher.G.alpha)
-    assert searcher.genotype().critic == fixed_genotype(8).critic  # nothing searched for the absent critic
+    assert current_genotype(searcher).critic == fixed_genotype(8).critic  # nothing searched for the absent critic
 
 
 def test_unknown_framework_is_a_clear_error():
@@ -213,7 +220,7 @@ def test_unknown_framework_is_a_clear_error():
 def test_fvaegan_generator_loss_is_vae_plus_the_weighted_wgan_term(task):
     torch.manual_seed(0)
     cfg = tiny_config("fvaegan")
-    fw = GANTrainer(fixed_genotype(8), task, cfg, CPU).fw  # FIX nets: no dropout, so no other draws
+    fw = training(task, cfg).fw  # FIX nets: no dropout, so no other draws
     x, c, y = task.train_x[:6], task.class_vectors[task.train_y[:6]], task.train_y[:6]
     torch.manual_seed(1)
     loss, stats = fw.generator_loss(x, c, y)
@@ -231,7 +238,7 @@ def test_lisgan_generator_loss_adds_both_soul_terms(task):
     torch.manual_seed(0)
     cfg = tiny_config("lisgan")
     cfg.lisgan.sample_soul_weight, cfg.lisgan.class_soul_weight, cfg.lisgan.soul_syn_num = 0.5, 0.25, 3
-    fw = GANTrainer(fixed_genotype(8), task, cfg, CPU).fw
+    fw = training(task, cfg).fw
     x, c, y = task.train_x[:6], task.class_vectors[task.train_y[:6]], task.train_y[:6]
     torch.manual_seed(1)
     loss, stats = fw.generator_loss(x, c, y)

@@ -34,9 +34,8 @@ import torch
 
 from zeronas.config import Config
 from zeronas.data import load_dataset
+from zeronas.engine import search, train_and_evaluate
 from zeronas.nas.genotype import Genotype, fixed_genotype
-from zeronas.nas.search import search
-from zeronas.train import train_and_evaluate
 
 GOLDEN = Path(__file__).parent / "data" / "golden_engine.json"
 REGENERATE = os.environ.get("ZERONAS_REGENERATE_GOLDEN") == "1"

@@ -10,10 +10,11 @@ from synth import make_arrays, write_xlsa17
 
 from zeronas.config import Config
 from zeronas.data import load_dataset
+from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
+from zeronas.engine.search import gumbel_temperature, set_temperature
 from zeronas.nas.genotype import Edge, Genotype, GenotypeError, NetGenotype, Node, fixed_genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.nas.ops import OPS, op_flags
-from zeronas.nas.search import Searcher
 from zeronas.nas.supernet import Supernet
 
 
@@ -88,10 +89,14 @@ def searcher(tmp_path_factory):
     cfg.search.batch_size = 16
     cfg.train.pretrain_cls_epochs = 2
     torch.manual_seed(0)
-    return Searcher(cfg, load_dataset(folder).validation_task(), torch.device("cpu"))
+    return searching(cfg, load_dataset(folder).validation_task())
 
 
-def _snapshot(s: Searcher) -> dict[str, list[torch.Tensor]]:
+def searching(cfg: Config, task) -> Session:
+    return Session(cfg, task, torch.device("cpu"), SearchSpace(), cfg.search, pools=split_halves)
+
+
+def _snapshot(s: Session) -> dict[str, list[torch.Tensor]]:
     return {
         "G.arch": [p.detach().clone() for p in s.G.arch_parameters()],
         "G.weights": [p.detach().clone() for p in s.G.weight_parameters()],
@@ -110,22 +115,21 @@ def _changed(before: dict, after: dict) -> set[str]:
 )
 def test_each_search_step_changes_only_its_parameter_set(searcher, opt_key, group):
     s = searcher
-    batch = s._batch("val" if opt_key.startswith("a") else "tr")
     loss = s.fw.critic_loss if group.startswith("D") else s.fw.generator_loss
     before = _snapshot(s)
-    s._step(opt_key, lambda: loss(*batch))
+    s.step(opt_key, loss, "val" if opt_key.startswith("a") else "tr")
     assert _changed(before, _snapshot(s)) == {group}
 
 
 def test_a_full_iteration_updates_all_four_sets(searcher):
     before = _snapshot(searcher)
-    losses = searcher.iteration()
+    losses = search_iteration(searcher)
     assert torch.isfinite(losses).all()
     assert _changed(before, _snapshot(searcher)) == set(before)
 
 
 def test_search_halves_are_disjoint_and_equal(searcher):
-    tr, val = searcher.halves["tr"], searcher.halves["val"]
+    tr, val = searcher.pools["tr"], searcher.pools["val"]
     assert tr.numel() == val.numel()
     assert not set(tr.tolist()) & set(val.tolist())
 
@@ -274,20 +278,28 @@ def test_sampled_forward_draws_operations_and_trains_alpha():
     assert net.beta.grad is not None and torch.isfinite(net.beta.grad).all()
 
 
+def test_gumbel_temperature_falls_linearly_over_the_epochs():
+    cfg = Config()
+    cfg.search.mode, cfg.search.epochs, cfg.search.tau_max, cfg.search.tau_min = "gdas", 5, 10.0, 0.1
+    assert [gumbel_temperature(e, cfg.search) for e in (1, 3, 5)] == pytest.approx([10.0, 5.05, 0.1])
+    cfg.search.mode = "exact"
+    assert gumbel_temperature(1, cfg.search) is None
+
+
 def test_gdas_search_anneals_the_temperature_and_updates_alpha(searcher):
     import copy
 
     cfg = copy.deepcopy(searcher.cfg)
     cfg.search.mode, cfg.search.epochs = "gdas", 5
     torch.manual_seed(0)
-    s = Searcher(cfg, searcher.task, torch.device("cpu"))
+    s = searching(cfg, searcher.task)
     taus = []
     for epoch in (1, 3, 5):
-        s.set_epoch(epoch)
+        set_temperature(s, epoch)
         taus.append((s.G.tau, s.D.tau))
     assert taus == [pytest.approx((t, t)) for t in (10.0, 5.05, 0.1)]
     before = _snapshot(s)
-    assert torch.isfinite(s.iteration()).all()
+    assert torch.isfinite(search_iteration(s)).all()
     assert _changed(before, _snapshot(s)) == set(before)
 
 

@@ -101,7 +101,7 @@ def _make_train_run(d: Path, data: Path | None = None, checkpoint: bool = True, 
                 "kind": "train",
                 "stage": "final",
                 "epoch": 4,
-                "trainer": {"G": G.state_dict(), "framework": extras},
+                "state": {"G": G.state_dict(), "framework": extras},
                 "history": [],
                 "selection": None,
                 "results": {},
@@ -191,7 +191,7 @@ def test_train_run_not_final_skips_tsne(tmp_path, data_dir):
     from zeronas.runs import save_checkpoint
 
     run = _make_train_run(tmp_path / "train", data_dir, checkpoint=False)
-    save_checkpoint(run, {"kind": "train", "stage": "select", "epoch": 2, "trainer": {}, "history": []})
+    save_checkpoint(run, {"kind": "train", "stage": "select", "epoch": 2, "state": {}, "history": []})
     notes: list[str] = []
     paths = plot_run(run, log=notes.append)
     assert "tsne.png" not in [p.name for p in paths]

@@ -18,10 +18,10 @@ import torch
 
 from zeronas.config import load_config
 from zeronas.data import load_dataset
+from zeronas.engine import train_and_evaluate
 from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.nas.genotype import fixed_genotype
 from zeronas.runs import CHECKPOINT, load_checkpoint
-from zeronas.train import train_and_evaluate
 
 TINY = [
     *("--set", "train.fix_hidden=64"),
@@ -145,10 +145,10 @@ def test_divergence_stops_with_the_epoch_and_loss_and_keeps_the_last_good_checkp
     ):
         cfg.set(f"train.{key}", value)
 
-    def poison(stage: str, epoch: int, trainer) -> None:
+    def poison(stage: str, epoch: int, session) -> None:
         if epoch == 2:
             with torch.no_grad():
-                next(trainer.G.parameters()).fill_(float("nan"))
+                next(session.G.parameters()).fill_(float("nan"))
 
     with pytest.raises(DivergenceError, match=r"stage 'select', epoch 3: loss '\w+' is nan"):
         train_and_evaluate(
@@ -163,7 +163,7 @@ def test_divergence_stops_with_the_epoch_and_loss_and_keeps_the_last_good_checkp
         )
     ckpt = load_checkpoint(tmp_path / CHECKPOINT)
     assert ckpt["epoch"] == 2  # written before the poison; epoch 3 never overwrote it
-    assert all(torch.isfinite(v).all() for v in ckpt["trainer"]["G"].values())
+    assert all(torch.isfinite(v).all() for v in ckpt["state"]["G"].values())
     assert not (tmp_path / "metrics.json").exists()
 
 
@@ -228,4 +228,46 @@ def test_a_checkpoint_of_another_layout_version_is_refused(tmp_path):
     torch.save(ckpt, tmp_path / CHECKPOINT)
     with pytest.raises(ZeroNASError, match="layout version 1 .* start a new run"):
         load_checkpoint(tmp_path / CHECKPOINT)
-    assert load_checkpoint(tmp_path / CHECKPOINT, versions=(1, 2))["epoch"] == 1
+
+
+@pytest.mark.parametrize("kind", ["train", "search"])
+def test_a_layout_2_checkpoint_is_upgraded_and_continues_identically(tmp_path, kind):
+    """Runs checkpointed before the engine (layout 2) resume: same state, same next epoch."""
+    from zeronas.config import Config
+    from zeronas.engine import SearchSpace, Session, search_epoch, split_halves, train_epoch
+    from zeronas.runs import rng_state
+
+    cfg = Config()
+    cfg.train.fix_hidden, cfg.train.pretrain_cls_epochs = 16, 1
+    cfg.search.g_widths = cfg.search.d_widths = (8, 8)
+    task = load_dataset(None).validation_task()
+
+    def session() -> Session:
+        if kind == "train":
+            return Session(cfg, task, torch.device("cpu"), fixed_genotype(16), cfg.train)
+        return Session(cfg, task, torch.device("cpu"), SearchSpace(), cfg.search, pools=split_halves)
+
+    epoch = train_epoch if kind == "train" else search_epoch
+    torch.manual_seed(0)
+    a = session()
+    epoch(a)
+    st = a.state_dict()
+    if kind == "train":
+        old = {"G": st["G"], "framework": st["framework"], "opt_g": st["opt"]["w_g"], "D": st["D"],
+               "opt_d": st["opt"]["w_d"]}  # fmt: skip
+        payload = {"kind": "train", "stage": "select", "trainer": old, "selection": None, "results": {}}
+    else:
+        old = {"G": st["G"], "D": st["D"], "framework": st["framework"], "halves": st["pools"], "opt": st["opt"]}
+        payload = {"kind": "search", "searcher": old, "arch_history": []}
+    legacy = {"format": "zeronas-checkpoint", "version": 2, **payload, "epoch": 1, "history": [], "rng": rng_state()}
+    torch.save(legacy, tmp_path / CHECKPOINT)
+
+    ckpt = load_checkpoint(tmp_path / CHECKPOINT)
+    assert ckpt["version"] == 3 and ckpt["stage"] == ("select" if kind == "train" else "search")
+    torch.manual_seed(1)
+    b = session()
+    b.load_state_dict(ckpt["state"])
+    torch.manual_seed(2)
+    expected = epoch(a)
+    torch.manual_seed(2)
+    assert epoch(b) == expected

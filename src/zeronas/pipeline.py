@@ -11,20 +11,17 @@ import torch
 
 from zeronas.config import Config
 from zeronas.data import ZSLDataset
-from zeronas.errors import ZeroNASError
+from zeronas.engine.search import search
+from zeronas.engine.train import train_and_evaluate
 from zeronas.nas.genotype import Genotype, fixed_genotype
-from zeronas.nas.search import search
 from zeronas.plots import draw_genotype
 from zeronas.runs import Log, write_json
-from zeronas.train import train_and_evaluate
 
 
 def run_search(
     ds: ZSLDataset, cfg: Config, seed: int, run_dir: Path, device: torch.device, resume: bool, log: Log
 ) -> Genotype:
     """Search (or resume a search), write genotype.json and genotype.png."""
-    if cfg.search.fixed_g and cfg.search.fixed_d:
-        raise ZeroNASError("fixed G and fixed D together leave nothing to search")
     genotype = search(ds, cfg, seed, run_dir, device, resume, log)
     draw_genotype(genotype, run_dir / "genotype.png", f"{ds.name}, seed {seed}")
     return genotype

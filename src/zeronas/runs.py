@@ -24,8 +24,10 @@ Log = Callable[[str], None]
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = "zeronas-checkpoint"
-#: The layout of the payload; a checkpoint of another layout is refused (:func:`load_checkpoint`).
-CHECKPOINT_VERSION = 2
+#: The layout of the payload: what a run saved (``kind``, ``stage``, ``epoch``, ``history``), the
+#: engine session's ``state`` and the program's own keys. Layout 2 (before the engine: the
+#: state under ``trainer`` or ``searcher``) is read and upgraded; others are refused.
+CHECKPOINT_VERSION = 3
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -135,11 +137,9 @@ def save_checkpoint(run_dir: Path, state: dict) -> None:
     atomic_write(run_dir / CHECKPOINT, lambda f: torch.save(payload, f))
 
 
-def load_checkpoint(
-    path: Path, map_location: str | torch.device = "cpu", versions: tuple[int, ...] = (CHECKPOINT_VERSION,)
-) -> dict:
-    """Load a checkpoint without unpickling arbitrary objects (``weights_only=True``), if its
-    layout version is one of ``versions``."""
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint without unpickling arbitrary objects (``weights_only=True``), in the
+    current layout (a layout-2 checkpoint is upgraded)."""
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
@@ -149,12 +149,28 @@ def load_checkpoint(
         raise ZeroNASError(f"{path}: rejected as unsafe or corrupt checkpoint ({first[:200]})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ZeroNASError(f"{path}: not a zeronas checkpoint")
-    if payload.get("version") not in versions:
+    if payload.get("version") == 2:
+        return _upgrade_layout_2(payload)
+    if payload.get("version") != CHECKPOINT_VERSION:
         raise ZeroNASError(
             f"{path}: checkpoint layout version {payload.get('version')} was written by another "
-            f"zeronas version (this one reads {', '.join(map(str, versions))}); start a new run"
+            f"zeronas version (this one reads 2 and {CHECKPOINT_VERSION}); start a new run"
         )
     return payload
+
+
+def _upgrade_layout_2(payload: dict) -> dict:
+    """Layout 2 -> 3: the trainer's ``opt_g``/``opt_d`` and the searcher's ``opt`` and
+    ``halves`` become one session ``state`` (``opt``, ``pools``); a search is stage ``search``."""
+    if "searcher" in payload:
+        state = payload.pop("searcher")
+        state["pools"] = state.pop("halves")
+        payload["stage"] = "search"
+    else:
+        state = payload.pop("trainer")
+        state["opt"] = {"w_g": state.pop("opt_g"), **({"w_d": state.pop("opt_d")} if "opt_d" in state else {})}
+        state.setdefault("D", None)
+    return {**payload, "version": CHECKPOINT_VERSION, "state": state}
 
 
 # --------------------------------------------------------------------------- run record

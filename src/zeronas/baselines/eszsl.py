@@ -350,7 +350,7 @@ def eszsl_evaluate(
 ) -> dict:
     """ESZSL under the leak-free protocol: select on the validation task, then test once.
 
-    Returns the keys of :func:`zeronas.train.train_and_evaluate`'s metrics (``zsl_top1``,
+    Returns the keys of :func:`zeronas.engine.train_and_evaluate`'s metrics (``zsl_top1``,
     ``gzsl_seen``, ``gzsl_unseen``, ``gzsl_h``, ``calibrated`` with its ``stacking_constant``
     in raw ESZSL score units) plus ``selected`` (the ESZSL ``gamma``/``lambda`` per
     metric with their validation figures; ``validation`` is the same dict), ``grid`` and

@@ -47,7 +47,7 @@ def load_tsne(run_dir: Path, log: Log) -> TSNEData | None:
     from zeronas.runs import load_checkpoint
 
     ckpt = load_checkpoint(ckpt_path)
-    if ckpt.get("stage") != "final" or "G" not in (ckpt.get("trainer") or {}):
+    if ckpt.get("stage") != "final" or "G" not in (ckpt.get("state") or {}):
         log(f"note: {ckpt_path}: training has not reached the final stage; t-SNE skipped")
         return None
     rec = read_record(run_dir)
@@ -61,9 +61,9 @@ def load_tsne(run_dir: Path, log: Log) -> TSNEData | None:
 
     from zeronas.config import Config
     from zeronas.data import load_dataset
+    from zeronas.engine import build_networks
     from zeronas.frameworks import framework_class
     from zeronas.nas.genotype import Genotype
-    from zeronas.nas.network import DiscreteNet
 
     try:
         ds = load_dataset(rec["data"], int(rec.get("split_seed", 0)))
@@ -73,13 +73,11 @@ def load_tsne(run_dir: Path, log: Log) -> TSNEData | None:
     task = ds.test_task()
     config = Config.from_dict(rec["config"], str(run_dir / "config.json"))
     cfg = config.train
-    noise_dim = cfg.noise_dim or task.attr_dim
-    genotype = Genotype.load(run_dir / "genotype.json")
-    G = DiscreteNet(genotype.generator, (noise_dim, task.attr_dim), task.feature_dim, cfg.slope, cfg.dropout)
+    G, _ = build_networks(config, task, Genotype.load(run_dir / "genotype.json"), critic=False)
     fw = framework_class(cfg.framework)(G, None, task, config, cfg.cls_weight, cfg.gp_weight)
     try:
-        G.load_state_dict(ckpt["trainer"]["G"])
-        fw.load_state_dict(ckpt["trainer"]["framework"])
+        G.load_state_dict(ckpt["state"]["G"])
+        fw.load_state_dict(ckpt["state"]["framework"])
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise ZeroNASError(f"{ckpt_path}: weights do not match genotype.json and the config ({first[:200]})") from None

@@ -1,0 +1,27 @@
+"""Optimizers and the freezing of parameter sets: what one update step needs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zeronas.config import SearchConfig
+
+
+def set_trainable(params: list[nn.Parameter], trainable: list[nn.Parameter]) -> None:
+    """Freeze every parameter in ``params`` except those in ``trainable``."""
+    keep = {id(p) for p in trainable}
+    for p in params:
+        p.requires_grad_(id(p) in keep)
+
+
+def adam(
+    main: list[nn.Parameter], extra_groups: list[dict], lr: float, beta1: float, weight_decay: float = 0.0
+) -> torch.optim.Adam:
+    """Adam over ``main`` and a framework's extra groups (which may set their own lr/betas)."""
+    return torch.optim.Adam([{"params": main}, *extra_groups], lr=lr, betas=(beta1, 0.999), weight_decay=weight_decay)
+
+
+def arch_optimizer(params: list[nn.Parameter], search: SearchConfig) -> torch.optim.Adam:
+    """The optimizer of one network's architecture parameters (alpha, beta)."""
+    return adam(params, [], search.arch_lr, search.arch_beta1, search.arch_weight_decay)

@@ -1,0 +1,187 @@
+"""The joint adversarial architecture search (Algorithm 1, Eqs. 6-9), first order.
+
+Data: the training samples of the validation task (seen classes minus the validation
+classes), split by sample into equal halves ``D_tr`` (weights) and ``D_val``
+(architecture). No test sample and no validation-class sample is seen by the search.
+
+Per iteration, each step updates one parameter set with the other three frozen:
+``n_d`` x (omega_d on D_val, theta_d on D_tr), then omega_g on D_val, then theta_g on
+D_tr. Unlike the authors' code, the omega_g step uses a fresh D_val batch.
+
+``search.mode = "gdas"`` draws one operation per edge and forward pass instead of mixing
+all eight (see ``zeronas.nas.supernet``), at the temperature :func:`gumbel_temperature`.
+
+After each epoch the supernet's generator is scored on the validation classes (ZSL
+top-1, "accuracy during searching", paper Fig. 6); ``search.select = "val"`` takes the
+genotype of the best such epoch, ``"last"`` (default) that of the final epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from zeronas.config import Config, SearchConfig
+from zeronas.data import ZSLDataset
+from zeronas.engine.networks import SearchSpace
+from zeronas.engine.runner import EpochRunner, Stage
+from zeronas.engine.session import Session, split_halves
+from zeronas.evaluation import choose_genotype, zsl_accuracy
+from zeronas.frameworks import Framework
+from zeronas.nas.genotype import Genotype, fixed_genotype
+from zeronas.nas.supernet import Supernet
+from zeronas.runs import Log, write_json
+
+
+def gumbel_temperature(epoch: int, search: SearchConfig) -> float | None:
+    """The sampled mode's temperature in ``epoch`` (1-based): linear from ``tau_max`` in the
+    first epoch to ``tau_min`` in the last (GDAS). None in the exact mode."""
+    if search.mode != "gdas":
+        return None
+    return search.tau_max - (search.tau_max - search.tau_min) * (epoch - 1) / max(1, search.epochs - 1)
+
+
+def step_names(kind: type[Framework]) -> tuple[str, ...]:
+    """Columns of a search epoch's row: each step's loss, then the framework's figures."""
+    critic = ("critic_arch", "critic_weights", *kind.critic_stats) if kind.uses_critic else ()
+    return critic + ("generator_arch", "generator_weights", *kind.generator_stats)
+
+
+def search_session(cfg: Config, dataset: ZSLDataset, device: torch.device) -> Session:
+    """The search's session: supernets (FIX on a fixed side) on the validation task's halves."""
+    space = SearchSpace.from_config(cfg.search)
+    return Session(cfg, dataset.validation_task(), device, space, cfg.search, pools=split_halves)
+
+
+def set_temperature(session: Session, epoch: int) -> None:
+    """In the sampled mode, the supernets' Gumbel temperature for ``epoch``."""
+    tau = gumbel_temperature(epoch, session.cfg.search)
+    if tau is None:
+        return
+    for net in (session.G, session.D):
+        if isinstance(net, Supernet):
+            net.tau = tau
+
+
+def search_iteration(session: Session) -> torch.Tensor:
+    """One loop of Algorithm 1; returns the step losses and figures (see :func:`step_names`)."""
+    s, fw = session.loop, session.fw
+    row: list[torch.Tensor] = []
+    if session.D is not None:
+        arch = torch.zeros((), device=session.device)
+        weights: torch.Tensor | None = None
+        for _ in range(s.critic_iters):
+            if session.searches("d"):
+                arch = arch + session.step("a_d", fw.critic_loss, "val")[0] / s.critic_iters
+            step = torch.stack(session.step("w_d", fw.critic_loss, "tr")) / s.critic_iters
+            weights = step if weights is None else weights + step
+        assert weights is not None
+        row += [arch.reshape(1), weights]
+    if session.searches("g"):
+        arch_g = session.step("a_g", fw.generator_loss, "val")[0]
+    else:
+        arch_g = torch.zeros((), device=session.device)
+    row += [arch_g.reshape(1), torch.stack(session.step("w_g", fw.generator_loss, "tr"))]
+    return torch.cat(row)
+
+
+def search_epoch(session: Session) -> dict[str, float]:
+    """An epoch of the search: as many iterations as ``D_tr`` holds batches."""
+    session.fw.train()
+    iters = session.iterations("tr")
+    sums = sum(search_iteration(session) for _ in range(iters))
+    assert isinstance(sums, torch.Tensor)
+    return dict(zip(step_names(type(session.fw)), (sums / iters).tolist(), strict=True))
+
+
+def current_genotype(session: Session) -> Genotype:
+    """The genotype the supernets' alpha/beta point to now (FIX for a side kept fixed)."""
+    cfg = session.cfg
+    fix = fixed_genotype(cfg.train.fix_hidden)
+    keep = cfg.search.keep_edges
+    g = session.G.export(keep) if isinstance(session.G, Supernet) else fix.generator
+    d = session.D.export(keep) if isinstance(session.D, Supernet) else fix.critic
+    return Genotype(g, d)
+
+
+def arch_state(session: Session) -> dict:
+    """softmax(alpha) and softmax(beta) of the searched networks."""
+    nets = (("generator", session.G), ("critic", session.D))
+    return {role: net.arch_state() for role, net in nets if isinstance(net, Supernet)}
+
+
+class SearchStage(Stage):
+    """The search's epochs: Algorithm 1, then the derived genotype and the validation score."""
+
+    def __init__(self, session: Session, run_dir: Path, arch_history: list[dict]):
+        super().__init__("search", session, session.cfg.search.epochs, "search")
+        self.run_dir, self.arch_history = run_dir, arch_history
+        self.genotype: Genotype | None = None
+
+    def begin_epoch(self, epoch: int) -> None:
+        set_temperature(self.session, epoch)
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        return search_epoch(self.session)
+
+    def row(self, epoch: int, losses: dict[str, float]) -> dict:
+        cfg, session = self.session.cfg, self.session
+        self.genotype = geno = current_genotype(session)
+        self.losses = losses
+        row: dict = {"epoch": epoch, **losses}
+        s = cfg.search
+        if s.eval_every and (epoch % s.eval_every == 0 or epoch == s.epochs):
+            row["val_zsl"] = zsl_accuracy(session.fw, session.task, cfg.train)
+        self.arch_history.append(
+            {
+                "epoch": epoch,
+                **arch_state(session),
+                "genotype": {"generator": str(geno.generator), "critic": str(geno.critic)},
+                "genotype_dict": geno.to_dict(),
+            }
+        )
+        return row
+
+    def where(self, epoch: int) -> str:
+        return f"search epoch {epoch}"
+
+    def describe(self, row: dict) -> str:
+        assert self.genotype is not None
+        losses = " ".join(f"{k}={v:.4f}" for k, v in self.losses.items())
+        return f"search epoch {row['epoch']}: {losses} | G {self.genotype.generator} | D {self.genotype.critic}"
+
+    def end_epoch(self, epoch: int, row: dict) -> None:
+        write_json(self.run_dir / "arch_history.json", self.arch_history)
+
+
+def search(
+    dataset: ZSLDataset,
+    cfg: Config,
+    seed: int,
+    run_dir: Path,
+    device: torch.device,
+    resume: bool = False,
+    log: Log = print,
+) -> Genotype:
+    """Run (or resume) the search; writes genotype.json, the histories and checkpoints."""
+    s = cfg.search
+    SearchSpace.from_config(s)  # before anything runs: is there anything to search?
+    runner = EpochRunner(
+        run_dir,
+        "search",
+        "search_history.csv",
+        tensorboard=s.tensorboard,
+        checkpoint_every=s.checkpoint_every,
+        log=log,
+        resume=resume,
+        tb_prefix="search/",
+    )
+    arch_history: list[dict] = runner.restored("arch_history", [])  # type: ignore[assignment]
+    runner.state["arch_history"] = arch_history
+    session, start = runner.open("search", seed, lambda: search_session(cfg, dataset, device))
+    runner.run(SearchStage(session, run_dir, arch_history), start)
+    genotype, chosen = choose_genotype(runner.history, arch_history, s.select)
+    log(f"search: genotype of epoch {chosen} ({s.select!r})")
+    genotype.save(run_dir / "genotype.json")
+    return genotype

@@ -1,0 +1,189 @@
+"""Training a generator/critic pair with a framework's losses (Eq. 1 for f-CLSWGAN), and
+the leak-free protocol.
+
+:func:`train_and_evaluate` runs two stages, each resumable from its checkpoint:
+
+1. ``select``: train on the validation task (validation classes held out as "unseen"),
+   score ZSL and GZSL on those classes after every ``eval_every`` epochs, and pick the
+   epoch for ZSL, for GZSL and for calibrated GZSL (with its stacking constant).
+2. ``final``: train from scratch on all seen training data and evaluate the test task
+   once per metric, at the selected epochs.
+
+FIX and NAS use this same code: they differ only in the genotype; the frameworks differ
+only in their :class:`~zeronas.frameworks.Framework`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from zeronas.config import Config
+from zeronas.data import ZSLDataset, ZSLTask
+from zeronas.engine.runner import EpochRunner, Stage
+from zeronas.engine.session import Session
+from zeronas.evaluation import evaluate_test_once, select_epochs, validation_scores
+from zeronas.frameworks import Framework
+from zeronas.nas.genotype import Genotype
+from zeronas.runs import Log, write_json
+
+#: ``score(session, epoch)``: what an epoch adds to its row once trained (validation scores).
+Score = Callable[[Session, int], dict]
+
+PROTOCOL = (
+    "epochs and the calibration constant were selected on a class-disjoint validation split "
+    "of the seen classes; each test figure was computed once, at its selected epoch"
+)
+
+
+def stat_names(kind: type[Framework]) -> tuple[str, ...]:
+    """Columns of a training epoch's row: the critic's loss and figures, then the generator's."""
+    critic = ("critic_loss", *kind.critic_stats) if kind.uses_critic else ()
+    return critic + ("generator_loss", *kind.generator_stats)
+
+
+def train_epoch(session: Session) -> dict[str, float]:
+    """One epoch: ``n_train / batch`` iterations of ``critic_iters`` critic steps and one G
+    step; the row holds the last critic step's figures and the G step's, averaged."""
+    loop, fw = session.loop, session.fw
+    fw.train()
+    names = stat_names(type(fw))
+    iters = session.iterations("train")
+    sums = torch.zeros(len(names), device=session.device)
+    for _ in range(iters):
+        row: list[torch.Tensor] = []
+        if session.D is not None:
+            for _ in range(loop.critic_iters):
+                critic = session.step("w_d", fw.critic_loss, "train")
+            row += critic
+        row += session.step("w_g", fw.generator_loss, "train")
+        sums += torch.stack(row)
+    return dict(zip(names, (sums / iters).tolist(), strict=True))
+
+
+class TrainStage(Stage):
+    """Epochs of training a pair, each scored by ``score``."""
+
+    def __init__(self, name: str, session: Session, stop: int, label: str, score: Score):
+        super().__init__(name, session, stop, label)
+        self.score = score
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        return train_epoch(self.session)
+
+    def row(self, epoch: int, losses: dict[str, float]) -> dict:
+        scores = self.score(self.session, epoch)
+        return {**super().row(epoch, losses), **scores}
+
+
+def train_stage(
+    runner: EpochRunner,
+    name: str,
+    task: ZSLTask,
+    seed: int,
+    genotype: Genotype,
+    cfg: Config,
+    device: torch.device,
+    stop: int,
+    score: Score,
+    label: str = "",
+) -> Session:
+    """Train ``genotype`` on ``task`` from ``seed`` for epochs up to ``stop`` (resuming when
+    the runner's checkpoint is of stage ``name``); returns the trained session."""
+    session, start = runner.open(name, seed, lambda: Session(cfg, task, device, genotype, cfg.train))
+    runner.run(TrainStage(name, session, stop, label, score), start)
+    return session
+
+
+def select_stage(
+    runner: EpochRunner,
+    task: ZSLTask,
+    seed: int,
+    genotype: Genotype,
+    cfg: Config,
+    device: torch.device,
+    name: str = "select",
+) -> list[dict]:
+    """Train on a validation task, scoring it every ``eval_every`` epochs; returns the rows."""
+    t = cfg.train
+
+    def score(session: Session, epoch: int) -> dict:
+        if epoch % t.eval_every == 0 or epoch == t.epochs:
+            return validation_scores(session.fw, session.task, t)
+        return {}
+
+    train_stage(runner, name, task, seed, genotype, cfg, device, t.epochs, score, "select (validation classes)")
+    return [r for r in runner.history if r["stage"] == name]
+
+
+def train_and_evaluate(
+    dataset: ZSLDataset,
+    genotype: Genotype,
+    config: Config,
+    seed: int,
+    run_dir: Path,
+    device: torch.device,
+    resume: bool = False,
+    log: Log = print,
+    on_epoch: Callable[[str, int, Session], None] | None = None,
+) -> dict:
+    """Run both stages (resuming from ``run_dir/checkpoint.pt`` if asked) and return the metrics."""
+    t = config.train
+    runner = EpochRunner(
+        run_dir,
+        "train",
+        "history.csv",
+        tensorboard=t.tensorboard,
+        checkpoint_every=t.checkpoint_every,
+        log=log,
+        resume=resume,
+    )
+    if on_epoch:
+        runner.on_epoch.append(on_epoch)
+    selection: dict | None = runner.restored("selection", None)  # type: ignore[assignment]
+    results: dict = runner.restored("results", {})  # type: ignore[assignment]
+    runner.state.update(selection=selection, results=results)
+    stage = runner.saved_stage or "select"
+
+    if stage == "select":
+        rows = select_stage(runner, dataset.validation_task(), seed, genotype, config, device)
+        selection = select_epochs(rows)
+        runner.state["selection"] = selection
+        log("selected on validation classes: " + ", ".join(f"{k} epoch {v['epoch']}" for k, v in selection.items()))
+
+    assert selection is not None
+    chosen = selection
+
+    def test_once(session: Session, epoch: int) -> dict:
+        evaluate_test_once(session.fw, session.task, t, chosen, epoch, results)
+        return {}
+
+    last = max(v["epoch"] for v in selection.values())
+    train_stage(
+        runner,
+        "final",
+        dataset.test_task(),
+        seed + 1,
+        genotype,
+        config,
+        device,
+        last,
+        test_once,
+        "final (all seen classes)",
+    )
+
+    metrics = {
+        "zsl_top1": results["zsl_top1"],
+        "gzsl_seen": results["gzsl_seen"],
+        "gzsl_unseen": results["gzsl_unseen"],
+        "gzsl_h": results["gzsl_h"],
+        "calibrated": results["calibrated"],
+        "selected_epoch": {k: v["epoch"] for k, v in selection.items()},
+        "validation": selection,
+        "seed": seed,
+        "protocol": PROTOCOL,
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics
