@@ -130,8 +130,8 @@ def make_config(sh: Shapes):
     s.batch_size = t.batch_size = sh.batch
     s.critic_iters = t.critic_iters = sh.critic_iters
     s.g_widths, s.d_widths = sh.g_widths, sh.d_widths
-    t.fix_hidden = sh.fix_hidden
-    t.pretrain_cls_epochs = 1  # the frozen classifier's quality does not change the cost
+    cfg.model.fix_hidden = sh.fix_hidden
+    cfg.clswgan.pretrain_cls_epochs = 1  # the frozen classifier's quality does not change the cost
     return cfg
 
 
@@ -150,11 +150,11 @@ class ReferenceSearch:
 
         from zeronas.frameworks import CLSWGAN
 
-        s, t = cfg.search, cfg.train
+        s, m = cfg.search, cfg.model
         self.cfg, self.task = cfg, task
-        nz, a = t.noise_dim or task.attr_dim, task.attr_dim
-        self.G = ReferenceSupernet("generator", (nz, a), s.g_widths, task.feature_dim, t.slope, t.dropout)
-        self.D = ReferenceSupernet("critic", (task.feature_dim, a), s.d_widths, 1, t.slope, t.dropout)
+        nz, a = m.noise_dim or task.attr_dim, task.attr_dim
+        self.G = ReferenceSupernet("generator", (nz, a), s.g_widths, task.feature_dim, m.slope, m.dropout)
+        self.D = ReferenceSupernet("critic", (task.feature_dim, a), s.d_widths, 1, m.slope, m.dropout)
         perm = torch.randperm(task.train_x.shape[0])
         half = perm.numel() // 2
         self.halves = {"tr": perm[:half], "val": perm[half : 2 * half]}

@@ -18,15 +18,15 @@ TINY = [
     "--set",
     "search.epochs=1",
     "--set",
-    "train.fix_hidden=32",
+    "model.fix_hidden=32",
     "--set",
-    "train.syn_num_zsl=30",
+    "eval.syn_num_zsl=30",
     "--set",
-    "train.syn_num_gzsl=30",
+    "eval.syn_num_gzsl=30",
     "--set",
-    "train.final_cls_epochs=2",
+    "eval.final_cls_epochs=2",
     "--set",
-    "train.pretrain_cls_epochs=2",
+    "clswgan.pretrain_cls_epochs=2",
     "--set",
     "search.g_widths=8,8,8,8",
     "--set",
@@ -164,4 +164,4 @@ def test_compare_has_a_fix_and_a_nas_row_per_framework(tmp_path):
     for fw in ("fvaegan", "tfvaegan", "lisgan"):
         for method in ("fix", "nas"):
             cfg = json.loads((out / "cells/fmnist" / fw / method / "seed0/config.json").read_text())
-            assert cfg["config"]["train"]["framework"] == fw
+            assert cfg["config"]["model"]["framework"] == fw

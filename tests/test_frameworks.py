@@ -92,10 +92,10 @@ def task(tmp_path_factory):
 
 def tiny_config(framework: str) -> Config:
     cfg = Config()
-    cfg.train.framework = framework
-    cfg.train.fix_hidden = 8
+    cfg.model.framework = framework
+    cfg.model.fix_hidden = 8
     cfg.train.batch_size = cfg.search.batch_size = 16
-    cfg.train.pretrain_cls_epochs = 2
+    cfg.clswgan.pretrain_cls_epochs = 2
     cfg.search.g_widths = cfg.search.d_widths = (8, 8)
     cfg.vaegan.encoder_hidden = cfg.tfvaegan.decoder_hidden = 8
     return cfg
@@ -193,7 +193,7 @@ class _Regression(Framework):
 def test_a_framework_without_critic_trains_and_searches_g_only(task, monkeypatch):
     monkeypatch.setitem(REGISTRY, "toy_regression", _Regression)
     cfg = tiny_config("clswgan")
-    cfg.train.framework = "toy_regression"
+    cfg.model.framework = "toy_regression"
     cfg.train.lr = 1e-2
     torch.manual_seed(0)
     session = training(task, cfg)
@@ -212,7 +212,7 @@ def test_a_framework_without_critic_trains_and_searches_g_only(task, monkeypatch
 
 def test_unknown_framework_is_a_clear_error():
     with pytest.raises(ZeroNASError, match="unknown framework 'nope'"):
-        Config().set("train.framework", "nope")
+        Config().set("model.framework", "nope")
     with pytest.raises(ZeroNASError, match="unknown framework"):
         framework_class("nope")
 

@@ -42,41 +42,41 @@ REGENERATE = os.environ.get("ZERONAS_REGENERATE_GOLDEN") == "1"
 
 # Every setting the runs below read, pinned (the defaults may change, these numbers may not).
 PINNED = {
-    "train.framework": "clswgan",
+    "model.framework": "clswgan",
+    "model.noise_dim": 0,
+    "model.fix_hidden": 32,
+    "model.slope": 0.2,
+    "model.dropout": 0.5,
     "train.epochs": 2,
     "train.batch_size": 64,
-    "train.lr": 5e-4,
+    "train.lr": 0.0005,
     "train.beta1": 0.5,
     "train.cls_weight": 0.1,
     "train.gp_weight": 10.0,
     "train.critic_iters": 5,
-    "train.noise_dim": 0,
-    "train.fix_hidden": 32,
-    "train.slope": 0.2,
-    "train.dropout": 0.5,
-    "train.syn_num_zsl": 20,
-    "train.syn_num_gzsl": 20,
-    "train.final_cls_lr_zsl": 1e-3,
-    "train.final_cls_lr_gzsl": 1e-3,
-    "train.final_cls_epochs": 2,
-    "train.final_cls_batch": 32,
-    "train.pretrain_cls_lr": 1e-3,
-    "train.pretrain_cls_epochs": 2,
-    "train.pretrain_cls_batch": 32,
     "train.eval_every": 1,
-    "train.calibration_grid": 5,
     "train.checkpoint_every": 1,
     "train.tensorboard": False,
+    "eval.syn_num_zsl": 20,
+    "eval.syn_num_gzsl": 20,
+    "eval.final_cls_lr_zsl": 0.001,
+    "eval.final_cls_lr_gzsl": 0.001,
+    "eval.final_cls_epochs": 2,
+    "eval.final_cls_batch": 32,
+    "eval.calibration_grid": 5,
+    "clswgan.pretrain_cls_lr": 0.001,
+    "clswgan.pretrain_cls_epochs": 2,
+    "clswgan.pretrain_cls_batch": 32,
     "search.epochs": 2,
     "search.batch_size": 64,
     "search.critic_iters": 5,
     "search.cls_weight": 0.1,
     "search.gp_weight": 10.0,
-    "search.lr": 1e-4,
+    "search.lr": 0.0001,
     "search.beta1": 0.5,
-    "search.arch_lr": 3e-4,
+    "search.arch_lr": 0.0003,
     "search.arch_beta1": 0.5,
-    "search.arch_weight_decay": 1e-3,
+    "search.arch_weight_decay": 0.001,
     "search.g_widths": (8, 8, 16, 16),
     "search.d_widths": (16, 16, 8, 8),
     "search.keep_edges": 2,
@@ -97,8 +97,8 @@ PINNED = {
     "tfvaegan.feedback_weight": 1.0,
     "tfvaegan.feedback_weight_syn": 1.0,
     "tfvaegan.decoder_hidden": 16,
-    "tfvaegan.decoder_lr": 1e-4,
-    "tfvaegan.feedback_lr": 1e-5,
+    "tfvaegan.decoder_lr": 0.0001,
+    "tfvaegan.feedback_lr": 1e-05,
     "lisgan.souls_per_class": 3,
     "lisgan.sample_soul_weight": 0.01,
     "lisgan.class_soul_weight": 0.01,
@@ -111,8 +111,8 @@ SEARCHES = {
 }
 TRAININGS = {
     "train_fix": ("fixed", {}),
-    "train_found_tfvaegan": ("search_exact", {"train.framework": "tfvaegan", "train.epochs": 1}),
-    "train_fix_lisgan": ("fixed", {"train.framework": "lisgan", "train.epochs": 1}),
+    "train_found_tfvaegan": ("search_exact", {"model.framework": "tfvaegan", "train.epochs": 1}),
+    "train_fix_lisgan": ("fixed", {"model.framework": "lisgan", "train.epochs": 1}),
 }
 CPU = torch.device("cpu")
 
@@ -151,7 +151,7 @@ def produce(tmp: Path) -> dict:
         run_dir = tmp / name
         run_dir.mkdir()
         cfg = config(extra)
-        geno = fixed_genotype(cfg.train.fix_hidden) if arch_name == "fixed" else found[arch_name]
+        geno = fixed_genotype(cfg.model.fix_hidden) if arch_name == "fixed" else found[arch_name]
         train_and_evaluate(ds, geno, cfg, 0, run_dir, CPU, log=lambda m: None)
         out[name] = {
             "metrics": json.loads((run_dir / "metrics.json").read_text()),

@@ -87,7 +87,7 @@ def searcher(tmp_path_factory):
     cfg.search.g_widths = (8, 8, 8, 8)
     cfg.search.d_widths = (8, 8, 8, 8)
     cfg.search.batch_size = 16
-    cfg.train.pretrain_cls_epochs = 2
+    cfg.clswgan.pretrain_cls_epochs = 2
     torch.manual_seed(0)
     return searching(cfg, load_dataset(folder).validation_task())
 

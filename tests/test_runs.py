@@ -24,11 +24,11 @@ from zeronas.nas.genotype import fixed_genotype
 from zeronas.runs import CHECKPOINT, load_checkpoint
 
 TINY = [
-    *("--set", "train.fix_hidden=64"),
-    *("--set", "train.syn_num_zsl=50"),
-    *("--set", "train.syn_num_gzsl=50"),
-    *("--set", "train.final_cls_epochs=3"),
-    *("--set", "train.pretrain_cls_epochs=3"),
+    *("--set", "model.fix_hidden=64"),
+    *("--set", "eval.syn_num_zsl=50"),
+    *("--set", "eval.syn_num_gzsl=50"),
+    *("--set", "eval.final_cls_epochs=3"),
+    *("--set", "clswgan.pretrain_cls_epochs=3"),
     *("--set", "search.g_widths=16,16,16,16"),
     *("--set", "search.d_widths=16,16,16,16"),
 ]
@@ -136,14 +136,14 @@ def test_existing_run_directory_is_never_overwritten(tmp_path):
 def test_divergence_stops_with_the_epoch_and_loss_and_keeps_the_last_good_checkpoint(tmp_path):
     cfg, _ = load_config("fmnist")
     for key, value in (
-        ("fix_hidden", 32),
-        ("syn_num_zsl", 20),
-        ("syn_num_gzsl", 20),
-        ("final_cls_epochs", 2),
-        ("pretrain_cls_epochs", 2),
-        ("epochs", 4),
+        ("model.fix_hidden", 32),
+        ("eval.syn_num_zsl", 20),
+        ("eval.syn_num_gzsl", 20),
+        ("eval.final_cls_epochs", 2),
+        ("clswgan.pretrain_cls_epochs", 2),
+        ("train.epochs", 4),
     ):
-        cfg.set(f"train.{key}", value)
+        cfg.set(key, value)
 
     def poison(stage: str, epoch: int, session) -> None:
         if epoch == 2:
@@ -238,7 +238,7 @@ def test_a_layout_2_checkpoint_is_upgraded_and_continues_identically(tmp_path, k
     from zeronas.runs import rng_state
 
     cfg = Config()
-    cfg.train.fix_hidden, cfg.train.pretrain_cls_epochs = 16, 1
+    cfg.model.fix_hidden, cfg.clswgan.pretrain_cls_epochs = 16, 1
     cfg.search.g_widths = cfg.search.d_widths = (8, 8)
     task = load_dataset(None).validation_task()
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from zeronas.config import FRAMEWORKS, Config, load_config
+from zeronas.config import Config, load_config
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.errors import DivergenceError, ZeroNASError
+from zeronas.frameworks import REGISTRY
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.runs import pick_device, prepare_run_dir, write_record
 
@@ -34,7 +35,7 @@ def _resolve_config(
 
 def _load_arch(arch: str, cfg: Config) -> tuple[Genotype, str]:
     if arch == "fixed":
-        return fixed_genotype(cfg.train.fix_hidden), "fixed"
+        return fixed_genotype(cfg.model.fix_hidden), "fixed"
     p = Path(arch)
     if p.is_dir():
         for cand in (p / "genotype.json", p / "search" / "genotype.json"):
@@ -67,9 +68,10 @@ common_options = [
     ),
     click.option(
         "--framework",
-        type=click.Choice(FRAMEWORKS),
+        type=click.Choice(list(REGISTRY)),
         default=None,
-        help="Feature-generating framework of search and training (train.framework; default clswgan).",
+        help="Feature-generating framework of search and training (model.framework; default clswgan; "
+        "see `zeronas frameworks`).",
     ),
     click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override one setting."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
@@ -126,7 +128,7 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
     """Resolve (or, on resume, reload) the dataset, config and device; write the run record."""
     framework = extra.pop("framework", None)
     if framework:
-        sets = (f"train.framework={framework}",) + sets
+        sets = (f"model.framework={framework}",) + sets
     if extra.pop("tensorboard", False):
         sets = sets + ("train.tensorboard=true", "search.tensorboard=true")
     if resumed:
@@ -278,6 +280,14 @@ def plot(run_dir: Path, no_tsne: bool) -> None:
         click.echo(f"wrote {p}")
 
 
+@cli.command()
+def frameworks() -> None:
+    """List the feature-generating frameworks (--framework NAME) and their config sections."""
+    for name, kind in REGISTRY.items():
+        section = f" [{kind.config_section[0]}]" if kind.config_section else ""
+        click.echo(f"{name:10} {kind.title}: {kind.description}{section}")
+
+
 @cli.group()
 def experiment() -> None:
     """The paper's experiments as resumable grids (re-run the same command to resume)."""
@@ -318,7 +328,7 @@ frameworks_option = click.option(
     "--framework",
     "frameworks",
     multiple=True,
-    type=click.Choice(FRAMEWORKS),
+    type=click.Choice(list(REGISTRY)),
     help="Framework (repeatable): a FIX and a NAS row each; default clswgan.",
 )
 
@@ -353,7 +363,7 @@ def ablation(datasets, seeds, out, sets, device, frameworks) -> None:
 
 @experiment.command()
 @with_grid
-@click.option("--framework", type=click.Choice(FRAMEWORKS), default="clswgan", show_default=True)
+@click.option("--framework", type=click.Choice(list(REGISTRY)), default="clswgan", show_default=True)
 def transfer(datasets, seeds, out, sets, device, framework) -> None:
     """Architecture searched on A, trained and tested on B, for every pair (Fig. 5)."""
     from zeronas.experiments import transfer_matrix

@@ -1,26 +1,42 @@
-"""Run configuration: plain dataclasses, per-dataset TOML files, dumped with every run."""
+"""Run configuration: plain dataclasses, per-dataset TOML files, dumped with every run.
+
+Sections: ``[model]`` (what search and training share: the framework and the networks'
+fixed settings), ``[train]`` (the GAN training loop), ``[eval]`` (synthesis, the final
+classifier and calibration: how a generator is scored, on validation or test classes),
+``[search]`` (Algorithm 1), and one section per framework that has settings, declared by
+the framework itself (:func:`register_section`; ``cfg.vaegan.gan_weight_d``). Settings are
+validated against the known keys; some take one of a set of values (:func:`register_choice`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import tomllib
 
 from zeronas.errors import ZeroNASError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
-#: The feature-generating frameworks (``zeronas.frameworks``), by ``train.framework`` name.
-FRAMEWORKS = ("clswgan", "fvaegan", "tfvaegan", "lisgan")
-SEARCH_MODES = ("exact", "gdas")
+
+
+@dataclass
+class ModelConfig:
+    """What the search and the training share: the framework and the networks' fixed settings."""
+
+    framework: str = "clswgan"  # the losses and extra networks of both search and training
+    noise_dim: int = 0  # 0: the class-vector dim
+    slope: float = 0.2  # LeakyReLU
+    dropout: float = 0.5
+    fix_hidden: int = 4096  # hidden width of the hand-crafted FIX networks (and of a side kept fixed)
 
 
 @dataclass
 class TrainConfig:
-    """Training and evaluation (SPEC §7), shared by every framework."""
+    """Training a generator/critic pair (SPEC §7), shared by every framework."""
 
-    framework: str = "clswgan"  # the losses and extra networks of both search and training
     epochs: int = 30  # upper bound; the epoch used is selected on the validation classes
     batch_size: int = 64
     lr: float = 1e-4
@@ -28,23 +44,22 @@ class TrainConfig:
     cls_weight: float = 0.01  # lambda of Eq. 1 (clswgan, lisgan)
     gp_weight: float = 10.0
     critic_iters: int = 5
-    noise_dim: int = 0  # 0: the class-vector dim
-    fix_hidden: int = 4096  # hidden width of the hand-crafted FIX networks
-    slope: float = 0.2
-    dropout: float = 0.5
+    eval_every: int = 1  # validation evaluation interval, in epochs
+    checkpoint_every: int = 1
+    tensorboard: bool = False  # also log every epoch's row to run_dir/tensorboard
+
+
+@dataclass
+class EvalConfig:
+    """Scoring a generator: synthetic features, the final classifier, calibrated stacking."""
+
     syn_num_zsl: int = 300  # synthetic features per unseen class
     syn_num_gzsl: int = 300
     final_cls_lr_zsl: float = 1e-3
     final_cls_lr_gzsl: float = 1e-3
     final_cls_epochs: int = 25
     final_cls_batch: int = 300
-    pretrain_cls_lr: float = 1e-3
-    pretrain_cls_epochs: int = 50
-    pretrain_cls_batch: int = 100
-    eval_every: int = 1  # validation evaluation interval, in epochs
     calibration_grid: int = 21  # stacking constants tried on validation, from 0 to 1
-    checkpoint_every: int = 1
-    tensorboard: bool = False  # also log every epoch's row to run_dir/tensorboard
 
 
 @dataclass
@@ -75,58 +90,76 @@ class SearchConfig:
     tensorboard: bool = False
 
 
-@dataclass
-class VAEGANConfig:
-    """f-VAEGAN-D2 and TF-VAEGAN: the VAE around the shared generator (Xian et al. 2019)."""
-
-    gan_weight_d: float = 10.0  # weight of the critic's WGAN-GP loss (the authors' gamma_d)
-    gan_weight_g: float = 10.0  # weight of the WGAN term in the generator's loss (gamma_g)
-    encoded_noise: bool = True  # the generator's WGAN fakes decode the encoder's z, not prior noise
-    encoder_hidden: int = 4096
-
-
-@dataclass
-class TFVAEGANConfig:
-    """TF-VAEGAN's semantic decoder and feedback module (Narayan et al. 2020)."""
-
-    recons_weight: float = 0.01  # cycle-consistency weight of the semantic decoder
-    feedback_weight: float = 1.0  # a1: feedback strength while training
-    feedback_weight_syn: float = 1.0  # a2: feedback strength when synthesising features
-    decoder_hidden: int = 4096
-    decoder_lr: float = 1e-4
-    feedback_lr: float = 1e-5
+CORE_SECTIONS: dict[str, type] = {
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+    "search": SearchConfig,
+}
+#: Sections declared by extensions (each framework with settings), in registration order.
+_SECTIONS: dict[str, type] = {}
+#: Settings that take one of a set of values: dotted key -> (what a value is called, the values).
+_CHOICES: dict[str, tuple[str, list[str]]] = {"search.mode": ("search mode", ["exact", "gdas"])}
 
 
-@dataclass
-class LisGANConfig:
-    """LisGAN's soul samples (Li et al. 2019)."""
+def register_section(name: str, cls: type) -> None:
+    """Declare a config section (a dataclass with defaults): ``[name]`` in TOML, ``cfg.<name>``."""
+    if name in CORE_SECTIONS or _SECTIONS.get(name, cls) is not cls:
+        raise ValueError(f"config section {name!r} is already declared")
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"config section {name!r}: {cls!r} is not a dataclass")
+    _SECTIONS[name] = cls
 
-    souls_per_class: int = 3  # k-means clusters of each seen class's real features
-    sample_soul_weight: float = 0.01  # each fake feature to its class's nearest soul
-    class_soul_weight: float = 0.01  # each class's mean fake feature to its nearest soul
-    soul_syn_num: int = 20  # fakes per seen class for the class-level term
+
+def register_choice(dotted: str, label: str, value: str) -> None:
+    """Allow ``value`` for the setting ``dotted`` (e.g. a framework name for ``model.framework``)."""
+    values = _CHOICES.setdefault(dotted, (label, []))[1]
+    if value not in values:
+        values.append(value)
 
 
-SECTIONS = ("train", "search", "vaegan", "tfvaegan", "lisgan")
+def choices(dotted: str) -> list[str]:
+    """The values allowed for ``dotted``, if it takes one of a set."""
+    return list(_CHOICES.get(dotted, ("", []))[1])
+
+
+def sections() -> list[str]:
+    return [*CORE_SECTIONS, *_SECTIONS]
 
 
 @dataclass
 class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
-    vaegan: VAEGANConfig = field(default_factory=VAEGANConfig)
-    tfvaegan: TFVAEGANConfig = field(default_factory=TFVAEGANConfig)
-    lisgan: LisGANConfig = field(default_factory=LisGANConfig)
+    #: The declared extension sections, by name (reached as attributes: ``cfg.vaegan``).
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for name, cls in _SECTIONS.items():
+            self.extra.setdefault(name, cls())
+
+    def __getattr__(self, name: str) -> Any:  # only for names that are not attributes
+        if name in _SECTIONS:
+            extra = self.__dict__.setdefault("extra", {})
+            return extra.setdefault(name, _SECTIONS[name]())
+        raise AttributeError(f"{type(self).__name__!r} has no section {name!r}")
+
+    def section(self, name: str) -> Any:
+        if name in CORE_SECTIONS:
+            return getattr(self, name)
+        return self.__getattr__(name) if name in _SECTIONS else None
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {name: dataclasses.asdict(self.section(name)) for name in sections()}
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "config") -> Config:
         cfg = cls()
         for section, values in d.items():
-            if section not in SECTIONS or not isinstance(values, dict):
-                raise ZeroNASError(f"{source}: unknown section {section!r} (expected one of {', '.join(SECTIONS)})")
+            if section not in sections() or not isinstance(values, dict):
+                raise ZeroNASError(f"{source}: unknown section {section!r} (expected one of {', '.join(sections())})")
             for key, value in values.items():
                 cfg.set(f"{section}.{key}", value, source)
         return cfg
@@ -142,19 +175,20 @@ class Config:
     def set(self, dotted: str, value: object, source: str = "--set") -> None:
         """Set ``section.key`` to ``value``, converting strings and checking the type."""
         section, _, key = dotted.partition(".")
-        target = getattr(self, section, None) if section in SECTIONS else None
-        fields = {f.name: f for f in dataclasses.fields(target)} if target is not None else {}
+        target = self.section(section)
+        fields = {f.name for f in dataclasses.fields(target)} if target is not None else set()
         if key not in fields:
-            raise ZeroNASError(f"{source}: unknown setting {dotted!r}")
+            elsewhere = [s for s in sections() if key in {f.name for f in dataclasses.fields(self.section(s))}]
+            hint = f" (did you mean {', '.join(f'{s}.{key}' for s in elsewhere)}?)" if elsewhere else ""
+            raise ZeroNASError(f"{source}: unknown setting {dotted!r}{hint}")
+        if dotted in _CHOICES and value not in _CHOICES[dotted][1]:
+            label, known = _CHOICES[dotted]
+            raise ZeroNASError(f"{source}: unknown {label} {value!r} (known: {', '.join(known)})")
         current = getattr(target, key)
         try:
             setattr(target, key, _coerce(value, current))
         except (TypeError, ValueError):
             raise ZeroNASError(f"{source}: bad value {value!r} for {dotted} ({type(current).__name__})") from None
-        if dotted == "train.framework" and value not in FRAMEWORKS:
-            raise ZeroNASError(f"{source}: unknown framework {value!r} (known: {', '.join(FRAMEWORKS)})")
-        if dotted == "search.mode" and value not in SEARCH_MODES:
-            raise ZeroNASError(f"{source}: unknown search mode {value!r} (known: {', '.join(SEARCH_MODES)})")
 
 
 def _coerce(value: object, current: object) -> object:

@@ -31,7 +31,7 @@ def run_fix(
     ds: ZSLDataset, cfg: Config, seed: int, run_dir: Path, device: torch.device, resume: bool, log: Log
 ) -> dict:
     """Train and evaluate the hand-crafted pair (f-CLSWGAN's MLPs) with the configured framework."""
-    return train_genotype(ds, fixed_genotype(cfg.train.fix_hidden), cfg, seed, run_dir, device, resume, log)
+    return train_genotype(ds, fixed_genotype(cfg.model.fix_hidden), cfg, seed, run_dir, device, resume, log)
 
 
 def run_nas(

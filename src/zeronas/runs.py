@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zeronas import __version__
+from zeronas._version import __version__
 from zeronas.errors import ZeroNASError
 
 #: Where a run's progress messages go (``print``, the CLI's stderr writer, a test's list).

@@ -48,18 +48,18 @@ def build_networks(cfg: Config, task: ZSLTask, arch: Arch, critic: bool = True) 
     Widths of searched nodes come from ``search.g_widths``/``d_widths``, the FIX networks'
     from ``fix_hidden``; output widths from the data (G: the feature dim; D: 1).
     """
-    t = cfg.train
-    nz, a = t.noise_dim or task.attr_dim, task.attr_dim
+    m = cfg.model
+    nz, a = m.noise_dim or task.attr_dim, task.attr_dim
     g = _build(cfg, "generator", arch, (nz, a), task.feature_dim)
     d = _build(cfg, "critic", arch, (task.feature_dim, a), 1) if critic else None
     return g, d
 
 
 def _build(cfg: Config, role: str, arch: Arch, in_dims: tuple[int, int], out_dim: int) -> Net:
-    t, s = cfg.train, cfg.search
+    m, s = cfg.model, cfg.search
     if isinstance(arch, SearchSpace) and arch.searches(role):
         widths = s.g_widths if role == "generator" else s.d_widths
-        return Supernet(role, in_dims, widths, out_dim, t.slope, t.dropout)
-    pair = fixed_genotype(t.fix_hidden) if isinstance(arch, SearchSpace) else arch
+        return Supernet(role, in_dims, widths, out_dim, m.slope, m.dropout)
+    pair = fixed_genotype(m.fix_hidden) if isinstance(arch, SearchSpace) else arch
     net: NetGenotype = pair.generator if role == "generator" else pair.critic
-    return DiscreteNet(net, in_dims, out_dim, t.slope, t.dropout)
+    return DiscreteNet(net, in_dims, out_dim, m.slope, m.dropout)

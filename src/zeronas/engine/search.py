@@ -98,7 +98,7 @@ def search_epoch(session: Session) -> dict[str, float]:
 def current_genotype(session: Session) -> Genotype:
     """The genotype the supernets' alpha/beta point to now (FIX for a side kept fixed)."""
     cfg = session.cfg
-    fix = fixed_genotype(cfg.train.fix_hidden)
+    fix = fixed_genotype(cfg.model.fix_hidden)
     keep = cfg.search.keep_edges
     g = session.G.export(keep) if isinstance(session.G, Supernet) else fix.generator
     d = session.D.export(keep) if isinstance(session.D, Supernet) else fix.critic
@@ -132,7 +132,7 @@ class SearchStage(Stage):
         row: dict = {"epoch": epoch, **losses}
         s = cfg.search
         if s.eval_every and (epoch % s.eval_every == 0 or epoch == s.epochs):
-            row["val_zsl"] = zsl_accuracy(session.fw, session.task, cfg.train)
+            row["val_zsl"] = zsl_accuracy(session.fw, session.task, cfg.eval)
         self.arch_history.append(
             {
                 "epoch": epoch,

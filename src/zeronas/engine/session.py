@@ -86,7 +86,7 @@ class Session:
     ):
         self.cfg, self.device, self.loop = cfg, device, loop
         self.task = task = task_to(task, device)
-        kind = framework_class(cfg.train.framework)
+        kind = framework_class(cfg.model.framework)
         G, D = build_networks(cfg, task, arch, critic=kind.uses_critic)
         self.G: Net = G.to(device)
         self.D: Net | None = D.to(device) if D is not None else None

@@ -111,7 +111,7 @@ def select_stage(
 
     def score(session: Session, epoch: int) -> dict:
         if epoch % t.eval_every == 0 or epoch == t.epochs:
-            return validation_scores(session.fw, session.task, t)
+            return validation_scores(session.fw, session.task, cfg.eval)
         return {}
 
     train_stage(runner, name, task, seed, genotype, cfg, device, t.epochs, score, "select (validation classes)")
@@ -157,7 +157,7 @@ def train_and_evaluate(
     chosen = selection
 
     def test_once(session: Session, epoch: int) -> dict:
-        evaluate_test_once(session.fw, session.task, t, chosen, epoch, results)
+        evaluate_test_once(session.fw, session.task, config.eval, chosen, epoch, results)
         return {}
 
     last = max(v["epoch"] for v in selection.values())

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from zeronas.config import TrainConfig
+from zeronas.config import EvalConfig
 from zeronas.data import ZSLTask
 from zeronas.errors import ZeroNASError
 from zeronas.evaluation.calibration import choose_calibration
@@ -23,7 +23,7 @@ def _best(history: list[dict], key: str) -> dict:
     return max(rows, key=lambda r: (r[key], -r["epoch"]))
 
 
-def validation_scores(fw: FeatureGenerator, task: ZSLTask, cfg: TrainConfig) -> dict[str, float]:
+def validation_scores(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> dict[str, float]:
     """ZSL top-1, GZSL S/U/H, and calibrated S/U/H with the best constant, on ``task``."""
     zsl = zsl_accuracy(fw, task, cfg)
     scores = gzsl_scores(fw, task, cfg)
@@ -63,7 +63,7 @@ def select_epochs(history: list[dict]) -> dict[str, dict]:
 
 
 def evaluate_test_once(
-    fw: FeatureGenerator, task: ZSLTask, cfg: TrainConfig, selection: dict, epoch: int, results: dict
+    fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig, selection: dict, epoch: int, results: dict
 ) -> None:
     """Add to ``results`` the test figures whose selected epoch is ``epoch``."""
     if epoch == selection["zsl"]["epoch"]:

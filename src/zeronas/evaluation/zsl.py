@@ -11,7 +11,7 @@ from typing import Protocol
 
 import torch
 
-from zeronas.config import TrainConfig
+from zeronas.config import EvalConfig
 from zeronas.data import ZSLTask
 from zeronas.evaluation.classifiers import LabelMap, train_softmax
 from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
@@ -48,7 +48,7 @@ class GZSLScores:
         return {"seen": s, "unseen": u, "h": harmonic_mean(s, u)}
 
 
-def zsl_accuracy(fw: FeatureGenerator, task: ZSLTask, cfg: TrainConfig) -> float:
+def zsl_accuracy(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> float:
     """Per-class top-1 on unseen test images, predicting among unseen classes only."""
     labels = LabelMap(task.unseen_classes)
     x, y = fw.synthesize(task.class_vectors, task.unseen_classes, cfg.syn_num_zsl)
@@ -65,7 +65,7 @@ def zsl_accuracy(fw: FeatureGenerator, task: ZSLTask, cfg: TrainConfig) -> float
     return per_class_accuracy(pred.cpu(), task.test_unseen_y.cpu(), task.unseen_classes.cpu())
 
 
-def gzsl_scores(fw: FeatureGenerator, task: ZSLTask, cfg: TrainConfig) -> GZSLScores:
+def gzsl_scores(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> GZSLScores:
     """Train the GZSL classifier on real seen + synthetic unseen features; score the test images."""
     classes = torch.cat([task.seen_classes, task.unseen_classes]).sort().values
     labels = LabelMap(classes)

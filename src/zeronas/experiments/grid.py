@@ -58,7 +58,7 @@ class Grid:
     def config(self, ds: ZSLDataset, framework: str = "clswgan") -> Config:
         cfg, _ = load_config(None, ds.name)
         cfg.apply_overrides(self.sets)
-        cfg.train.framework = framework
+        cfg.model.framework = framework
         return cfg
 
     def cell(self, rel: str, fn: Callable[[Path], dict], ds: ZSLDataset, cfg: Config, seed: int) -> dict:

@@ -43,18 +43,23 @@ class Framework:
             and the retraining each pass their own.
     """
 
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = ""  # --framework NAME, model.framework
     title: ClassVar[str] = ""  # as in the paper's tables
+    description: ClassVar[str] = ""  # one line: what it adds (--help, docs)
+    #: Its own config section, ``(name, dataclass)``: ``[name]`` in TOML, ``cfg.<name>`` here.
+    config_section: ClassVar[tuple[str, type] | None] = None
     uses_critic: ClassVar[bool] = True
     critic_stats: ClassVar[tuple[str, ...]] = ()  # extra figures a critic step reports, in order
     generator_stats: ClassVar[tuple[str, ...]] = ()
+    #: A label for each of those figures, for the plots' legends.
+    terms: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self, G: nn.Module, D: nn.Module | None, task: ZSLTask, cfg: Config, cls_weight: float, gp_weight: float
     ):
         self.G, self.D, self.task, self.cfg = G, D, task, cfg
         self.cls_weight, self.gp_weight = cls_weight, gp_weight
-        self.noise_dim = cfg.train.noise_dim or task.attr_dim
+        self.noise_dim = cfg.model.noise_dim or task.attr_dim
         self.device = task.train_x.device
         self.extras = nn.ModuleDict()
 

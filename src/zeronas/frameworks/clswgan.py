@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from zeronas.evaluation.classifiers import LabelMap, train_softmax
 from zeronas.frameworks.base import Framework, Stats
+from zeronas.frameworks.registry import register_framework
 from zeronas.frameworks.wgan import generator_terms, wgan_critic_loss
 
 
+@dataclass
+class CLSWGANConfig:
+    """``[clswgan]``: the frozen classifier of the classification loss (also LisGAN's)."""
+
+    pretrain_cls_lr: float = 1e-3
+    pretrain_cls_epochs: int = 50
+    pretrain_cls_batch: int = 100
+
+
+@register_framework
 class CLSWGAN(Framework):
     name = "clswgan"
     title = "f-CLSWGAN"
+    description = "WGAN-GP plus a frozen classifier's loss on the fakes (Xian et al. 2018)"
+    config_section = ("clswgan", CLSWGANConfig)
     critic_stats = ("wasserstein",)
     generator_stats = ("cls_loss",)
+    terms = {"wasserstein": "Wasserstein estimate", "cls_loss": "classification loss of G(z,c)"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -26,7 +42,7 @@ class CLSWGAN(Framework):
         return self.extras["classifier"]
 
     def prepare(self) -> None:
-        t, task = self.cfg.train, self.task
+        t, task = self.cfg.clswgan, self.task
         train_softmax(
             task.train_x,
             self.labels.to_local(task.train_y),

@@ -11,14 +11,26 @@ samples and classifying again); every framework is evaluated with the same class
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
 from torch import nn
 
 from zeronas.frameworks.base import Stats
 from zeronas.frameworks.clswgan import CLSWGAN
+from zeronas.frameworks.registry import register_framework
 from zeronas.frameworks.wgan import generator_terms
+
+
+@dataclass
+class LisGANConfig:
+    """``[lisgan]``: the soul samples (the frozen classifier is ``[clswgan]``'s)."""
+
+    souls_per_class: int = 3  # k-means clusters of each seen class's real features
+    sample_soul_weight: float = 0.01  # each fake feature to its class's nearest soul
+    class_soul_weight: float = 0.01  # each class's mean fake feature to its nearest soul
+    soul_syn_num: int = 20  # fakes per seen class for the class-level term
 
 
 class Souls(nn.Module):
@@ -29,6 +41,8 @@ class Souls(nn.Module):
         self.register_buffer("centres", torch.zeros(n_classes, per_class, dim))
 
     def fit(self, x: torch.Tensor, y_local: torch.Tensor, seed: int = 0) -> None:
+        from sklearn.cluster import KMeans
+
         xs, ys = x.detach().cpu().numpy().astype(np.float64), y_local.cpu().numpy()
         k = self.centres.shape[1]
         for cls in range(self.centres.shape[0]):
@@ -43,10 +57,14 @@ class Souls(nn.Module):
         return d.min(dim=1).values.mean()
 
 
+@register_framework
 class LisGAN(CLSWGAN):
     name = "lisgan"
     title = "LisGAN"
+    description = "f-CLSWGAN plus soul samples, k-means centres of each class (Li et al. 2019)"
+    config_section = ("lisgan", LisGANConfig)
     generator_stats = ("cls_loss", "soul_loss")
+    terms = {**CLSWGAN.terms, "soul_loss": "soul-sample terms (LisGAN)"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -25,13 +25,38 @@ Differences from the papers, on purpose:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from zeronas.frameworks.base import Framework, Stats
+from zeronas.frameworks.registry import register_framework
 from zeronas.frameworks.wgan import wgan_critic_loss
 from zeronas.nas.ops import init_weights
+
+
+@dataclass
+class VAEGANConfig:
+    """``[vaegan]``: the VAE around the shared generator (f-VAEGAN-D2 and TF-VAEGAN)."""
+
+    gan_weight_d: float = 10.0  # weight of the critic's WGAN-GP loss (the authors' gamma_d)
+    gan_weight_g: float = 10.0  # weight of the WGAN term in the generator's loss (gamma_g)
+    encoded_noise: bool = True  # the generator's WGAN fakes decode the encoder's z, not prior noise
+    encoder_hidden: int = 4096
+
+
+@dataclass
+class TFVAEGANConfig:
+    """``[tfvaegan]``: TF-VAEGAN's semantic decoder and feedback module."""
+
+    recons_weight: float = 0.01  # cycle-consistency weight of the semantic decoder
+    feedback_weight: float = 1.0  # a1: feedback strength while training
+    feedback_weight_syn: float = 1.0  # a2: feedback strength when synthesising features
+    decoder_hidden: int = 4096
+    decoder_lr: float = 1e-4
+    feedback_lr: float = 1e-5
 
 
 class Encoder(nn.Module):
@@ -78,17 +103,21 @@ def weighted_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (w * e.abs()).sum() / e.shape[0]
 
 
+@register_framework
 class FVAEGAN(Framework):
     name = "fvaegan"
     title = "f-VAEGAN-D2"
+    description = "a conditional VAE whose decoder is G, plus WGAN-GP, inductive (Xian et al. 2019)"
+    config_section = ("vaegan", VAEGANConfig)
     critic_stats = ("wasserstein",)
     generator_stats = ("vae_loss",)
+    terms = {"wasserstein": "Wasserstein estimate", "vae_loss": "VAE loss (reconstruction + KL)"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         t, v = self.task, self.cfg.vaegan
         self.extras["encoder"] = Encoder(
-            t.feature_dim + t.attr_dim, v.encoder_hidden, self.noise_dim, self.cfg.train.slope
+            t.feature_dim + t.attr_dim, v.encoder_hidden, self.noise_dim, self.cfg.model.slope
         )
 
     def generator_groups(self) -> list[dict]:
@@ -123,15 +152,23 @@ class FVAEGAN(Framework):
         return vae + self.cfg.vaegan.gan_weight_g * adv, {"vae_loss": vae.detach()}
 
 
+@register_framework
 class TFVAEGAN(FVAEGAN):
     name = "tfvaegan"
     title = "TF-VAEGAN"
+    description = "f-VAEGAN plus a semantic decoder and a feedback module into G (Narayan et al. 2020)"
+    config_section = ("tfvaegan", TFVAEGANConfig)
     critic_stats = ("wasserstein", "recons_real")
     generator_stats = ("vae_loss", "recons_fake")
+    terms = {
+        **FVAEGAN.terms,
+        "recons_real": "semantic decoder on real features",
+        "recons_fake": "semantic decoder on fakes",
+    }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        t, tf, slope = self.task, self.cfg.tfvaegan, self.cfg.train.slope
+        t, tf, slope = self.task, self.cfg.tfvaegan, self.cfg.model.slope
         h = tf.decoder_hidden
         self.extras["decoder"] = SemanticDecoder(t.feature_dim, h, t.attr_dim, slope)
         if self.G.hidden_width:  # a derived G may have no intermediate node: then no feedback

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from zeronas.errors import ZeroNASError
-from zeronas.nas.ops import LINEAR, OPS
+from zeronas.nas.ops import LINEAR, OPS, known_ops
 
 FORMAT = "zeronas-genotype"
 VERSION = 1
@@ -97,7 +97,7 @@ class NetGenotype:
 def _edges(raw: object, known: set[int], at: str, role: str, is_output: bool) -> tuple[Edge, ...]:
     if not isinstance(raw, list) or not raw:
         raise GenotypeError(f"{at} needs a non-empty 'in' list")
-    allowed = (LINEAR,) if (is_output and role == "critic") else OPS
+    allowed = (LINEAR,) if (is_output and role == "critic") else tuple(o for o in known_ops() if o != LINEAR)
     out = []
     for e in raw:
         if not isinstance(e, dict) or not isinstance(e.get("from"), int) or not isinstance(e.get("op"), str):

@@ -1,10 +1,18 @@
-"""The candidate operations on an edge (SPEC §4) and their discrete module.
+"""The operations on an edge (SPEC §4): a registry, and the paper's eight candidates.
 
-Operation ``k`` is encoded by three bits, ``k = 4*dropout + 2*batchnorm + leaky``, so that
-the fused supernet can treat each property as one axis of a reshaped tensor.
+An operation is a name and a builder ``build(in_dim, out_dim, slope, dropout) -> nn.Module``
+(:func:`register_op`); genotypes and discrete networks accept every registered operation.
+
+The search space is :data:`OPS`, the paper's eight candidates FC -> [BN] -> ReLU|LeakyReLU
+-> [Dropout]. Operation ``k`` is encoded by three bits, ``k = 4*dropout + 2*batchnorm +
+leaky``, so that the fused supernet can treat each property as one axis of a reshaped
+tensor; that layout computes exactly these eight (``Supernet`` refuses another set).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 from torch import nn
 
@@ -21,19 +29,31 @@ OPS: tuple[str, ...] = (
 #: The one operation on edges into the critic's output node: the WGAN score stays linear.
 LINEAR = "linear"
 
+#: ``build(in_dim, out_dim, slope, dropout)``: the module of an operation on one edge.
+OpBuilder = Callable[[int, int, float, float], nn.Module]
+_BUILDERS: dict[str, OpBuilder] = {}
+
+
+def register_op(name: str, build: OpBuilder) -> None:
+    """Make an operation known to genotypes and discrete networks (not to the supernet)."""
+    if name in _BUILDERS:
+        raise ValueError(f"operation {name!r} is already registered")
+    _BUILDERS[name] = build
+
+
+def known_ops() -> tuple[str, ...]:
+    """Every registered operation, :data:`LINEAR` included."""
+    return tuple(_BUILDERS)
+
 
 def op_flags(name: str) -> tuple[bool, bool, bool]:
-    """(dropout, batchnorm, leaky) of a candidate operation."""
+    """(dropout, batchnorm, leaky) of a candidate operation of :data:`OPS`."""
     k = OPS.index(name)
     return bool(k & 4), bool(k & 2), bool(k & 1)
 
 
-def make_op(name: str, in_dim: int, out_dim: int, slope: float, dropout: float) -> nn.Module:
-    """A discrete operation: FC -> [BN] -> ReLU|LeakyReLU -> [Dropout], or a plain FC."""
-    if name == LINEAR:
-        return nn.Linear(in_dim, out_dim)
-    if name not in OPS:
-        raise ValueError(f"unknown operation {name!r}")
+def _candidate(name: str, in_dim: int, out_dim: int, slope: float, dropout: float) -> nn.Module:
+    """FC -> [BN] -> ReLU|LeakyReLU -> [Dropout], as the bits of ``name`` say."""
     drop, bn, leaky = op_flags(name)
     layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
     if bn:
@@ -42,6 +62,20 @@ def make_op(name: str, in_dim: int, out_dim: int, slope: float, dropout: float) 
     if drop:
         layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
+
+
+for _name in OPS:
+    register_op(_name, partial(_candidate, _name))
+register_op(LINEAR, lambda in_dim, out_dim, slope, dropout: nn.Linear(in_dim, out_dim))
+
+
+def make_op(name: str, in_dim: int, out_dim: int, slope: float, dropout: float) -> nn.Module:
+    """The module of operation ``name`` on an edge from ``in_dim`` to ``out_dim`` features."""
+    try:
+        build = _BUILDERS[name]
+    except KeyError:
+        raise ValueError(f"unknown operation {name!r}") from None
+    return build(in_dim, out_dim, slope, dropout)
 
 
 def init_weights(module: nn.Module) -> None:

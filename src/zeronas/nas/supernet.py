@@ -74,6 +74,7 @@ class Supernet(nn.Module):
         out_dim: output width (feature dim for G, 1 for the critic).
         slope: LeakyReLU slope. dropout: dropout probability.
         arch_init_std: std of the Gaussian init of alpha and beta.
+        ops: the candidate operations; the fused layout computes exactly :data:`OPS`.
     """
 
     def __init__(
@@ -85,8 +86,16 @@ class Supernet(nn.Module):
         slope: float = 0.2,
         dropout: float = 0.5,
         arch_init_std: float = 1e-3,
+        ops: tuple[str, ...] = OPS,
     ):
         super().__init__()
+        if tuple(ops) != OPS:
+            raise ValueError(
+                f"Supernet searches exactly the operations {', '.join(OPS)}, in that order: their FC "
+                "layers are stacked per operation and their batch norm, activation and dropout are "
+                f"bit-encoded (zeronas.nas.ops); {', '.join(o for o in ops if o not in OPS) or 'a subset'} "
+                "can be used in genotypes, not searched"
+            )
         self.role, self.widths, self.out_dim = role, tuple(widths), out_dim
         self.slope, self.p_drop = slope, dropout
         self.tau: float | None = None  # set: sampled (GDAS) forward, see the module docstring

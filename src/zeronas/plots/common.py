@@ -7,6 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
+from zeronas.frameworks import term_labels
 from zeronas.plots.load import Rows
 from zeronas.runs import atomic_write
 
@@ -26,15 +27,8 @@ def save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-# The frameworks' own loss terms (zeronas.frameworks), drawn in the fourth panel when recorded.
-FRAMEWORK_TERMS = {
-    "cls_loss": "classification loss of G(z,c)",
-    "soul_loss": "soul-sample terms (LisGAN)",
-    "vae_loss": "VAE loss (reconstruction + KL)",
-    "recons_real": "semantic decoder on real features",
-    "recons_fake": "semantic decoder on fakes",
-}
-
-
-def framework_terms(rows: Rows) -> list[str]:
-    return [k for k in FRAMEWORK_TERMS if rows and k in rows[0]]
+def framework_terms(rows: Rows) -> dict[str, str]:
+    """The frameworks' own figures recorded in ``rows``, with their labels (each framework's
+    ``terms``), but the Wasserstein estimate, which has a panel of its own."""
+    labels = term_labels()
+    return {k: label for k, label in labels.items() if k != "wasserstein" and rows and k in rows[0]}

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zeronas.plots.common import FRAMEWORK_TERMS, framework_terms, save
+from zeronas.plots.common import framework_terms, save
 from zeronas.plots.load import Rows, column, has
 
 _STAGE_STYLE = {
@@ -23,7 +23,7 @@ def draw_train_losses(rows: Rows, path: Path, title: str) -> Path:
         ("critic loss (WGAN-GP)", ["critic_loss"]),
         ("Wasserstein estimate", ["wasserstein"]),
         ("generator loss", ["generator_loss"]),
-        (" / ".join(FRAMEWORK_TERMS[k] for k in terms) or "framework terms", terms),
+        (" / ".join(terms.values()) or "framework terms", list(terms)),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     for ax, (label, keys) in zip(axes.ravel(), panels, strict=True):

@@ -10,7 +10,7 @@ import numpy as np
 
 from zeronas.nas.genotype import INPUT_NAMES, N_INPUTS
 from zeronas.nas.ops import OPS
-from zeronas.plots.common import FRAMEWORK_TERMS, framework_terms, save
+from zeronas.plots.common import framework_terms, save
 from zeronas.plots.load import Rows, column
 
 # Short op labels for the heatmap axis (same order as zeronas.nas.ops.OPS).
@@ -38,7 +38,7 @@ def draw_search_losses(rows: Rows, path: Path, title: str) -> Path:
             "generator loss",
             [("generator_arch", "architecture step (D_val)"), ("generator_weights", "weight step (D_tr)")],
         ),
-        (" / ".join(FRAMEWORK_TERMS[k] for k in terms) or "framework terms", [(k, k) for k in terms]),
+        (" / ".join(terms.values()) or "framework terms", [(k, k) for k in terms]),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     for ax, (name, keys) in zip(axes.ravel(), panels, strict=True):

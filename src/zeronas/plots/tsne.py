@@ -72,9 +72,9 @@ def load_tsne(run_dir: Path, log: Log) -> TSNEData | None:
         return None
     task = ds.test_task()
     config = Config.from_dict(rec["config"], str(run_dir / "config.json"))
-    cfg = config.train
+    t = config.train
     G, _ = build_networks(config, task, Genotype.load(run_dir / "genotype.json"), critic=False)
-    fw = framework_class(cfg.framework)(G, None, task, config, cfg.cls_weight, cfg.gp_weight)
+    fw = framework_class(config.model.framework)(G, None, task, config, t.cls_weight, t.gp_weight)
     try:
         G.load_state_dict(ckpt["state"]["G"])
         fw.load_state_dict(ckpt["state"]["framework"])
