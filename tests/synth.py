@@ -1,4 +1,10 @@
-"""Small synthetic datasets in the on-disk formats, for loader and CLI tests."""
+"""Small synthetic datasets in the on-disk formats: builders, and fixtures (a pytest plugin,
+loaded by ``tests/conftest.py``).
+
+Fixtures: ``synthetic_dir`` (an xlsa17 folder of :func:`make_arrays`' defaults) and
+``synthetic_task`` (the validation task of a slightly larger one, for networks and steps).
+Tests that vary the arrays call the builders (``from tests.synth import make_arrays``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,10 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 import scipy.io
+
+from zeronas.data import ZSLTask, load_dataset
 
 
 def make_arrays(n_classes=8, n_unseen=3, per_class=20, feat_dim=16, att_dim=6, seed=0, val_classes=(0, 1)):
@@ -54,15 +63,15 @@ def write_xlsa17(folder: Path, a: dict | None = None, hdf5: bool = False, **over
     res = {k: v for k, v in res.items() if v is not None}
     att = {k: v for k, v in att.items() if v is not None}
     if hdf5:
-        _write_hdf5(folder / "res101.mat", res)
-        _write_hdf5(folder / "att_splits.mat", att)
+        write_hdf5(folder / "res101.mat", res)
+        write_hdf5(folder / "att_splits.mat", att)
     else:
         scipy.io.savemat(folder / "res101.mat", res)
         scipy.io.savemat(folder / "att_splits.mat", att)
     return folder
 
 
-def _write_hdf5(path: Path, d: dict) -> None:
+def write_hdf5(path: Path, d: dict) -> None:
     """MATLAB v7.3 layout: arrays transposed, cell strings as references to uint16 arrays."""
     with h5py.File(path, "w", userblock_size=512) as f:
         refs = f.create_group("#refs#")
@@ -94,3 +103,16 @@ def write_npz(path: Path, a: dict | None = None, **overrides) -> Path:
     d.update(overrides)
     np.savez(path, **{k: v for k, v in d.items() if v is not None})
     return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory) -> Path:
+    """An xlsa17 folder: 8 classes (3 unseen, 2 validation), 20 samples each, 16-d features."""
+    return write_xlsa17(tmp_path_factory.mktemp("synthetic") / "TINY", make_arrays())
+
+
+@pytest.fixture(scope="session")
+def synthetic_task(tmp_path_factory) -> ZSLTask:
+    """The validation task of an xlsa17 folder of 30 samples per class and 12-d features."""
+    folder = write_xlsa17(tmp_path_factory.mktemp("synthetic") / "syn", make_arrays(per_class=30, feat_dim=12))
+    return load_dataset(folder).validation_task()

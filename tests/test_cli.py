@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from synth import make_arrays, write_npz, write_xlsa17
 
 import zeronas.cli
+from tests.synth import make_arrays, write_npz, write_xlsa17
 
 # make_arrays(): 8 classes x 20 samples, classes 5-7 unseen, 4 of every seen class's 20
 # samples in test-seen, validation classes 0 and 1 (val_loc). Validation task: train

@@ -22,13 +22,13 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from synth import _write_hdf5, make_arrays, write_npz, write_xlsa17
 
+from tests.synth import make_arrays, write_hdf5, write_npz, write_xlsa17
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.data.readers import read_mat, read_npz, read_xlsa17
 from zeronas.errors import DataError
 
-_SHARED_NEAR = Path(__file__).resolve().parents[2] / "shared"  # CI: shared/ beside the clone
+_SHARED_NEAR = Path(__file__).resolve().parents[3] / "shared"  # CI: shared/ beside the clone
 XLSA17 = (
     Path(os.environ.get("ZERONAS_SHARED", _SHARED_NEAR if _SHARED_NEAR.is_dir() else "/work/shared"))
     / "data"
@@ -251,7 +251,7 @@ def test_real_hdf5_copy_of_cub_reads_like_v5(tmp_path):
     raw = scipy.io.loadmat(str(src))
     d = {k: v for k, v in raw.items() if not k.startswith("__") and k != "allclasses_names"}
     d["allclasses_names"] = np.array(v5["allclasses_names"], dtype=object)[:, None]
-    _write_hdf5(tmp_path / "att_splits.mat", d)
+    write_hdf5(tmp_path / "att_splits.mat", d)
     h5 = read_mat(tmp_path / "att_splits.mat")
     assert set(h5) == set(v5)
     assert h5["allclasses_names"] == v5["allclasses_names"]

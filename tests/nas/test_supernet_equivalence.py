@@ -11,6 +11,7 @@ Computed in float64 so that the only differences are summation order.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -21,10 +22,19 @@ import torch
 from zeronas.nas.ops import OPS, op_flags
 from zeronas.nas.supernet import Supernet, keep_mask
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
-sys.path.insert(0, str(BENCH))
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
-from reference import ReferenceSupernet  # noqa: E402
+
+def _load_reference():
+    """``bench/reference.py``, a script's module (the benchmark is not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_reference", BENCH / "reference.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ReferenceSupernet = _load_reference().ReferenceSupernet
 
 SHAPES = {
     # role: (in_dims, widths, out_dim)

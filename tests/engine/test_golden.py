@@ -14,9 +14,9 @@ the ``seconds`` column) and ``metrics.json`` of a training. Floats must agree to
 When a change is *meant* to change these numbers (a new default in the code path, another
 order of random draws, a fix), regenerate the file deliberately and say so in the commit:
 
-    ZERONAS_REGENERATE_GOLDEN=1 OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q tests/test_golden_engine.py
+    ZERONAS_REGENERATE_GOLDEN=1 OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q tests/engine/test_golden.py
 
-then review ``git diff tests/data/golden_engine.json``. The numbers are those of one machine
+then review ``git diff tests/engine/golden_engine.json``. The numbers are those of one machine
 (CPU, one thread, the torch version of ``scripts/setup.sh``); another CPU or torch version
 may differ in the last bits and then needs its own regeneration.
 """
@@ -37,7 +37,7 @@ from zeronas.data import load_dataset
 from zeronas.engine import search, train_and_evaluate
 from zeronas.nas.genotype import Genotype, fixed_genotype
 
-GOLDEN = Path(__file__).parent / "data" / "golden_engine.json"
+GOLDEN = Path(__file__).parent / "golden_engine.json"
 REGENERATE = os.environ.get("ZERONAS_REGENERATE_GOLDEN") == "1"
 
 # Every setting the runs below read, pinned (the defaults may change, these numbers may not).

@@ -18,8 +18,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from synth import make_arrays, write_xlsa17
 
+from tests.synth import make_arrays, write_xlsa17
 from zeronas.baselines import eszsl_evaluate, eszsl_fit
 from zeronas.baselines.eszsl import GRID, _TaskArrays, eszsl_objective, label_matrix, select_on_validation
 from zeronas.data import load_dataset

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from synth import make_arrays, write_xlsa17
 
 from zeronas.errors import ZeroNASError
 from zeronas.plots import plot_run
@@ -158,8 +157,8 @@ def _make_search_run(d: Path, epochs: int = 5, val_zsl: bool = True, roles=("gen
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    return write_xlsa17(tmp_path_factory.mktemp("data") / "TINY", make_arrays())
+def data_dir(synthetic_dir) -> Path:
+    return synthetic_dir
 
 
 def test_train_run_all_figures(tmp_path, data_dir):

@@ -6,10 +6,8 @@ import math
 
 import pytest
 import torch
-from synth import make_arrays, write_xlsa17
 
 from zeronas.config import Config
-from zeronas.data import load_dataset
 from zeronas.engine import SearchSpace, Session, search_iteration, split_halves, train_epoch
 from zeronas.engine.search import current_genotype, step_names
 from zeronas.engine.train import stat_names
@@ -84,10 +82,9 @@ def test_supernet_feedback_reaches_every_intermediate_node():
 
 
 # --------------------------------------------------------------------------- the interface
-@pytest.fixture(scope="module")
-def task(tmp_path_factory):
-    folder = write_xlsa17(tmp_path_factory.mktemp("d") / "syn", make_arrays(per_class=30, feat_dim=12))
-    return load_dataset(folder).validation_task()
+@pytest.fixture
+def task(synthetic_task):
+    return synthetic_task
 
 
 def tiny_config(framework: str) -> Config:

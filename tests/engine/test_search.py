@@ -1,0 +1,89 @@
+"""The search's steps (Algorithm 1): each updates only its parameter set, on its half of the
+data; the sampled mode's temperature schedule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from zeronas.config import Config
+from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
+from zeronas.engine.search import gumbel_temperature, set_temperature
+
+
+@pytest.fixture(scope="module")
+def searcher(synthetic_task):
+    cfg = Config()
+    cfg.search.g_widths = (8, 8, 8, 8)
+    cfg.search.d_widths = (8, 8, 8, 8)
+    cfg.search.batch_size = 16
+    cfg.clswgan.pretrain_cls_epochs = 2
+    torch.manual_seed(0)
+    return searching(cfg, synthetic_task)
+
+
+def searching(cfg: Config, task) -> Session:
+    return Session(cfg, task, torch.device("cpu"), SearchSpace(), cfg.search, pools=split_halves)
+
+
+def _snapshot(s: Session) -> dict[str, list[torch.Tensor]]:
+    return {
+        "G.arch": [p.detach().clone() for p in s.G.arch_parameters()],
+        "G.weights": [p.detach().clone() for p in s.G.weight_parameters()],
+        "D.arch": [p.detach().clone() for p in s.D.arch_parameters()],
+        "D.weights": [p.detach().clone() for p in s.D.weight_parameters()],
+    }
+
+
+def _changed(before: dict, after: dict) -> set[str]:
+    return {k for k in before if any(not torch.equal(a, b) for a, b in zip(before[k], after[k], strict=True))}
+
+
+@pytest.mark.parametrize(
+    "opt_key, group",
+    [("a_d", "D.arch"), ("w_d", "D.weights"), ("a_g", "G.arch"), ("w_g", "G.weights")],
+)
+def test_each_search_step_changes_only_its_parameter_set(searcher, opt_key, group):
+    s = searcher
+    loss = s.fw.critic_loss if group.startswith("D") else s.fw.generator_loss
+    before = _snapshot(s)
+    s.step(opt_key, loss, "val" if opt_key.startswith("a") else "tr")
+    assert _changed(before, _snapshot(s)) == {group}
+
+
+def test_a_full_iteration_updates_all_four_sets(searcher):
+    before = _snapshot(searcher)
+    losses = search_iteration(searcher)
+    assert torch.isfinite(losses).all()
+    assert _changed(before, _snapshot(searcher)) == set(before)
+
+
+def test_search_halves_are_disjoint_and_equal(searcher):
+    tr, val = searcher.pools["tr"], searcher.pools["val"]
+    assert tr.numel() == val.numel()
+    assert not set(tr.tolist()) & set(val.tolist())
+
+
+def test_gumbel_temperature_falls_linearly_over_the_epochs():
+    cfg = Config()
+    cfg.search.mode, cfg.search.epochs, cfg.search.tau_max, cfg.search.tau_min = "gdas", 5, 10.0, 0.1
+    assert [gumbel_temperature(e, cfg.search) for e in (1, 3, 5)] == pytest.approx([10.0, 5.05, 0.1])
+    cfg.search.mode = "exact"
+    assert gumbel_temperature(1, cfg.search) is None
+
+
+def test_gdas_search_anneals_the_temperature_and_updates_alpha(searcher):
+    import copy
+
+    cfg = copy.deepcopy(searcher.cfg)
+    cfg.search.mode, cfg.search.epochs = "gdas", 5
+    torch.manual_seed(0)
+    s = searching(cfg, searcher.task)
+    taus = []
+    for epoch in (1, 3, 5):
+        set_temperature(s, epoch)
+        taus.append((s.G.tau, s.D.tau))
+    assert taus == [pytest.approx((t, t)) for t in (10.0, 5.05, 0.1)]
+    before = _snapshot(s)
+    assert torch.isfinite(search_iteration(s)).all()
+    assert _changed(before, _snapshot(s)) == set(before)

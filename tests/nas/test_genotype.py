@@ -1,0 +1,130 @@
+"""Derivation of a discrete network from alpha/beta (SPEC §6), the genotype file, and the
+discrete networks built from genotypes (found or FIX)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from zeronas.nas.genotype import Edge, Genotype, GenotypeError, NetGenotype, Node, fixed_genotype
+from zeronas.nas.network import DiscreteNet
+from zeronas.nas.ops import OPS
+from zeronas.nas.supernet import Supernet
+
+
+def test_derivation_follows_constructed_alpha_and_beta():
+    net = Supernet("generator", (2, 2), (4, 4, 4, 4), 6)
+    big = 5.0
+    # node -> (two chosen sources, op index per source)
+    plan = {3: {2: 1, 0: 4}, 4: {3: 0, 1: 2}, 5: {2: 7, 0: 3}, 6: {4: 5, 5: 6}, 7: {6: 0, 3: 1}}
+    edge_id = {e: n for n, e in enumerate(net.mixed_edges)}
+    with torch.no_grad():
+        net.alpha.zero_()
+        net.beta.zero_()
+        for j, chosen in plan.items():
+            for i, k in chosen.items():
+                net.beta[j - 3, i] = big + i * 0.01  # ranking by beta alone
+                net.alpha[edge_id[(i, j)], k] = big
+            # a strong op on a weak edge must not pull the edge in
+            weak = next(i for i in range(j) if i not in chosen)
+            net.alpha[edge_id[(weak, j)], 2] = 50.0
+    geno = net.export()
+    got = {n.id: {e.src: e.op for e in n.inputs} for n in geno.nodes}
+    got[7] = {e.src: e.op for e in geno.output}
+    expected = {j: {i: OPS[k] for i, k in ch.items()} for j, ch in plan.items()}
+    assert got == expected
+
+
+def test_dead_nodes_are_dropped():
+    net = Supernet("generator", (2, 2), (4, 4, 4, 4), 6)
+    with torch.no_grad():
+        net.beta.zero_()
+        net.beta[4, 2] = 5.0  # output <- input [z,c]
+        net.beta[4, 3] = 4.0  # output <- node 3
+        net.beta[0, 0] = 5.0  # node 3 <- z, c
+        net.beta[0, 1] = 4.0
+    geno = net.export()
+    assert [n.id for n in geno.nodes] == [3]
+    assert sorted(e.src for e in geno.output) == [2, 3]
+    model = DiscreteNet(geno, (2, 2), 6)
+    assert sorted(model.edges.keys()) == ["0_3", "1_3", "2_out", "3_out"]
+    assert model(torch.randn(4, 2), torch.randn(4, 2)).shape == (4, 6)
+
+
+def test_critic_derivation_uses_linear_output_edges():
+    geno = Supernet("critic", (6, 2), (4, 4, 4, 4), 1).export()
+    assert {e.op for e in geno.output} == {"linear"}
+    assert len(geno.output) == 2
+
+
+def test_genotype_round_trip(tmp_path):
+    g = Genotype(
+        Supernet("generator", (2, 2), (4, 8, 4, 8), 6).export(), Supernet("critic", (6, 2), (8, 4, 8, 4), 1).export()
+    )
+    p = tmp_path / "genotype.json"
+    g.save(p)
+    assert Genotype.load(p) == g
+    assert Genotype.from_dict(json.loads(p.read_text())) == g
+    assert fixed_genotype(32) == Genotype.from_dict(fixed_genotype(32).to_dict())
+
+
+def _bad(mutate) -> dict:
+    d = fixed_genotype(16).to_dict()
+    mutate(d)
+    return d
+
+
+@pytest.mark.parametrize(
+    "d, message",
+    [
+        (_bad(lambda d: d.update(format="other")), "format"),
+        (_bad(lambda d: d.update(version=99)), "version"),
+        (_bad(lambda d: d.pop("critic")), "critic"),
+        (_bad(lambda d: d["generator"]["nodes"][0]["in"][0].update(op="conv3x3")), "conv3x3"),
+        (_bad(lambda d: d["generator"]["nodes"][0]["in"][0].update(**{"from": 5})), "not an input or an earlier node"),
+        (_bad(lambda d: d["generator"]["output"].update({"in": [{"from": 3, "op": "linear"}]})), "linear"),
+        (_bad(lambda d: d["critic"]["output"].update({"in": [{"from": 3, "op": "fc_relu"}]})), "fc_relu"),
+        (_bad(lambda d: d["generator"]["nodes"][0].update(width=-3)), "width"),
+        (_bad(lambda d: d["generator"]["nodes"][0].update(id=1)), "input id"),
+        (_bad(lambda d: d["generator"]["output"].update({"in": []})), "non-empty"),
+    ],
+)
+def test_bad_genotypes_are_rejected(d, message):
+    with pytest.raises(GenotypeError, match=message):
+        Genotype.from_dict(d)
+
+
+def test_bad_genotype_files_name_the_file(tmp_path):
+    p = tmp_path / "g.json"
+    p.write_text("{not json")
+    with pytest.raises(GenotypeError, match=r"g\.json: not valid JSON"):
+        Genotype.load(p)
+    with pytest.raises(GenotypeError, match="file not found"):
+        Genotype.load(tmp_path / "missing.json")
+
+
+def test_fixed_genotype_builds_the_f_clswgan_networks():
+    fix = fixed_genotype(4096)
+    g = DiscreteNet(fix.generator, (85, 85), 2048)
+    d = DiscreteNet(fix.critic, (2048, 85), 1)
+    lin = [m for m in g.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in lin] == [(170, 4096), (4096, 2048)]
+    assert isinstance(list(g.edges["3_out"])[-1], torch.nn.ReLU)
+    assert isinstance(d.edges["3_out"], torch.nn.Linear)
+    out = d(torch.randn(3, 2048), torch.randn(3, 85))
+    assert out.shape == (3, 1)
+
+
+def test_discrete_net_sums_its_kept_edges():
+    geno = NetGenotype(
+        "generator", (Node(3, 4, (Edge(0, "fc_relu"), Edge(1, "fc_lrelu"))),), (Edge(3, "fc_relu"), Edge(2, "fc_relu"))
+    )
+    net = DiscreteNet(geno, (2, 3), 5)
+    z, c = torch.randn(4, 2), torch.randn(4, 3)
+    e = net.edges
+    f3 = e["0_3"](z) + e["1_3"](c)
+    expected = e["3_out"](f3) + e["2_out"](torch.cat([z, c], 1))
+    torch.testing.assert_close(net(z, c), expected)
+    assert (expected >= 0).all()  # the generator's output edges end in ReLU

@@ -1,0 +1,100 @@
+"""The search space (Eqs. 2-3): the fused supernet's mixed edges and nodes, the linear critic
+output, the parameter split, and the sampled (GDAS) forward."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from zeronas.nas.ops import OPS, op_flags
+from zeronas.nas.supernet import Supernet
+
+
+def _hand_op(net: Supernet, i: int, j: int, k: int, f: torch.Tensor) -> torch.Tensor:
+    """Operation k on edge i->j written out by hand (eval mode: BN uses running stats)."""
+    w, b = net.edge_op_linear(i, j, k)
+    h = f @ w.T + b
+    drop, bn, leaky = op_flags(OPS[k])
+    if bn:
+        gamma, beta, mean, var = net.edge_op_bn(i, j, k)
+        h = (h - mean) / torch.sqrt(var + 1e-5) * gamma + beta
+    h = torch.where(h > 0, h, h * (0.2 if leaky else 0.0))
+    return h  # dropout is the identity in eval mode
+
+
+def test_mixed_edge_and_node_match_equations_2_and_3():
+    torch.manual_seed(0)
+    net = Supernet("generator", (2, 3), (4,), 3)
+    with torch.no_grad():
+        net.alpha.normal_(0, 1.0)
+        net.beta.normal_(0, 1.0)
+        for name, buf in net.named_buffers():
+            if name.startswith("bn_mean"):
+                buf.normal_(0, 0.1)
+            if name.startswith("bn_var"):
+                buf.uniform_(0.5, 2.0)
+    net.eval()
+    z, c = torch.randn(5, 2), torch.randn(5, 3)
+    nodes = [z, c, torch.cat([z, c], 1)]
+    edge_id = {e: n for n, e in enumerate(net.mixed_edges)}
+    for j in (3, 4):  # intermediate node, then the output node
+        b = torch.softmax(net.beta[j - 3, :j], 0)
+        fj = 0
+        for i in range(j):
+            a = torch.softmax(net.alpha[edge_id[(i, j)]], 0)
+            mixed = sum(a[k] * _hand_op(net, i, j, k, nodes[i]) for k in range(8))  # Eq. 2
+            fj = fj + b[i] * mixed  # Eq. 3
+        nodes.append(fj)
+    torch.testing.assert_close(net(z, c), nodes[4], rtol=1e-5, atol=1e-6)
+
+
+def test_critic_output_is_linear_in_its_in_edges():
+    torch.manual_seed(0)
+    net = Supernet("critic", (4, 2), (3, 3), 1)
+    assert all(j != net.out_id for _, j in net.mixed_edges)
+    net.eval()
+    x, c = torch.randn(6, 4), torch.randn(6, 2)
+    out = net(x, c)
+    # Large scores are passed through unclipped: scaling the output weights scales the score.
+    with torch.no_grad():
+        for fc in net.fc:
+            fc.weight[-1:].mul_(1000.0)
+            fc.bias[-1:].mul_(1000.0)
+    assert torch.allclose(net(x, c), 1000.0 * out, rtol=1e-4, atol=1e-4)
+
+
+def test_arch_and_weight_parameters_are_disjoint_and_complete():
+    net = Supernet("generator", (3, 3), (4, 4), 5)
+    arch = {id(p) for p in net.arch_parameters()}
+    weights = {id(p) for p in net.weight_parameters()}
+    assert arch.isdisjoint(weights)
+    assert arch | weights == {id(p) for p in net.parameters()}
+    assert "alpha" in net.state_dict() and "beta" in net.state_dict()
+
+
+# --------------------------------------------------------------------------- sampled (GDAS) mode
+@pytest.mark.parametrize("role", ["generator", "critic"])
+def test_sampled_forward_equals_the_mixture_when_alpha_is_one_hot(role):
+    torch.manual_seed(0)
+    net = Supernet(role, (5, 3), (4, 6, 4), 7 if role == "generator" else 1)
+    with torch.no_grad():
+        ops = torch.randint(len(OPS), (len(net.mixed_edges),))
+        net.alpha.zero_().scatter_(1, ops.unsqueeze(1), 60.0)  # softmax is one-hot to float precision
+        net.beta.normal_()
+    net.eval()
+    a, b = torch.randn(9, 5), torch.randn(9, 3)
+    exact = net(a, b)
+    net.tau = 1.0
+    assert torch.allclose(net(a, b), exact, atol=1e-5)
+
+
+def test_sampled_forward_draws_operations_and_trains_alpha():
+    torch.manual_seed(0)
+    net = Supernet("generator", (5, 3), (4, 6), 7)
+    net.tau = 5.0
+    a, b = torch.randn(9, 5), torch.randn(9, 3)
+    outs = [net(a, b) for _ in range(3)]
+    assert not torch.allclose(outs[0], outs[1])  # a new draw (and dropout) per pass
+    net(a, b).pow(2).sum().backward()
+    assert net.alpha.grad is not None and net.alpha.grad.abs().sum() > 0
+    assert net.beta.grad is not None and torch.isfinite(net.beta.grad).all()
