@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -102,7 +103,7 @@ def data_check(path: Path | None) -> None:
     """Validate a dataset folder or .npz file and print a summary."""
     ds = load_dataset(path)
     s = ds.summary()
-    c, n = s["classes"], s["samples"]
+    c, n = cast(dict, s["classes"]), cast(dict, s["samples"])
     click.echo(f"{s['source']}: OK")
     click.echo(f"  features: {s['feature_dim']}-d, class vectors: {s['class_vector_dim']}-d")
     click.echo(
@@ -119,7 +120,9 @@ def data_check(path: Path | None) -> None:
 def _start(command: str, out: Path | None, resume: Path | None) -> tuple[Path, bool]:
     if (out is None) == (resume is None):
         raise ZeroNASError("give exactly one of --out RUN_DIR (new run) or --resume RUN_DIR")
-    run_dir = prepare_run_dir(resume or out, resume is not None)  # type: ignore[arg-type]
+    target = resume if resume is not None else out
+    assert target is not None
+    run_dir = prepare_run_dir(target, resume is not None)
     _CURRENT_RUN.update(dir=str(run_dir), command=command)
     return run_dir, resume is not None
 

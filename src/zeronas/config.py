@@ -11,11 +11,10 @@ validated against the known keys; some take one of a set of values (:func:`regis
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from zeronas.errors import ZeroNASError
 
@@ -205,12 +204,14 @@ def _coerce(value: object, current: object) -> object:
         if not isinstance(items, (list, tuple)) or not items:
             raise TypeError(value)
         return tuple(int(v) for v in items)
-    if isinstance(current, int):
+    if isinstance(current, (int, float)):
+        if not isinstance(value, (int, float, str)):
+            raise TypeError(value)
+        if isinstance(current, float):
+            return float(value)
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
-        return int(value)  # type: ignore[arg-type]
-    if isinstance(current, float):
-        return float(value)  # type: ignore[arg-type]
+        return int(value)
     return value
 
 

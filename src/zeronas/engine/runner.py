@@ -25,6 +25,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -121,7 +122,7 @@ class EpochRunner:
         """The stage of the checkpoint resumed from, if any."""
         return self.saved["stage"] if self.saved else None
 
-    def restored(self, key: str, default: object) -> object:
+    def restored(self, key: str, default: Any) -> Any:
         """A program state saved with the checkpoint resumed from (``default`` if none)."""
         return self.saved.get(key, default) if self.saved else default
 

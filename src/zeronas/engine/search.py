@@ -177,7 +177,7 @@ def search(
         resume=resume,
         tb_prefix="search/",
     )
-    arch_history: list[dict] = runner.restored("arch_history", [])  # type: ignore[assignment]
+    arch_history: list[dict] = runner.restored("arch_history", [])
     runner.state["arch_history"] = arch_history
     session, start = runner.open("search", seed, lambda: search_session(cfg, dataset, device))
     runner.run(SearchStage(session, run_dir, arch_history), start)

@@ -15,6 +15,7 @@ search; the alternating GAN updates in a training).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Protocol
 
@@ -45,8 +46,12 @@ class LoopConfig(Protocol):
 
 
 def task_to(task: ZSLTask, device: torch.device) -> ZSLTask:
-    fields = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in vars(task).items()}
-    return ZSLTask(**fields)
+    """The task with its tensors on ``device``."""
+    moved = copy.copy(task)
+    for k, v in vars(task).items():
+        if isinstance(v, torch.Tensor):
+            setattr(moved, k, v.to(device))
+    return moved
 
 
 def all_rows(task: ZSLTask) -> Pools:

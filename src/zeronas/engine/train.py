@@ -142,8 +142,8 @@ def train_and_evaluate(
     )
     if on_epoch:
         runner.on_epoch.append(on_epoch)
-    selection: dict | None = runner.restored("selection", None)  # type: ignore[assignment]
-    results: dict = runner.restored("results", {})  # type: ignore[assignment]
+    selection: dict | None = runner.restored("selection", None)
+    results: dict = runner.restored("results", {})
     runner.state.update(selection=selection, results=results)
     stage = runner.saved_stage or "select"
 

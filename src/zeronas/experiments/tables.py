@@ -111,17 +111,17 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
     header = ["searched on \\ trained on"] + [f"{b.name} ZSL T1 / H (cal.)" for b in datasets]
     rows.append("| " + " | ".join(header) + " |")
     rows.append("|" + "---|" * len(header))
-    for src in datasets + [None]:
-        cells = [src.name if src else "FIX (no search)"]
+    for source in [*datasets, None]:
+        cells = [source.name if source else "FIX (no search)"]
         for dst in datasets:
             cfg = grid.config(dst, framework)
             runs = []
             for s in range(grid.seeds):
-                if src is None or src.name == dst.name:
-                    m = method_cell(grid, dst, framework, "fix" if src is None else "nas", s)
+                if source is None or source.name == dst.name:
+                    m = method_cell(grid, dst, framework, "fix" if source is None else "nas", s)
                 else:
-                    rel = f"transfer/{framework}/{src.name}__on__{dst.name}/seed{s}"
-                    geno = found[(src.name, s)]
+                    rel = f"transfer/{framework}/{source.name}__on__{dst.name}/seed{s}"
+                    geno = found[(source.name, s)]
 
                     def run(d: Path, ds: ZSLDataset = dst, g: Genotype = geno, c: Config = cfg, s: int = s) -> dict:
                         return train_genotype(ds, g, c, s, d, grid.device, True, grid.log)
@@ -133,7 +133,7 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
             csv_rows.append(
                 {
                     "framework": framework,
-                    "searched_on": src.name if src else "FIX",
+                    "searched_on": source.name if source else "FIX",
                     "trained_on": dst.name,
                     "zsl_mean_pct": round(z[0], 2),
                     "zsl_std_pct": round(z[1], 2),

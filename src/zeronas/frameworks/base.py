@@ -63,6 +63,13 @@ class Framework:
         self.device = task.train_x.device
         self.extras = nn.ModuleDict()
 
+    @property
+    def critic(self) -> nn.Module:
+        """D, for the losses of a framework that has one."""
+        if self.D is None:
+            raise RuntimeError(f"framework {self.name!r}: no critic was given")
+        return self.D
+
     # ------------------------------------------------------------------ training
     def prepare(self) -> None:
         """One-off work on the training data before the first step (e.g. a frozen classifier)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, cast
 
 import torch
 from torch import nn
@@ -27,10 +28,13 @@ class CLSWGAN(Framework):
     name = "clswgan"
     title = "f-CLSWGAN"
     description = "WGAN-GP plus a frozen classifier's loss on the fakes (Xian et al. 2018)"
-    config_section = ("clswgan", CLSWGANConfig)
-    critic_stats = ("wasserstein",)
-    generator_stats = ("cls_loss",)
-    terms = {"wasserstein": "Wasserstein estimate", "cls_loss": "classification loss of G(z,c)"}
+    config_section: ClassVar[tuple[str, type] | None] = ("clswgan", CLSWGANConfig)
+    critic_stats: ClassVar[tuple[str, ...]] = ("wasserstein",)
+    generator_stats: ClassVar[tuple[str, ...]] = ("cls_loss",)
+    terms = {
+        "wasserstein": "Wasserstein estimate",
+        "cls_loss": "classification loss of G(z,c)",
+    }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -38,8 +42,8 @@ class CLSWGAN(Framework):
         self.extras["classifier"] = nn.Linear(self.task.feature_dim, len(self.task.seen_classes))
 
     @property
-    def classifier(self) -> nn.Module:
-        return self.extras["classifier"]
+    def classifier(self) -> nn.Linear:
+        return cast(nn.Linear, self.extras["classifier"])
 
     def prepare(self) -> None:
         t, task = self.cfg.clswgan, self.task
@@ -57,11 +61,11 @@ class CLSWGAN(Framework):
         """WGAN-GP on fakes ``G(z, c)`` from prior noise."""
         with torch.no_grad():
             fake = self.G(self.noise(x.shape[0]), c)
-        loss, w_dist = wgan_critic_loss(self.D, x, fake, c, self.gp_weight)
+        loss, w_dist = wgan_critic_loss(self.critic, x, fake, c, self.gp_weight)
         return loss, {"wasserstein": w_dist}
 
     def generator_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         """``-D(G(z,c)) - lambda * log P(y | G(z,c))`` with the frozen classifier."""
         fake = self.G(self.noise(c.shape[0]), c)
-        adv, ce = generator_terms(self.D, self.classifier, fake, c, self.labels.to_local(y))
+        adv, ce = generator_terms(self.critic, self.classifier, fake, c, self.labels.to_local(y))
         return adv + self.cls_weight * ce, {"cls_loss": ce.detach()}

@@ -12,6 +12,7 @@ samples and classifying again); every framework is evaluated with the same class
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -38,6 +39,7 @@ class Souls(nn.Module):
 
     def __init__(self, n_classes: int, per_class: int, dim: int):
         super().__init__()
+        self.centres: torch.Tensor
         self.register_buffer("centres", torch.zeros(n_classes, per_class, dim))
 
     def fit(self, x: torch.Tensor, y_local: torch.Tensor, seed: int = 0) -> None:
@@ -71,16 +73,19 @@ class LisGAN(CLSWGAN):
         t, c = self.task, self.cfg.lisgan
         self.extras["souls"] = Souls(len(t.seen_classes), c.souls_per_class, t.feature_dim)
 
+    @property
+    def souls(self) -> Souls:
+        return cast(Souls, self.extras["souls"])
+
     def prepare(self) -> None:
         super().prepare()
-        souls: Souls = self.extras["souls"]  # type: ignore[assignment]
-        souls.fit(self.task.train_x, self.labels.to_local(self.task.train_y))
+        self.souls.fit(self.task.train_x, self.labels.to_local(self.task.train_y))
 
     def generator_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
-        lc, souls = self.cfg.lisgan, self.extras["souls"]
+        lc, souls = self.cfg.lisgan, self.souls
         y_local = self.labels.to_local(y)
         fake = self.G(self.noise(c.shape[0]), c)
-        adv, ce = generator_terms(self.D, self.classifier, fake, c, y_local)
+        adv, ce = generator_terms(self.critic, self.classifier, fake, c, y_local)
         soul = lc.sample_soul_weight * souls.distance(fake, y_local)
         if lc.class_soul_weight > 0:
             seen = self.task.seen_classes

@@ -26,6 +26,7 @@ Differences from the papers, on purpose:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -108,10 +109,13 @@ class FVAEGAN(Framework):
     name = "fvaegan"
     title = "f-VAEGAN-D2"
     description = "a conditional VAE whose decoder is G, plus WGAN-GP, inductive (Xian et al. 2019)"
-    config_section = ("vaegan", VAEGANConfig)
-    critic_stats = ("wasserstein",)
-    generator_stats = ("vae_loss",)
-    terms = {"wasserstein": "Wasserstein estimate", "vae_loss": "VAE loss (reconstruction + KL)"}
+    config_section: ClassVar[tuple[str, type] | None] = ("vaegan", VAEGANConfig)
+    critic_stats: ClassVar[tuple[str, ...]] = ("wasserstein",)
+    generator_stats: ClassVar[tuple[str, ...]] = ("vae_loss",)
+    terms = {
+        "wasserstein": "Wasserstein estimate",
+        "vae_loss": "VAE loss (reconstruction + KL)",
+    }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -137,7 +141,7 @@ class FVAEGAN(Framework):
     def critic_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         with torch.no_grad():
             fake = self.decode(self._fake_z(x, c), c)
-        loss, w_dist = wgan_critic_loss(self.D, x, fake, c, self.gp_weight)
+        loss, w_dist = wgan_critic_loss(self.critic, x, fake, c, self.gp_weight)
         return self.cfg.vaegan.gan_weight_d * loss, {"wasserstein": w_dist}
 
     def _vae_gan_terms(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -145,7 +149,7 @@ class FVAEGAN(Framework):
         z, mean, log_var = self._encode(x, c)
         recon = self.decode(z, c)
         fake = recon if self.cfg.vaegan.encoded_noise else self.decode(self.noise(x.shape[0]), c)
-        return vae_loss(recon, x, mean, log_var), -self.D(fake, c).mean(), fake
+        return vae_loss(recon, x, mean, log_var), -self.critic(fake, c).mean(), fake
 
     def generator_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         vae, adv, _ = self._vae_gan_terms(x, c)
@@ -171,10 +175,9 @@ class TFVAEGAN(FVAEGAN):
         t, tf, slope = self.task, self.cfg.tfvaegan, self.cfg.model.slope
         h = tf.decoder_hidden
         self.extras["decoder"] = SemanticDecoder(t.feature_dim, h, t.attr_dim, slope)
-        if self.G.hidden_width:  # a derived G may have no intermediate node: then no feedback
-            fb = nn.Sequential(
-                nn.Linear(h, h), nn.LeakyReLU(slope), nn.Linear(h, self.G.hidden_width), nn.LeakyReLU(slope)
-            )
+        width = int(getattr(self.G, "hidden_width", 0))  # G's intermediate nodes, side by side
+        if width:  # a derived G may have no intermediate node: then no feedback
+            fb = nn.Sequential(nn.Linear(h, h), nn.LeakyReLU(slope), nn.Linear(h, width), nn.LeakyReLU(slope))
             init_weights(fb)
             self.extras["feedback"] = fb
 

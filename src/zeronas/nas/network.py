@@ -57,6 +57,7 @@ class DiscreteNet(nn.Module):
             for s in srcs:
                 h = self.edges[f"{s}_{nid}"](vals[s])
                 out = h if out is None else out + h
+            assert out is not None  # every node has an in-edge (validated genotype)
             if extra is not None and nid != "out":
                 out = out + next(extra)
             vals[nid] = out

@@ -32,6 +32,8 @@ little, unlike GDAS's separate modules, which get none).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -116,6 +118,7 @@ class Supernet(nn.Module):
         mask = torch.ones(n_targets, self.out_id, dtype=torch.bool)
         for t in range(n_targets):
             mask[t, : N_INPUTS + t] = False  # node N_INPUTS+t has in-edges from 0..N_INPUTS+t-1
+        self.beta_mask: torch.Tensor
         self.register_buffer("beta_mask", mask, persistent=False)
 
         # Per source i: one nn.Linear per operation block, holding that operation's FC layer
@@ -191,6 +194,7 @@ class Supernet(nn.Module):
                 for j, h in out_edges(i, x):
                     add(j, h)
             if lin:
+                assert lin_at is not None
                 tail = self.fc[lin_at](x)
                 for j, part in zip(lin, tail.split([self.dims[j] for j in lin], dim=1), strict=True):
                     add(j, edge_w[j - N_INPUTS, i] * part)
@@ -214,7 +218,7 @@ class Supernet(nn.Module):
 
     def _mix(self, x: torch.Tensor, coef: torch.Tensor, i: int, wsum: int) -> torch.Tensor:
         """``sum_k coef_k * op_k(x)`` over the 8 operations of one source; (batch, wsum)."""
-        ys = [blk(x) for blk in self.blocks[i]]  # one GEMM per operation block
+        ys = [blk(x) for blk in cast(nn.ModuleList, self.blocks[i])]  # one GEMM per operation block
         normed = F.batch_norm(
             torch.cat(ys[4:], dim=1),
             getattr(self, f"bn_mean{i}"),
@@ -232,12 +236,13 @@ class Supernet(nn.Module):
             if block & 1 and masks is not None:
                 h = h * masks[block >> 1]
             out = h * coef[block] if out is None else torch.addcmul(out, h, coef[block])
+        assert out is not None
         return out
 
     def _sampled_edges(self, edge_w: torch.Tensor):
         """Per source, its mixed out-edges' outputs with one drawn operation each (GDAS)."""
         assert self.tau is not None
-        logits = self.alpha
+        logits: torch.Tensor = self.alpha
         if self.training:
             u = torch.rand_like(logits).clamp_(1e-20, 1.0)
             logits = logits - torch.log(-torch.log(u))  # + Gumbel noise
@@ -273,13 +278,15 @@ class Supernet(nn.Module):
         """
         mixed, wsum, lin, lin_at = self._plan[i]
         if j in mixed:
-            fc = self.blocks[i][OP_BLOCK[k]]
+            fc = cast(nn.ModuleList, self.blocks[i])[OP_BLOCK[k]]
             off = sum(self.dims[m] for m in mixed[: mixed.index(j)])
         else:
+            assert lin_at is not None
             fc = self.fc[lin_at]
             off = sum(self.dims[m] for m in lin[: lin.index(j)])
         rows = slice(off, off + self.dims[j])
-        return fc.weight[rows], fc.bias[rows]
+        linear = cast(nn.Linear, fc)
+        return linear.weight[rows], linear.bias[rows]
 
     def edge_op_bn(self, i: int, j: int, k: int) -> tuple[torch.Tensor, ...]:
         """Views of (weight, bias, running mean, running var) of BN operation ``k`` on ``i -> j``."""

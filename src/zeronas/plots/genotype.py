@@ -22,7 +22,7 @@ def _positions(net: NetGenotype) -> dict[object, tuple[float, float]]:
 
 def _draw_net(ax: plt.Axes, net: NetGenotype, title: str) -> None:
     pos = _positions(net)
-    labels = {i: name for i, name in enumerate(INPUT_NAMES[net.role])}
+    labels: dict[object, str] = dict(enumerate(INPUT_NAMES[net.role]))
     labels.update({n.id: f"v{n.id}\n{n.width}" for n in net.nodes})
     labels["out"] = "G(z,c)" if net.role == "generator" else "D(x,c)"
     edges = [(e, n.id) for n in net.nodes for e in n.inputs] + [(e, "out") for e in net.output]

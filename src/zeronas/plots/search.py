@@ -101,7 +101,7 @@ def _kept_edges(genotype: dict | None, role: str, out_id: int) -> set[tuple[int,
     net = genotype.get(role) if genotype else None
     if not isinstance(net, dict):
         return set()
-    kept = set()
+    kept: set[tuple[int, int]] = set()
     try:
         for n in net.get("nodes", []):
             kept.update((int(e["from"]), int(n["id"])) for e in n.get("in", []))
