@@ -25,13 +25,20 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tqdm import tqdm
 
 from zeronas.engine.session import Session
 from zeronas.errors import DivergenceError
 from zeronas.runs import CHECKPOINT, EpochLog, Log, load_checkpoint, save_checkpoint, seed_everything, set_rng_state
+
+
+class RunnerSettings(Protocol):
+    """What the runner reads of a loop's config section (``cfg.train``, ``cfg.search``)."""
+
+    checkpoint_every: int
+    tensorboard: bool
 
 
 def check_finite(losses: dict[str, float], where: str) -> None:
@@ -88,11 +95,11 @@ class EpochRunner:
         run_dir: the run directory (``checkpoint.pt``, the history CSV, ``tensorboard/``).
         kind: what runs there (``train``, ``search``), recorded in the checkpoint.
         history_file: the CSV of the epochs' rows, rewritten whole after every epoch.
-        tensorboard: also log each row's numbers to ``run_dir/tensorboard``.
-        tb_prefix: prefix of the TensorBoard tags.
-        checkpoint_every: checkpoint interval in epochs (the last epoch of a stage always).
+        settings: the loop's config section: ``checkpoint_every`` (in epochs; the last epoch
+            of a stage always) and ``tensorboard`` (also log each row to ``run_dir/tensorboard``).
         log: where each epoch's line goes.
         resume: continue from ``run_dir/checkpoint.pt`` if it exists.
+        tb_prefix: prefix of the TensorBoard tags.
     """
 
     def __init__(
@@ -100,18 +107,18 @@ class EpochRunner:
         run_dir: Path,
         kind: str,
         history_file: str,
+        settings: RunnerSettings,
         *,
-        tensorboard: bool,
-        checkpoint_every: int,
         log: Log,
         resume: bool,
         tb_prefix: str = "",
     ):
-        self.run_dir, self.kind, self.log, self.checkpoint_every = run_dir, kind, log, checkpoint_every
+        self.run_dir, self.kind, self.log = run_dir, kind, log
+        self.checkpoint_every = settings.checkpoint_every
         path = run_dir / CHECKPOINT
         self.saved: dict | None = load_checkpoint(path) if resume and path.is_file() else None
         self.history: list[dict] = self.saved["history"] if self.saved else []
-        self.epoch_log = EpochLog(run_dir / history_file, tensorboard, tb_prefix)
+        self.epoch_log = EpochLog(run_dir / history_file, settings.tensorboard, tb_prefix)
         #: The program's own state, saved with every checkpoint (by key).
         self.state: dict[str, object] = {}
         self.on_row: list[Callable[[Stage, int, dict], None]] = []

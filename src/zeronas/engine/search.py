@@ -167,16 +167,7 @@ def search(
     """Run (or resume) the search; writes genotype.json, the histories and checkpoints."""
     s = cfg.search
     SearchSpace.from_config(s)  # before anything runs: is there anything to search?
-    runner = EpochRunner(
-        run_dir,
-        "search",
-        "search_history.csv",
-        tensorboard=s.tensorboard,
-        checkpoint_every=s.checkpoint_every,
-        log=log,
-        resume=resume,
-        tb_prefix="search/",
-    )
+    runner = EpochRunner(run_dir, "search", "search_history.csv", s, log=log, resume=resume, tb_prefix="search/")
     arch_history: list[dict] = runner.restored("arch_history", [])
     runner.state["arch_history"] = arch_history
     session, start = runner.open("search", seed, lambda: search_session(cfg, dataset, device))

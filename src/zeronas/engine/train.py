@@ -131,15 +131,7 @@ def train_and_evaluate(
 ) -> dict:
     """Run both stages (resuming from ``run_dir/checkpoint.pt`` if asked) and return the metrics."""
     t = config.train
-    runner = EpochRunner(
-        run_dir,
-        "train",
-        "history.csv",
-        tensorboard=t.tensorboard,
-        checkpoint_every=t.checkpoint_every,
-        log=log,
-        resume=resume,
-    )
+    runner = EpochRunner(run_dir, "train", "history.csv", t, log=log, resume=resume)
     if on_epoch:
         runner.on_epoch.append(on_epoch)
     selection: dict | None = runner.restored("selection", None)

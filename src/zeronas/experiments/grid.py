@@ -61,6 +61,19 @@ class Grid:
         cfg.model.framework = framework
         return cfg
 
+    def record(self, d: Path, what: str, ds: ZSLDataset, cfg: Config, seed: int) -> None:
+        """The run record (config.json) of a run of this grid in ``d``."""
+        write_record(
+            d,
+            what,
+            data=ds.source,
+            seed=seed,
+            split_seed=ds.split_seed,
+            config=cfg.to_dict(),
+            dataset=ds.summary(),
+            device=str(self.device),
+        )
+
     def cell(self, rel: str, fn: Callable[[Path], dict], ds: ZSLDataset, cfg: Config, seed: int) -> dict:
         """Run one cell unless its metrics.json exists; resume it if it was interrupted."""
         d = self.out / "cells" / rel
@@ -70,16 +83,7 @@ class Grid:
             return json.loads(done.read_text())
         self.log(f"[run] {rel}")
         d.mkdir(parents=True, exist_ok=True)
-        write_record(
-            d,
-            f"experiment cell {rel}",
-            data=ds.source,
-            seed=seed,
-            split_seed=ds.split_seed,
-            config=cfg.to_dict(),
-            dataset=ds.summary(),
-            device=str(self.device),
-        )
+        self.record(d, f"experiment cell {rel}", ds, cfg, seed)
         metrics = fn(d)
         if not done.is_file():
             write_json(done, metrics)

@@ -15,7 +15,7 @@ from zeronas.experiments.grid import METHODS, Grid, method_cell
 from zeronas.nas.genotype import Genotype
 from zeronas.pipeline import run_search, train_genotype
 from zeronas.plots import plot_transfer
-from zeronas.runs import atomic_write_text, write_record
+from zeronas.runs import atomic_write_text
 
 COLUMNS = (("zsl_top1", "ZSL T1"), ("gzsl_seen", "S"), ("gzsl_unseen", "U"), ("gzsl_h", "H"), ("cal_h", "H (cal.)"))
 
@@ -96,16 +96,7 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
             g_path = d / "genotype.json"
             if not g_path.is_file():
                 d.mkdir(parents=True, exist_ok=True)
-                write_record(
-                    d,
-                    "experiment transfer search",
-                    data=src.source,
-                    seed=s,
-                    split_seed=src.split_seed,
-                    config=cfg.to_dict(),
-                    dataset=src.summary(),
-                    device=str(grid.device),
-                )
+                grid.record(d, "experiment transfer search", src, cfg, s)
                 run_search(src, cfg, s, d, grid.device, True, grid.log)
             found[(src.name, s)] = Genotype.load(g_path)
     header = ["searched on \\ trained on"] + [f"{b.name} ZSL T1 / H (cal.)" for b in datasets]

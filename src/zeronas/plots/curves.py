@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zeronas.plots.common import framework_terms, save
+from zeronas.plots.common import framework_terms, save, save_zsl_figure
 from zeronas.plots.load import Rows, column, has
 
 _STAGE_STYLE = {
@@ -107,11 +107,4 @@ def draw_search_and_train_zsl(search: Rows, train_select: Rows, path: Path, titl
     ):
         ep, val = column(rows, "val_zsl")
         ax.plot(ep, val, color=color, marker="o", markersize=3, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("ZSL per-class top-1 (validation classes)")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"Accuracy during searching and training — {title}")
-    fig.tight_layout()
-    return save(fig, path)
+    return save_zsl_figure(fig, ax, "epoch", f"Accuracy during searching and training — {title}", path)

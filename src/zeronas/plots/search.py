@@ -10,7 +10,7 @@ import numpy as np
 
 from zeronas.nas.genotype import INPUT_NAMES, N_INPUTS
 from zeronas.nas.ops import OPS
-from zeronas.plots.common import framework_terms, save
+from zeronas.plots.common import framework_terms, save, save_zsl_figure
 from zeronas.plots.load import Rows, column
 
 # Short op labels for the heatmap axis (same order as zeronas.nas.ops.OPS).
@@ -80,14 +80,7 @@ def draw_search_validation(rows: Rows, path: Path, title: str) -> Path:
         ha="center",
         fontsize=8,
     )
-    ax.set_xlabel("search epoch")
-    ax.set_ylabel("ZSL per-class top-1 (validation classes)")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"Accuracy during searching — {title}")
-    fig.tight_layout()
-    return save(fig, path)
+    return save_zsl_figure(fig, ax, "search epoch", f"Accuracy during searching — {title}", path)
 
 
 def _node_name(role: str, i: int, out_id: int) -> str:
