@@ -12,6 +12,8 @@ from zeronas.config import FRAMEWORKS, Config, load_config
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.nas.genotype import Genotype, fixed_genotype
+from zeronas.nas.paper import PAPER_ARCHS, paper_genotype
+from zeronas.nas.paper import PREFIX as PAPER_PREFIX
 from zeronas.runs import pick_device, prepare_run_dir, write_record
 
 # The run directory of the command in progress, for the Ctrl-C message.
@@ -34,6 +36,8 @@ def _resolve_config(config: str | None, sets: tuple[str, ...], dataset: ZSLDatas
 def _load_arch(arch: str, cfg: Config) -> tuple[Genotype, str]:
     if arch == "fixed":
         return fixed_genotype(cfg.train.fix_hidden), "fixed"
+    if arch.startswith(PAPER_PREFIX):  # the paper's found pairs, bundled (zeronas.nas.paper)
+        return paper_genotype(arch[len(PAPER_PREFIX) :]), arch
     p = Path(arch)
     if p.is_dir():
         for cand in (p / "genotype.json", p / "search" / "genotype.json"):
@@ -133,7 +137,8 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
 @cli.command()
 @with_common
 @click.option("--arch", default="fixed", show_default=True,
-              help="'fixed' (hand-crafted f-CLSWGAN), a genotype.json, or a search/run directory.")  # fmt: skip
+              help="'fixed' (hand-crafted f-CLSWGAN), 'paper:" + "|".join(PAPER_ARCHS) + "' (the paper's found pair, "
+                   "Fig. 3), a genotype.json, or a search/run directory.")  # fmt: skip
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="New run directory.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
 @click.option("--epochs", type=int, default=None, help="Upper bound on GAN epochs (train.epochs).")
@@ -188,14 +193,14 @@ def run(data, seed, config, framework, sets, device, tensorboard, out, resume, s
 
 
 @cli.command()
-@click.argument("genotype", type=click.Path(path_type=Path))
+@click.argument("genotype")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="PNG or SVG (default: beside it).")
-def draw(genotype: Path, output: Path | None) -> None:
-    """Draw a genotype.json (or the one in a run directory)."""
+def draw(genotype: str, output: Path | None) -> None:
+    """Draw a genotype.json (or the one in a run directory, or paper:cub|flo|awa|sun)."""
     from zeronas.nas.draw import draw_genotype
 
     geno, src = _load_arch(str(genotype), Config())
-    out = output or Path(src).with_suffix(".png")
+    out = output or Path(src.replace(":", "_")).with_suffix(".png")  # paper:cub -> paper_cub.png
     click.echo(f"wrote {draw_genotype(geno, out)}")
 
 
