@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from zeronas.config import FRAMEWORKS, Config, load_config
+from zeronas.config_text import dataset_name, describe_source, render_config
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.nas.genotype import Genotype, fixed_genotype
@@ -124,9 +125,11 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
         extra = {k: rec.get(k, v) for k, v in extra.items()}
         ds = load_dataset(data_path, rec.get("split_seed", 0))
         source = rec.get("config_source", "")
+        click.echo(f"config: {run_dir / 'config.json'} (resumed run; first resolved from {source or '?'})")
     else:
         ds = load_dataset(data_path)
         cfg, source = _resolve_config(config, sets, ds, epochs, section)
+        click.echo(describe_source(source, config, ds.name, sets))  # stdout: errors stay one line on stderr
     dev = pick_device(device)
     if not resumed:
         write_record(run_dir, command, data=ds.source, seed=seed, split_seed=ds.split_seed, config_source=source,
@@ -190,6 +193,23 @@ def run(data, seed, config, framework, sets, device, tensorboard, out, resume, s
                                    tensorboard=tensorboard, framework=framework)  # fmt: skip
     metrics = run_nas(ds, cfg, seed, run_dir, dev, resumed, _log)
     _print_metrics(metrics, run_dir)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Configuration tools."""
+
+
+@config_group.command("show")
+@click.option("--config", "config", default=None, help="Config name or TOML file; default: matched by dataset name.")
+@click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override one setting.")
+@click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset whose name picks the config.")
+def config_show(config: str | None, sets: tuple[str, ...], data: Path | None) -> None:
+    """Print the resolved config as TOML, one line of help per key (reusable with --config)."""
+    name = dataset_name(data)
+    cfg, source = load_config(config, name)
+    cfg.apply_overrides(sets)
+    click.echo(render_config(cfg, describe_source(source, config, name, sets)), nl=False)
 
 
 @cli.command()

@@ -6,6 +6,7 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from zeronas.errors import ZeroNASError
 
@@ -15,95 +16,100 @@ FRAMEWORKS = ("clswgan", "fvaegan", "tfvaegan", "lisgan")
 SEARCH_MODES = ("exact", "gdas")
 
 
+def _h(default: object, help: str) -> Any:
+    """A dataclass field with its one-line help (shown by ``zeronas config show``)."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
     """Training and evaluation (SPEC §7), shared by every framework."""
 
-    framework: str = "clswgan"  # the losses and extra networks of both search and training
-    epochs: int = 30  # upper bound; the epoch used is selected on the validation classes
-    batch_size: int = 64
-    lr: float = 1e-4
-    beta1: float = 0.5
-    cls_weight: float = 0.01  # lambda of Eq. 1 (clswgan, lisgan)
-    gp_weight: float = 10.0
-    critic_iters: int = 5
-    noise_dim: int = 0  # 0: the class-vector dim
-    fix_hidden: int = 4096  # hidden width of the hand-crafted FIX networks
-    slope: float = 0.2
-    dropout: float = 0.5
-    syn_num_zsl: int = 300  # synthetic features per unseen class
-    syn_num_gzsl: int = 300
-    final_cls_lr_zsl: float = 1e-3
-    final_cls_lr_gzsl: float = 1e-3
-    final_cls_epochs: int = 25
-    final_cls_batch: int = 300
-    pretrain_cls_lr: float = 1e-3
-    pretrain_cls_epochs: int = 50
-    pretrain_cls_batch: int = 100
-    eval_every: int = 1  # validation evaluation interval, in epochs
-    calibration_grid: int = 21  # stacking constants tried on validation, from 0 to 1
-    checkpoint_every: int = 1
-    tensorboard: bool = False  # also log every epoch's row to run_dir/tensorboard
+    framework: str = _h("clswgan", "the losses and extra networks of both search and training: " + ", ".join(FRAMEWORKS))
+    epochs: int = _h(30, "upper bound on GAN epochs; the epoch used is selected on the validation classes")
+    batch_size: int = _h(64, "samples per GAN training batch")
+    lr: float = _h(1e-4, "Adam learning rate of the generator and critic")
+    beta1: float = _h(0.5, "Adam beta1 of the generator and critic")
+    cls_weight: float = _h(0.01, "lambda of Eq. 1: weight of the classification loss on fake features (clswgan, lisgan)")
+    gp_weight: float = _h(10.0, "WGAN-GP gradient-penalty weight")
+    critic_iters: int = _h(5, "critic steps per generator step")
+    noise_dim: int = _h(0, "dimension of the noise z; 0: the class-vector dim")
+    fix_hidden: int = _h(4096, "hidden width of the hand-crafted FIX networks")
+    slope: float = _h(0.2, "negative slope of LeakyReLU")
+    dropout: float = _h(0.5, "dropout probability of the *_drop operations")
+    syn_num_zsl: int = _h(300, "synthetic features per unseen class for the ZSL classifier")
+    syn_num_gzsl: int = _h(300, "synthetic features per unseen class for the GZSL classifier")
+    final_cls_lr_zsl: float = _h(1e-3, "learning rate of the final ZSL softmax classifier")
+    final_cls_lr_gzsl: float = _h(1e-3, "learning rate of the final GZSL softmax classifier")
+    final_cls_epochs: int = _h(25, "epochs of the final softmax classifiers")
+    final_cls_batch: int = _h(300, "batch size of the final softmax classifiers")
+    pretrain_cls_lr: float = _h(1e-3, "learning rate of the frozen classifier behind the classification loss")
+    pretrain_cls_epochs: int = _h(50, "epochs of that pre-trained classifier")
+    pretrain_cls_batch: int = _h(100, "batch size of that pre-trained classifier")
+    eval_every: int = _h(1, "validation evaluation interval, in epochs")
+    calibration_grid: int = _h(21, "calibrated-stacking constants tried on validation, evenly from 0 to 1")
+    checkpoint_every: int = _h(1, "write checkpoint.pt every N epochs")
+    tensorboard: bool = _h(False, "also log every epoch's row to RUN_DIR/tensorboard")
 
 
 @dataclass
 class SearchConfig:
     """The joint adversarial search (SPEC §5)."""
 
-    epochs: int = 20
-    batch_size: int = 64
-    critic_iters: int = 5
-    cls_weight: float = 0.01
-    gp_weight: float = 10.0
-    lr: float = 1e-4  # weights
-    beta1: float = 0.5
-    arch_lr: float = 3e-4
-    arch_beta1: float = 0.5
-    arch_weight_decay: float = 1e-3
-    g_widths: tuple[int, ...] = (128, 256, 512, 1024)
-    d_widths: tuple[int, ...] = (1024, 512, 256, 128)
-    keep_edges: int = 2
-    mode: str = "exact"  # "exact": every operation (Eq. 2); "gdas": one drawn operation per edge
-    tau_max: float = 10.0  # gdas: Gumbel-softmax temperature of the first epoch,
-    tau_min: float = 0.1  # decreased linearly to this at the last
-    fixed_g: bool = False  # keep G at the FIX architecture ("Fixed G", Table 3)
-    fixed_d: bool = False
-    eval_every: int = 1  # score the supernet G on validation classes every N epochs (0: never)
-    select: str = "last"  # genotype of the "last" epoch, or of the best "val" epoch
-    checkpoint_every: int = 1
-    tensorboard: bool = False
+    epochs: int = _h(20, "search epochs")
+    batch_size: int = _h(64, "samples per search batch")
+    critic_iters: int = _h(5, "n_d: critic (architecture + weight) steps per generator step")
+    cls_weight: float = _h(0.01, "lambda of Eqs. 8-9: weight of the classification loss")
+    gp_weight: float = _h(10.0, "WGAN-GP gradient-penalty weight")
+    lr: float = _h(1e-4, "Adam learning rate of the supernets' weights")
+    beta1: float = _h(0.5, "Adam beta1 of the weights")
+    arch_lr: float = _h(3e-4, "Adam learning rate of the architecture parameters alpha, beta")
+    arch_beta1: float = _h(0.5, "Adam beta1 of the architecture parameters")
+    arch_weight_decay: float = _h(1e-3, "weight decay of the architecture parameters")
+    g_widths: tuple[int, ...] = _h((128, 256, 512, 1024), "widths of the generator's intermediate nodes")
+    d_widths: tuple[int, ...] = _h((1024, 512, 256, 128), "widths of the critic's intermediate nodes")
+    keep_edges: int = _h(2, "in-edges kept per node when deriving the genotype")
+    mode: str = _h("exact", "'exact': every operation (Eq. 2); 'gdas': one drawn operation per edge")
+    tau_max: float = _h(10.0, "gdas: Gumbel-softmax temperature of the first epoch")
+    tau_min: float = _h(0.1, "gdas: temperature of the last epoch (linear in between)")
+    fixed_g: bool = _h(False, "keep G at the FIX architecture, search D only ('Fixed G', Table 3)")
+    fixed_d: bool = _h(False, "keep D at the FIX architecture, search G only ('Fixed D', Table 3)")
+    eval_every: int = _h(1, "score the supernet G on validation classes every N epochs (0: never)")
+    select: str = _h("last", "genotype of the 'last' epoch, or of the best 'val' epoch")
+    checkpoint_every: int = _h(1, "write checkpoint.pt every N epochs")
+    tensorboard: bool = _h(False, "also log every epoch's row to RUN_DIR/tensorboard")
 
 
 @dataclass
 class VAEGANConfig:
     """f-VAEGAN-D2 and TF-VAEGAN: the VAE around the shared generator (Xian et al. 2019)."""
 
-    gamma_d: float = 10.0  # weight of the critic's WGAN-GP loss
-    gamma_g: float = 10.0  # weight of the WGAN term in the generator's loss
-    encoded_noise: bool = True  # the generator's WGAN fakes decode the encoder's z, not prior noise
-    encoder_hidden: int = 4096
+    gamma_d: float = _h(10.0, "weight of the critic's WGAN-GP loss")
+    gamma_g: float = _h(10.0, "weight of the WGAN term in the generator's loss")
+    encoded_noise: bool = _h(True, "the generator's WGAN fakes decode the encoder's z, not prior noise")
+    encoder_hidden: int = _h(4096, "hidden width of the encoder")
 
 
 @dataclass
 class TFVAEGANConfig:
     """TF-VAEGAN's semantic decoder and feedback module (Narayan et al. 2020)."""
 
-    recons_weight: float = 0.01  # cycle-consistency weight of the semantic decoder
-    feedback_weight: float = 1.0  # a1: feedback strength while training
-    feedback_weight_syn: float = 1.0  # a2: feedback strength when synthesising features
-    decoder_hidden: int = 4096
-    decoder_lr: float = 1e-4
-    feedback_lr: float = 1e-5
+    recons_weight: float = _h(0.01, "cycle-consistency weight of the semantic decoder")
+    feedback_weight: float = _h(1.0, "a1: feedback strength while training")
+    feedback_weight_syn: float = _h(1.0, "a2: feedback strength when synthesising features")
+    decoder_hidden: int = _h(4096, "hidden width of the semantic decoder")
+    decoder_lr: float = _h(1e-4, "learning rate of the semantic decoder")
+    feedback_lr: float = _h(1e-5, "learning rate of the feedback module")
 
 
 @dataclass
 class LisGANConfig:
     """LisGAN's soul samples (Li et al. 2019)."""
 
-    souls_per_class: int = 3  # k-means clusters of each seen class's real features
-    sample_soul_weight: float = 0.01  # each fake feature to its class's nearest soul
-    class_soul_weight: float = 0.01  # each class's mean fake feature to its nearest soul
-    soul_syn_num: int = 20  # fakes per seen class for the class-level term
+    souls_per_class: int = _h(3, "k-means clusters of each seen class's real features")
+    sample_soul_weight: float = _h(0.01, "weight pulling each fake feature to its class's nearest soul")
+    class_soul_weight: float = _h(0.01, "weight pulling each class's mean fake feature to its nearest soul")
+    soul_syn_num: int = _h(20, "fakes per seen class for the class-level term")
 
 
 SECTIONS = ("train", "search", "vaegan", "tfvaegan", "lisgan")
