@@ -11,6 +11,7 @@ import click
 from zeronas.config import FRAMEWORKS, Config, load_config
 from zeronas.config_text import dataset_name, describe_source, render_config
 from zeronas.data import ZSLDataset, load_dataset
+from zeronas.data.download import BENCHMARKS, MIRROR_ENV
 from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.paper import PAPER_ARCHS, paper_genotype
@@ -100,6 +101,22 @@ def data_check(path: Path | None) -> None:
     click.echo(f"  samples: trainval {n['trainval']}, test-seen {n['test_seen']}, test-unseen {n['test_unseen']}")
     click.echo(f"  validation task: train {n['validation_train']}, seen {n['validation_seen']}, "
                f"unseen {n['validation_unseen']} (all from trainval)")  # fmt: skip
+
+
+@data.command("download")
+@click.argument("names", nargs=-1, required=True, type=click.Choice([*BENCHMARKS, "all"], case_sensitive=False))
+@click.option("--root", type=click.Path(path_type=Path), required=True,
+              help="Folder that receives ROOT/CUB, ROOT/FLO, ... (what --data takes).")
+@click.option("--mirror", envvar=MIRROR_ENV, default=None, show_envvar=True,
+              help="Fetch the archives (xlsa17.zip, cvpr18xian.zip) from this URL's root or local folder instead.")
+@click.option("--no-verify", is_flag=True, help="Skip the sha256 comparison and the benchmark-structure check.")
+def data_download(names: tuple[str, ...], root: Path, mirror: str | None, no_verify: bool) -> None:
+    """Download, verify and unpack xlsa17 (cub, sun, awa1, awa2, apy) and FLO; 'all' for every one."""
+    from zeronas.data.download import download
+
+    chosen = list(BENCHMARKS) if "all" in {n.lower() for n in names} else list(dict.fromkeys(n.lower() for n in names))
+    for folder in download(chosen, root, mirror, not no_verify, _log):
+        click.echo(f"{folder}: ready (zeronas data check {folder})")
 
 
 def _start(command: str, out: Path | None, resume: Path | None) -> tuple[Path, bool]:
