@@ -12,6 +12,7 @@ from zeronas.config import FRAMEWORKS, Config, load_config
 from zeronas.config_text import dataset_name, describe_source, render_config
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.data.download import BENCHMARKS, MIRROR_ENV
+from zeronas.data.resnet import ARCHS as RESNETS
 from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.paper import PAPER_ARCHS, paper_genotype
@@ -117,6 +118,36 @@ def data_download(names: tuple[str, ...], root: Path, mirror: str | None, no_ver
     chosen = list(BENCHMARKS) if "all" in {n.lower() for n in names} else list(dict.fromkeys(n.lower() for n in names))
     for folder in download(chosen, root, mirror, not no_verify, _log):
         click.echo(f"{folder}: ready (zeronas data check {folder})")
+
+
+@data.command("extract")
+@click.argument("images", type=click.Path(path_type=Path))
+@click.option("--classes", "classes_file", type=click.Path(path_type=Path), required=True,
+              help="Class vectors, one row per class: CSV 'name,v1,v2,...' (optional header) or .npy with --class-names.")
+@click.option("--class-names", type=click.Path(path_type=Path), default=None,
+              help="For a .npy: class names, one per line, in row order.")
+@click.option("--unseen", required=True, help="Unseen classes: 'a,b,c' or @FILE (one name per line).")
+@click.option("--val", default=None, help="Validation classes among the seen (same format); default: zeronas draws them.")
+@click.option("--test-seen-fraction", type=float, default=0.2, show_default=True,
+              help="Share of each seen class's images held out as test-seen (drawn with --split-seed).")
+@click.option("--split-seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="New dataset folder (what --data takes).")
+@click.option("--model", type=click.Choice(list(RESNETS)), default="resnet101", show_default=True)
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="torchvision-format weights file; default: torch's hub cache. Nothing is downloaded.")
+@click.option("--random-weights", is_flag=True, help="Random weights (for tests: the features mean nothing).")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--workers", type=int, default=4, show_default=True, help="Threads decoding images.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+def data_extract(images, classes_file, class_names, unseen, val, test_seen_fraction, split_seed, out, model, weights,
+                 random_weights, batch_size, workers, device) -> None:  # fmt: skip
+    """Features of your own images (one sub-folder per class) as an xlsa17 folder: res101.mat + att_splits.mat."""
+    from zeronas.data.extract import ExtractOptions, extract
+
+    opts = ExtractOptions(unseen, val, test_seen_fraction, split_seed, model, weights, random_weights, batch_size,
+                          workers, class_names)  # fmt: skip
+    folder = extract(images, classes_file, out, opts, pick_device(device), _log)
+    click.echo(f"wrote {folder} (zeronas data check {folder})")
 
 
 def _start(command: str, out: Path | None, resume: Path | None) -> tuple[Path, bool]:
