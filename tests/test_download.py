@@ -230,7 +230,8 @@ def test_an_interrupted_download_resumes_with_a_range_request(server, archives, 
 def test_flo_comes_from_the_fclswgan_archive(server, archives, tmp_path, monkeypatch, capsys):
     server.files["cvpr18xian.zip"] = archives["flo"]
     root = tmp_path / "data"
-    code, _, err = _cli(monkeypatch, capsys, "data", "download", "flo", "--root", str(root), "--mirror", server.url + "/")
+    args = ("data", "download", "flo", "--root", str(root), "--mirror", server.url + "/")  # a trailing slash is fine
+    code, _, err = _cli(monkeypatch, capsys, *args)
     assert code == 0, err
     assert server.requests == [("/cvpr18xian.zip", None)]
     assert "FLO: verified: 2048-d features of 204 images, 1024-d class vectors, 82 seen + 20 unseen classes" in err

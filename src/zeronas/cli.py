@@ -123,11 +123,13 @@ def data_download(names: tuple[str, ...], root: Path, mirror: str | None, no_ver
 @data.command("extract")
 @click.argument("images", type=click.Path(path_type=Path))
 @click.option("--classes", "classes_file", type=click.Path(path_type=Path), required=True,
-              help="Class vectors, one row per class: CSV 'name,v1,v2,...' (optional header) or .npy with --class-names.")
+              help="Class vectors, one row per class: CSV 'name,v1,v2,...' (optional header), "
+                   "or .npy with --class-names.")
 @click.option("--class-names", type=click.Path(path_type=Path), default=None,
               help="For a .npy: class names, one per line, in row order.")
 @click.option("--unseen", required=True, help="Unseen classes: 'a,b,c' or @FILE (one name per line).")
-@click.option("--val", default=None, help="Validation classes among the seen (same format); default: zeronas draws them.")
+@click.option("--val", default=None,
+              help="Validation classes among the seen (same format); default: zeronas draws them.")
 @click.option("--test-seen-fraction", type=float, default=0.2, show_default=True,
               help="Share of each seen class's images held out as test-seen (drawn with --split-seed).")
 @click.option("--split-seed", type=int, default=0, show_default=True)

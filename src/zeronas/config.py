@@ -25,12 +25,12 @@ def _h(default: object, help: str) -> Any:
 class TrainConfig:
     """Training and evaluation (SPEC §7), shared by every framework."""
 
-    framework: str = _h("clswgan", "the losses and extra networks of both search and training: " + ", ".join(FRAMEWORKS))
+    framework: str = _h("clswgan", "losses and extra networks of search and training: " + ", ".join(FRAMEWORKS))
     epochs: int = _h(30, "upper bound on GAN epochs; the epoch used is selected on the validation classes")
     batch_size: int = _h(64, "samples per GAN training batch")
     lr: float = _h(1e-4, "Adam learning rate of the generator and critic")
     beta1: float = _h(0.5, "Adam beta1 of the generator and critic")
-    cls_weight: float = _h(0.01, "lambda of Eq. 1: weight of the classification loss on fake features (clswgan, lisgan)")
+    cls_weight: float = _h(0.01, "lambda of Eq. 1: weight of the classification loss (clswgan, lisgan)")
     gp_weight: float = _h(10.0, "WGAN-GP gradient-penalty weight")
     critic_iters: int = _h(5, "critic steps per generator step")
     noise_dim: int = _h(0, "dimension of the noise z; 0: the class-vector dim")

@@ -64,7 +64,8 @@ def render_config(cfg: Config, header: str = "") -> str:
     for section in SECTIONS:
         obj = getattr(cfg, section)
         lines += ["", f"# {type(obj).__doc__.strip().splitlines()[0]}", f"[{section}]"]
-        rows = [(f"{f.name} = {_toml_value(getattr(obj, f.name))}", f.metadata.get("help", "")) for f in dataclasses.fields(obj)]
+        rows = [(f"{f.name} = {_toml_value(getattr(obj, f.name))}", f.metadata.get("help", ""))
+                for f in dataclasses.fields(obj)]
         width = max(len(r[0]) for r in rows)
         lines += [f"{text:<{width}}  # {help}" if help else text for text, help in rows]
     return "\n".join(lines) + "\n"

@@ -114,4 +114,6 @@ def fetch(url: str, dest: Path, progress: bool = True) -> Path:
 
 def _interrupted(url: str, done: int, total: int | None, why: str) -> DownloadError:
     of = f" of {total}" if total is not None else ""
-    return DownloadError(f"{url}: download interrupted after {done}{of} bytes ({why}); run the same command again to resume")
+    return DownloadError(
+        f"{url}: download interrupted after {done}{of} bytes ({why}); run the same command again to resume"
+    )

@@ -61,7 +61,8 @@ def _translate(role: str, pairs: list, widths: tuple[int, ...]) -> NetGenotype:
             if not 0 <= src < node:
                 raise GenotypeError(f"{role}: node {node} takes input {src}, not an earlier node")
             # The critic's WGAN score stays linear (SPEC §4); the authors ended it in an activation.
-            edges.append(Edge(AUTHORS_TO_ZERONAS.get(src, src), LINEAR if (node == out_id and role == "critic") else op))
+            linear = node == out_id and role == "critic"
+            edges.append(Edge(AUTHORS_TO_ZERONAS.get(src, src), LINEAR if linear else op))
         chosen[node] = tuple(edges)
     live = {out_id}
     for j in range(out_id, N_INPUTS - 1, -1):
