@@ -239,7 +239,10 @@ def download(
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise ZeroNASError(f"unknown dataset {unknown[0]!r} (known: {', '.join(BENCHMARKS)})")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ZeroNASError(f"{root}: cannot create this folder ({exc.strerror or exc})") from None
     todo = _preflight(names, root)
     for name in names:
         if name not in todo:

@@ -221,8 +221,11 @@ def extract(images: Path, classes_file: Path, out: Path, opts: ExtractOptions, d
 
 
 def _write_atomically(out: Path, res: dict, att: dict, record: dict) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise ZeroNASError(f"{out}: cannot write here ({exc.strerror or exc})") from None
     try:
         scipy.io.savemat(tmp / "res101.mat", res)
         scipy.io.savemat(tmp / "att_splits.mat", att)
@@ -230,6 +233,9 @@ def _write_atomically(out: Path, res: dict, att: dict, record: dict) -> None:
         if out.is_dir():
             out.rmdir()  # empty (checked first)
         os.replace(tmp, out)
+    except OSError as exc:  # e.g. a full disk: nothing half-written stays
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ZeroNASError(f"{out}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
