@@ -27,7 +27,7 @@ LAYERS: list[set[str]] = [
     {"plots"},
     {"pipeline"},
     {"experiments"},
-    {"cli", "__init__"},
+    {"cli", "cli_data", "config_text", "__init__"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
 

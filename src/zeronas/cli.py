@@ -9,11 +9,15 @@ from typing import cast
 
 import click
 
+from zeronas.cli_data import config_group, download_command, extract_command
 from zeronas.config import Config, load_config
+from zeronas.config_text import describe_source
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.frameworks import REGISTRY
 from zeronas.nas.genotype import Genotype, fixed_genotype
+from zeronas.nas.paper import PAPER_ARCHS, paper_genotype
+from zeronas.nas.paper import PREFIX as PAPER_PREFIX
 from zeronas.runs import pick_device, prepare_run_dir, write_record
 
 # The run directory of the command in progress, for the Ctrl-C message.
@@ -37,6 +41,8 @@ def _resolve_config(
 def _load_arch(arch: str, cfg: Config) -> tuple[Genotype, str]:
     if arch == "fixed":
         return fixed_genotype(cfg.model.fix_hidden), "fixed"
+    if arch.startswith(PAPER_PREFIX):  # the paper's found pairs, bundled (zeronas.nas.paper)
+        return paper_genotype(arch[len(PAPER_PREFIX) :]), arch
     p = Path(arch)
     if p.is_dir():
         for cand in (p / "genotype.json", p / "search" / "genotype.json"):
@@ -97,6 +103,12 @@ def data() -> None:
     """Dataset tools."""
 
 
+# data download / data extract / config show live in cli_data.py (kept apart from the run commands)
+data.add_command(download_command)
+data.add_command(extract_command)
+cli.add_command(config_group)
+
+
 @data.command("check")
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 def data_check(path: Path | None) -> None:
@@ -142,9 +154,11 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
         extra = {k: rec.get(k, v) for k, v in extra.items()}
         ds = load_dataset(data_path, rec.get("split_seed", 0))
         source = rec.get("config_source", "")
+        click.echo(f"config: {run_dir / 'config.json'} (resumed run; first resolved from {source or '?'})")
     else:
         ds = load_dataset(data_path)
         cfg, source = _resolve_config(config, sets, ds, epochs, section)
+        click.echo(describe_source(source, config, ds.name, sets))  # stdout: errors stay one line on stderr
     dev = pick_device(device)
     if not resumed:
         write_record(
@@ -168,7 +182,9 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
     "--arch",
     default="fixed",
     show_default=True,
-    help="'fixed' (hand-crafted f-CLSWGAN), a genotype.json, or a search/run directory.",
+    help="'fixed' (hand-crafted f-CLSWGAN), 'paper:"
+    + "|".join(PAPER_ARCHS)
+    + "' (the paper's found pair, Fig. 3), a genotype.json, or a search/run directory.",
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="New run directory.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
@@ -261,14 +277,14 @@ def run(data, seed, config, framework, sets, device, tensorboard, out, resume, s
 
 
 @cli.command()
-@click.argument("genotype", type=click.Path(path_type=Path))
+@click.argument("genotype")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="PNG or SVG (default: beside it).")
-def draw(genotype: Path, output: Path | None) -> None:
-    """Draw a genotype.json (or the one in a run directory)."""
+def draw(genotype: str, output: Path | None) -> None:
+    """Draw a genotype.json (or the one in a run directory, or paper:cub|flo|awa|sun)."""
     from zeronas.plots import draw_genotype
 
     geno, src = _load_arch(str(genotype), Config())
-    out = output or Path(src).with_suffix(".png")
+    out = output or Path(src.replace(":", "_")).with_suffix(".png")  # paper:cub -> paper_cub.png
     click.echo(f"wrote {draw_genotype(geno, out)}")
 
 

@@ -21,72 +21,86 @@ from zeronas.errors import ZeroNASError
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
+def setting(default: object, help: str) -> Any:
+    """A config field with its one-line help (shown by ``zeronas config show``); every section
+    (framework sections too) declares its fields with it."""
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("mutable defaults need a default_factory")
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class ModelConfig:
     """What the search and the training share: the framework and the networks' fixed settings."""
 
-    framework: str = "clswgan"  # the losses and extra networks of both search and training
-    noise_dim: int = 0  # 0: the class-vector dim
-    slope: float = 0.2  # LeakyReLU
-    dropout: float = 0.5
-    fix_hidden: int = 4096  # hidden width of the hand-crafted FIX networks (and of a side kept fixed)
+    framework: str = setting("clswgan", "losses and extra networks of search and training (a registered framework)")
+    noise_dim: int = setting(0, "dimension of the noise z; 0: the class-vector dim")
+    slope: float = setting(0.2, "negative slope of LeakyReLU")
+    dropout: float = setting(0.5, "dropout probability of the *_drop operations")
+    fix_hidden: int = setting(4096, "hidden width of the hand-crafted FIX networks (and of a side kept fixed)")
 
 
 @dataclass
 class TrainConfig:
     """Training a generator/critic pair (SPEC §7), shared by every framework."""
 
-    epochs: int = 30  # upper bound; the epoch used is selected on the validation classes
-    batch_size: int = 64
-    lr: float = 1e-4
-    beta1: float = 0.5
-    cls_weight: float = 0.01  # lambda of Eq. 1 (clswgan, lisgan)
-    gp_weight: float = 10.0
-    critic_iters: int = 5
-    eval_every: int = 1  # validation evaluation interval, in epochs
-    checkpoint_every: int = 1
-    tensorboard: bool = False  # also log every epoch's row to run_dir/tensorboard
+    epochs: int = setting(30, "upper bound on GAN epochs; the epoch used is selected on the validation classes")
+    batch_size: int = setting(64, "samples per GAN training batch")
+    lr: float = setting(1e-4, "Adam learning rate of the generator and critic")
+    beta1: float = setting(0.5, "Adam beta1 of the generator and critic")
+    cls_weight: float = setting(0.01, "lambda of Eq. 1: weight of the classification loss (clswgan, lisgan)")
+    gp_weight: float = setting(10.0, "WGAN-GP gradient-penalty weight")
+    critic_iters: int = setting(5, "critic steps per generator step")
+    eval_every: int = setting(1, "validation evaluation interval, in epochs")
+    checkpoint_every: int = setting(1, "write checkpoint.pt every N epochs")
+    tensorboard: bool = setting(False, "also log every epoch's row to RUN_DIR/tensorboard")
 
 
 @dataclass
 class EvalConfig:
-    """Scoring a generator: synthetic features, the final classifier, calibrated stacking."""
+    """Scoring a generator: validation folds, synthetic features, the final classifier, calibration."""
 
-    syn_num_zsl: int = 300  # synthetic features per unseen class
-    syn_num_gzsl: int = 300
-    final_cls_lr_zsl: float = 1e-3
-    final_cls_lr_gzsl: float = 1e-3
-    final_cls_epochs: int = 25
-    final_cls_batch: int = 300
-    calibration_grid: int = 21  # stacking constants tried on validation, from 0 to 1
+    syn_num_zsl: int = setting(300, "synthetic features per unseen class for the ZSL classifier")
+    syn_num_gzsl: int = setting(300, "synthetic features per unseen class for the GZSL classifier")
+    final_cls_lr_zsl: float = setting(1e-3, "learning rate of the final ZSL softmax classifier")
+    final_cls_lr_gzsl: float = setting(1e-3, "learning rate of the final GZSL softmax classifier")
+    final_cls_epochs: int = setting(25, "epochs of the final softmax classifiers")
+    final_cls_batch: int = setting(300, "batch size of the final softmax classifiers")
+    calibration_grid: int = setting(21, "calibrated-stacking constants tried on validation, evenly from 0 to 1")
 
 
 @dataclass
 class SearchConfig:
     """The joint adversarial search (SPEC §5)."""
 
-    epochs: int = 20
-    batch_size: int = 64
-    critic_iters: int = 5
-    cls_weight: float = 0.01
-    gp_weight: float = 10.0
-    lr: float = 1e-4  # weights
-    beta1: float = 0.5
-    arch_lr: float = 3e-4
-    arch_beta1: float = 0.5
-    arch_weight_decay: float = 1e-3
-    g_widths: tuple[int, ...] = (128, 256, 512, 1024)
-    d_widths: tuple[int, ...] = (1024, 512, 256, 128)
-    keep_edges: int = 2
-    mode: str = "exact"  # "exact": every operation (Eq. 2); "gdas": one drawn operation per edge
-    tau_max: float = 10.0  # gdas: Gumbel-softmax temperature of the first epoch,
-    tau_min: float = 0.1  # decreased linearly to this at the last
-    fixed_g: bool = False  # keep G at the FIX architecture ("Fixed G", Table 3)
-    fixed_d: bool = False
-    eval_every: int = 1  # score the supernet G on validation classes every N epochs (0: never)
-    select: str = "last"  # genotype of the "last" epoch, or of the best "val" epoch
-    checkpoint_every: int = 1
-    tensorboard: bool = False
+    epochs: int = setting(20, "search epochs")
+    batch_size: int = setting(64, "samples per search batch")
+    critic_iters: int = setting(5, "n_d: critic (architecture + weight) steps per generator step")
+    cls_weight: float = setting(0.01, "lambda of Eqs. 8-9: weight of the classification loss")
+    gp_weight: float = setting(10.0, "WGAN-GP gradient-penalty weight")
+    lr: float = setting(1e-4, "Adam learning rate of the supernets' weights")
+    beta1: float = setting(0.5, "Adam beta1 of the weights")
+    arch_lr: float = setting(3e-4, "Adam learning rate of the architecture parameters alpha, beta")
+    arch_beta1: float = setting(0.5, "Adam beta1 of the architecture parameters")
+    arch_weight_decay: float = setting(1e-3, "weight decay of the architecture parameters")
+    arch_schedule: str = setting("constant", "architecture learning rate over the search: constant | cosine (to 0)")
+    warmup_epochs: int = setting(0, "epochs of weight steps only before the architecture steps start (paper: 0)")
+    arch_cls_weight: float = setting(-1.0, "lambda in G's architecture steps; < 0: search.cls_weight (paper)")
+    split: str = setting("sample", "D_tr/D_val halves by 'sample' (paper) or by 'class' (arch steps see other classes)")
+    g_widths: tuple[int, ...] = setting((128, 256, 512, 1024), "widths of the generator's intermediate nodes")
+    d_widths: tuple[int, ...] = setting((1024, 512, 256, 128), "widths of the critic's intermediate nodes")
+    g_ops: str = setting("paper", "candidate operations of G's edges: paper (all 8) | no_bn | plain (FC + activation)")
+    d_ops: str = setting("paper", "candidate operations of the critic's edges: paper | no_bn | plain")
+    keep_edges: int = setting(2, "in-edges kept per node when deriving the genotype")
+    mode: str = setting("exact", "'exact': every operation (Eq. 2); 'gdas': one drawn operation per edge")
+    tau_max: float = setting(10.0, "gdas: Gumbel-softmax temperature of the first epoch")
+    tau_min: float = setting(0.1, "gdas: temperature of the last epoch (linear in between)")
+    fixed_g: bool = setting(False, "keep G at the FIX architecture, search D only ('Fixed G', Table 3)")
+    fixed_d: bool = setting(False, "keep D at the FIX architecture, search G only ('Fixed D', Table 3)")
+    eval_every: int = setting(1, "score the supernet G on validation classes every N epochs (0: never)")
+    select: str = setting("last", "genotype of the 'last' epoch, or of the best 'val' epoch")
+    checkpoint_every: int = setting(1, "write checkpoint.pt every N epochs")
+    tensorboard: bool = setting(False, "also log every epoch's row to RUN_DIR/tensorboard")
 
 
 CORE_SECTIONS: dict[str, type] = {
@@ -98,7 +112,14 @@ CORE_SECTIONS: dict[str, type] = {
 #: Sections declared by extensions (each framework with settings), in registration order.
 _SECTIONS: dict[str, type] = {}
 #: Settings that take one of a set of values: dotted key -> (what a value is called, the values).
-_CHOICES: dict[str, tuple[str, list[str]]] = {"search.mode": ("search mode", ["exact", "gdas"])}
+_CHOICES: dict[str, tuple[str, list[str]]] = {
+    "search.mode": ("search mode", ["exact", "gdas"]),
+    "search.select": ("genotype selection", ["last", "val"]),
+    "search.split": ("search split", ["sample", "class"]),
+    "search.arch_schedule": ("architecture schedule", ["constant", "cosine"]),
+    "search.g_ops": ("operation set", ["paper", "no_bn", "plain"]),
+    "search.d_ops": ("operation set", ["paper", "no_bn", "plain"]),
+}
 
 
 def register_section(name: str, cls: type) -> None:

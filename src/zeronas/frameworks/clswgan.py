@@ -8,6 +8,7 @@ from typing import ClassVar, cast
 import torch
 from torch import nn
 
+from zeronas.config import setting
 from zeronas.evaluation.classifiers import LabelMap, train_softmax
 from zeronas.frameworks.base import Framework, Stats
 from zeronas.frameworks.registry import register_framework
@@ -18,9 +19,9 @@ from zeronas.frameworks.wgan import generator_terms, wgan_critic_loss
 class CLSWGANConfig:
     """``[clswgan]``: the frozen classifier of the classification loss (also LisGAN's)."""
 
-    pretrain_cls_lr: float = 1e-3
-    pretrain_cls_epochs: int = 50
-    pretrain_cls_batch: int = 100
+    pretrain_cls_lr: float = setting(1e-3, "learning rate of the frozen classifier behind the classification loss")
+    pretrain_cls_epochs: int = setting(50, "epochs of that pre-trained classifier")
+    pretrain_cls_batch: int = setting(100, "batch size of that pre-trained classifier")
 
 
 @register_framework

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from zeronas.config import setting
 from zeronas.frameworks.base import Stats
 from zeronas.frameworks.clswgan import CLSWGAN
 from zeronas.frameworks.registry import register_framework
@@ -28,10 +29,10 @@ from zeronas.frameworks.wgan import generator_terms
 class LisGANConfig:
     """``[lisgan]``: the soul samples (the frozen classifier is ``[clswgan]``'s)."""
 
-    souls_per_class: int = 3  # k-means clusters of each seen class's real features
-    sample_soul_weight: float = 0.01  # each fake feature to its class's nearest soul
-    class_soul_weight: float = 0.01  # each class's mean fake feature to its nearest soul
-    soul_syn_num: int = 20  # fakes per seen class for the class-level term
+    souls_per_class: int = setting(3, "k-means clusters of each seen class's real features")
+    sample_soul_weight: float = setting(0.01, "weight pulling each fake feature to its class's nearest soul")
+    class_soul_weight: float = setting(0.01, "weight pulling each class's mean fake feature to its nearest soul")
+    soul_syn_num: int = setting(20, "fakes per seen class for the class-level term")
 
 
 class Souls(nn.Module):

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zeronas.config import setting
 from zeronas.frameworks.base import Framework, Stats
 from zeronas.frameworks.registry import register_framework
 from zeronas.frameworks.wgan import wgan_critic_loss
@@ -42,22 +43,22 @@ from zeronas.nas.ops import init_weights
 class VAEGANConfig:
     """``[vaegan]``: the VAE around the shared generator (f-VAEGAN-D2 and TF-VAEGAN)."""
 
-    gan_weight_d: float = 10.0  # weight of the critic's WGAN-GP loss (the authors' gamma_d)
-    gan_weight_g: float = 10.0  # weight of the WGAN term in the generator's loss (gamma_g)
-    encoded_noise: bool = True  # the generator's WGAN fakes decode the encoder's z, not prior noise
-    encoder_hidden: int = 4096
+    gan_weight_d: float = setting(10.0, "weight of the critic's WGAN-GP loss (the authors' gamma_d)")
+    gan_weight_g: float = setting(10.0, "weight of the WGAN term in the generator's loss (gamma_g)")
+    encoded_noise: bool = setting(True, "the generator's WGAN fakes decode the encoder's z, not prior noise")
+    encoder_hidden: int = setting(4096, "hidden width of the encoder")
 
 
 @dataclass
 class TFVAEGANConfig:
     """``[tfvaegan]``: TF-VAEGAN's semantic decoder and feedback module."""
 
-    recons_weight: float = 0.01  # cycle-consistency weight of the semantic decoder
-    feedback_weight: float = 1.0  # a1: feedback strength while training
-    feedback_weight_syn: float = 1.0  # a2: feedback strength when synthesising features
-    decoder_hidden: int = 4096
-    decoder_lr: float = 1e-4
-    feedback_lr: float = 1e-5
+    recons_weight: float = setting(0.01, "cycle-consistency weight of the semantic decoder")
+    feedback_weight: float = setting(1.0, "a1: feedback strength while training")
+    feedback_weight_syn: float = setting(1.0, "a2: feedback strength when synthesising features")
+    decoder_hidden: int = setting(4096, "hidden width of the semantic decoder")
+    decoder_lr: float = setting(1e-4, "learning rate of the semantic decoder")
+    feedback_lr: float = setting(1e-5, "learning rate of the feedback module")
 
 
 class Encoder(nn.Module):
