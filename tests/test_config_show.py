@@ -33,8 +33,18 @@ def test_every_setting_has_one_line_of_help():
 
 
 def test_config_show_is_the_resolved_config_as_toml_with_help(tmp_path, monkeypatch, capsys):
-    code, out, err = _cli(monkeypatch, capsys, "config", "show", "--data", str(tmp_path / "CUB"),
-                          "--set", "train.epochs=7", "--set", "search.g_widths=8,16")  # fmt: skip
+    code, out, err = _cli(
+        monkeypatch,
+        capsys,
+        "config",
+        "show",
+        "--data",
+        str(tmp_path / "CUB"),
+        "--set",
+        "train.epochs=7",
+        "--set",
+        "search.g_widths=8,16",
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "# config: cub.toml (matched by dataset name), with --set train.epochs=7 search.g_widths=8,16"
@@ -78,15 +88,27 @@ def test_describe_source(source, arg, name, line):
     assert describe_source(source, arg, name) == line
 
 
-@pytest.mark.parametrize(("folder", "line"), [
-    ("cub", "config: cub.toml (matched by dataset name)"),
-    ("CUB_features", "config: defaults (no config matches 'CUB_features'; use --config)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("folder", "line"),
+    [
+        ("cub", "config: cub.toml (matched by dataset name)"),
+        ("CUB_features", "config: defaults (no config matches 'CUB_features'; use --config)"),
+    ],
+)
 def test_train_says_which_config_at_start(tmp_path, monkeypatch, capsys, folder, line):
     data = write_xlsa17(tmp_path / folder)
     # a missing genotype stops the run right after the config is resolved: the line is printed first
-    code, out, err = _cli(monkeypatch, capsys, "train", "--data", str(data), "--out", str(tmp_path / "run"),
-                        "--arch", str(tmp_path / "missing.json"))  # fmt: skip
+    code, out, err = _cli(
+        monkeypatch,
+        capsys,
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "run"),
+        "--arch",
+        str(tmp_path / "missing.json"),
+    )
     assert code == 2
     assert out.splitlines() == [line]
     assert err.strip().count("\n") == 0 and "missing.json: file not found" in err

@@ -78,8 +78,15 @@ def _zip_of(folders: dict[str, Path]) -> bytes:
 def _shaped(tmp: Path, name: str, seed: int = 0, **overrides) -> Path:
     """A dataset with the benchmark's dims and class counts, 2 images per class."""
     b = BENCHMARKS[name]
-    a = make_arrays(n_classes=b.seen + b.unseen, n_unseen=b.unseen, per_class=2, feat_dim=b.feature_dim,
-                    att_dim=b.class_vector_dim, seed=seed, val_classes=())  # fmt: skip
+    a = make_arrays(
+        n_classes=b.seen + b.unseen,
+        n_unseen=b.unseen,
+        per_class=2,
+        feat_dim=b.feature_dim,
+        att_dim=b.class_vector_dim,
+        seed=seed,
+        val_classes=(),
+    )
     return write_xlsa17(tmp / f"{name}{seed}", a, **overrides)
 
 
@@ -142,9 +149,11 @@ def test_download_verifies_unpacks_records_and_data_check_passes(server, archive
 
     code, out, err = _cli(monkeypatch, capsys, "data", "check", str(root / "CUB"))
     assert code == 0, err
-    assert out.splitlines()[:3] == [f"{root / 'CUB'}: OK", "  features: 2048-d, class vectors: 312-d",
-                                    "  classes: 200 = 150 seen + 50 unseen; 38 of the seen are validation classes "
-                                    "(derived (split_seed=0))"]  # fmt: skip
+    assert out.splitlines()[:3] == [
+        f"{root / 'CUB'}: OK",
+        "  features: 2048-d, class vectors: 312-d",
+        "  classes: 200 = 150 seen + 50 unseen; 38 of the seen are validation classes (derived (split_seed=0))",
+    ]
 
     # a second request for the same dataset keeps it and downloads nothing
     code, _, err = _cli(monkeypatch, capsys, "data", "download", "cub", "--root", str(root))
@@ -167,8 +176,9 @@ def test_a_later_download_must_match_the_recorded_sha256(server, archives, tmp_p
     assert _leftovers(root) == [] and not (root / "CUB").exists()
     assert (root / CHECKSUMS).read_text() == record
     # --no-verify accepts it, and does not overwrite the record
-    code, _, err = _cli(monkeypatch, capsys, "data", "download", "cub", "--root", str(root), "--mirror", server.url,
-                        "--no-verify")  # fmt: skip
+    code, _, err = _cli(
+        monkeypatch, capsys, "data", "download", "cub", "--root", str(root), "--mirror", server.url, "--no-verify"
+    )
     assert code == 0, err
     assert (root / "CUB" / "res101.mat").is_file() and (root / CHECKSUMS).read_text() == record
 
@@ -242,8 +252,9 @@ def test_an_unreachable_host_is_one_line(tmp_path, monkeypatch, capsys):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     root = tmp_path / "data"
-    code, _, err = _cli(monkeypatch, capsys, "data", "download", "all", "--root", str(root),
-                        "--mirror", f"http://127.0.0.1:{port}")  # fmt: skip
+    code, _, err = _cli(
+        monkeypatch, capsys, "data", "download", "all", "--root", str(root), "--mirror", f"http://127.0.0.1:{port}"
+    )
     assert code == 2
     assert f"http://127.0.0.1:{port}/xlsa17.zip: cannot reach the server" in _one_error_line(err)
     assert _leftovers(root) == []

@@ -18,9 +18,22 @@ from zeronas.errors import ZeroNASError
 
 CLASSES = {"cat": (200, 40, 40), "dog": (40, 200, 40), "fox": (40, 40, 200)}
 VECTORS = "class,furry,barks,orange,wild\ncat,1,0,0.5,0\ndog,1,1,0,0\nfox,1,0,1,1\n"
-TINY_TRAIN = ["--epochs", "1", "--set", "model.fix_hidden=32", "--set", "eval.syn_num_zsl=20",
-              "--set", "eval.syn_num_gzsl=20", "--set", "eval.final_cls_epochs=2",
-              "--set", "clswgan.pretrain_cls_epochs=2", "--set", "train.batch_size=8"]  # fmt: skip
+TINY_TRAIN = [
+    "--epochs",
+    "1",
+    "--set",
+    "model.fix_hidden=32",
+    "--set",
+    "eval.syn_num_zsl=20",
+    "--set",
+    "eval.syn_num_gzsl=20",
+    "--set",
+    "eval.final_cls_epochs=2",
+    "--set",
+    "clswgan.pretrain_cls_epochs=2",
+    "--set",
+    "train.batch_size=8",
+]
 
 
 @pytest.fixture
@@ -53,9 +66,27 @@ def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
 
 
 def _extract(monkeypatch, capsys, images, out, *extra: str) -> tuple[int, str, str]:
-    return _cli(monkeypatch, capsys, "data", "extract", str(images), "--classes", str(images.parent / "classes.csv"),
-                "--unseen", "fox", "--out", str(out), "--model", "resnet18", "--random-weights", "--batch-size", "5",
-                "--workers", "2", *extra)  # fmt: skip
+    return _cli(
+        monkeypatch,
+        capsys,
+        "data",
+        "extract",
+        str(images),
+        "--classes",
+        str(images.parent / "classes.csv"),
+        "--unseen",
+        "fox",
+        "--out",
+        str(out),
+        "--model",
+        "resnet18",
+        "--random-weights",
+        "--batch-size",
+        "5",
+        "--workers",
+        "2",
+        *extra,
+    )
 
 
 def test_extract_writes_an_xlsa17_folder_that_trains(images, tmp_path, monkeypatch, capsys):
@@ -84,9 +115,10 @@ def test_extract_writes_an_xlsa17_folder_that_trains(images, tmp_path, monkeypat
 
     code, stdout, err = _cli(monkeypatch, capsys, "data", "check", str(out))
     assert code == 0, err
-    assert stdout.splitlines()[1:3] == ["  features: 512-d, class vectors: 4-d",
-                                        "  classes: 3 = 2 seen + 1 unseen; 1 of the seen are validation classes "
-                                        "(derived (split_seed=0))"]  # fmt: skip
+    assert stdout.splitlines()[1:3] == [
+        "  features: 512-d, class vectors: 4-d",
+        "  classes: 3 = 2 seen + 1 unseen; 1 of the seen are validation classes (derived (split_seed=0))",
+    ]
 
     run = tmp_path / "run"
     code, stdout, err = _cli(monkeypatch, capsys, "train", "--data", str(out), "--out", str(run), *TINY_TRAIN)
@@ -125,9 +157,24 @@ def test_val_classes_and_npy_class_vectors(images, tmp_path, monkeypatch, capsys
         "--random-weights",
     )
     assert code == 2 and "vectors.npy: a .npy holds no class names: give --class-names FILE" in err
-    code, _, err = _cli(monkeypatch, capsys, "data", "extract", str(images), "--classes", str(tmp_path / "vectors.npy"),
-                        "--class-names", str(tmp_path / "names.txt"), "--unseen", "fox", "--out", str(tmp_path / "x"),
-                        "--model", "resnet18", "--random-weights")  # fmt: skip
+    code, _, err = _cli(
+        monkeypatch,
+        capsys,
+        "data",
+        "extract",
+        str(images),
+        "--classes",
+        str(tmp_path / "vectors.npy"),
+        "--class-names",
+        str(tmp_path / "names.txt"),
+        "--unseen",
+        "fox",
+        "--out",
+        str(tmp_path / "x"),
+        "--model",
+        "resnet18",
+        "--random-weights",
+    )
     assert code == 2 and "no class vector for image folder 'bird'" in err and not (tmp_path / "x").exists()
 
 
@@ -135,13 +182,17 @@ def test_val_classes_and_npy_class_vectors(images, tmp_path, monkeypatch, capsys
     ("setup", "message"),
     [
         (lambda d: (d / "dog" / "3.png").write_bytes(b"not a png"), "dog/3.png: not a readable image"),
-        (lambda d: (d.parent / "classes.csv").write_text("class,a\ncat,1\ndog,x\nfox,2\n"),
-         "classes.csv: line 3: 'x' is not a number"),
-        (lambda d: (d.parent / "classes.csv").write_text("cat,1,2\ndog,1,2\n"),
-         "classes.csv: no class vector for image folder 'fox'"),
+        (
+            lambda d: (d.parent / "classes.csv").write_text("class,a\ncat,1\ndog,x\nfox,2\n"),
+            "classes.csv: line 3: 'x' is not a number",
+        ),
+        (
+            lambda d: (d.parent / "classes.csv").write_text("cat,1,2\ndog,1,2\n"),
+            "classes.csv: no class vector for image folder 'fox'",
+        ),
         (lambda d: (d / "wolf").mkdir(), "wolf: no images"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_one_line_and_writes_nothing(images, tmp_path, monkeypatch, capsys, setup, message):
     setup(images)
     out = tmp_path / "mine"
@@ -153,8 +204,20 @@ def test_bad_input_is_one_line_and_writes_nothing(images, tmp_path, monkeypatch,
 
 def test_unknown_unseen_class(images, tmp_path, monkeypatch, capsys):
     classes = str(images.parent / "classes.csv")
-    code, _, err = _cli(monkeypatch, capsys, "data", "extract", str(images), "--classes", classes,
-                        "--unseen", "cow", "--out", str(tmp_path / "o"), "--random-weights")  # fmt: skip
+    code, _, err = _cli(
+        monkeypatch,
+        capsys,
+        "data",
+        "extract",
+        str(images),
+        "--classes",
+        classes,
+        "--unseen",
+        "cow",
+        "--out",
+        str(tmp_path / "o"),
+        "--random-weights",
+    )
     assert code == 2 and "--unseen: unknown class 'cow' (classes: cat, dog, fox)" in err
 
 

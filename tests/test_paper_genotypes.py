@@ -18,8 +18,10 @@ from zeronas.nas.genotype import Genotype
 from zeronas.nas.paper import PAPER_ARCHS, from_authors, paper_genotype, paper_genotype_path, paper_source
 
 # Issue 11's independent translation of clswgan_retrain.py lines 107-108.
-CUB_G = ("3:128<fc_relu~1|fc_lrelu~2> 4:256<fc_relu~1|fc_relu~3> 5:512<fc_relu~1|fc_relu~4> "
-         "6:1024<fc_relu~1|fc_relu~5> out<fc_relu~5|fc_relu~6>")  # fmt: skip
+CUB_G = (
+    "3:128<fc_relu~1|fc_lrelu~2> 4:256<fc_relu~1|fc_relu~3> 5:512<fc_relu~1|fc_relu~4> "
+    "6:1024<fc_relu~1|fc_relu~5> out<fc_relu~5|fc_relu~6>"
+)
 CUB_D = "3:1024<fc_relu~1|fc_lrelu~2> 4:512<fc_lrelu~2|fc_lrelu~0> out<linear~3|linear~4>"
 
 
@@ -94,9 +96,27 @@ def test_each_builds_and_trains_a_step_on_cub_shaped_data(cub_shaped, name):
 
 def test_train_paper_cub_through_the_cli(cub_shaped, tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"
-    args = ["train", "--data", str(cub_shaped), "--arch", "paper:cub", "--out", str(run), "--epochs", "1",
-            "--set", "eval.syn_num_zsl=20", "--set", "eval.syn_num_gzsl=20", "--set", "eval.final_cls_epochs=2",
-            "--set", "clswgan.pretrain_cls_epochs=2", "--set", "train.batch_size=32"]  # fmt: skip
+    args = [
+        "train",
+        "--data",
+        str(cub_shaped),
+        "--arch",
+        "paper:cub",
+        "--out",
+        str(run),
+        "--epochs",
+        "1",
+        "--set",
+        "eval.syn_num_zsl=20",
+        "--set",
+        "eval.syn_num_gzsl=20",
+        "--set",
+        "eval.final_cls_epochs=2",
+        "--set",
+        "clswgan.pretrain_cls_epochs=2",
+        "--set",
+        "train.batch_size=32",
+    ]
     monkeypatch.setattr(sys, "argv", ["zeronas", *args])
     try:
         zeronas.cli.main()

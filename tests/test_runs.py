@@ -253,8 +253,13 @@ def test_a_layout_2_checkpoint_is_upgraded_and_continues_identically(tmp_path, k
     epoch(a)
     st = a.state_dict()
     if kind == "train":
-        old = {"G": st["G"], "framework": st["framework"], "opt_g": st["opt"]["w_g"], "D": st["D"],
-               "opt_d": st["opt"]["w_d"]}  # fmt: skip
+        old = {
+            "G": st["G"],
+            "framework": st["framework"],
+            "opt_g": st["opt"]["w_g"],
+            "D": st["D"],
+            "opt_d": st["opt"]["w_d"],
+        }
         payload = {"kind": "train", "stage": "select", "trainer": old, "selection": None, "results": {}}
     else:
         old = {"G": st["G"], "D": st["D"], "framework": st["framework"], "halves": st["pools"], "opt": st["opt"]}

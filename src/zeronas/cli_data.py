@@ -82,13 +82,28 @@ def download_command(names: tuple[str, ...], root: Path, mirror: str | None, no_
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--workers", type=int, default=4, show_default=True, help="Threads decoding images.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-def extract_command(images, classes_file, class_names, unseen, val, test_seen_fraction, split_seed, out, model, weights,
-                 random_weights, batch_size, workers, device) -> None:  # fmt: skip
+def extract_command(
+    images,
+    classes_file,
+    class_names,
+    unseen,
+    val,
+    test_seen_fraction,
+    split_seed,
+    out,
+    model,
+    weights,
+    random_weights,
+    batch_size,
+    workers,
+    device,
+) -> None:
     """Features of your own images (one sub-folder per class) as an xlsa17 folder: res101.mat + att_splits.mat."""
     from zeronas.data.extract import ExtractOptions, extract
 
-    opts = ExtractOptions(unseen, val, test_seen_fraction, split_seed, model, weights, random_weights, batch_size,
-                          workers, class_names)  # fmt: skip
+    opts = ExtractOptions(
+        unseen, val, test_seen_fraction, split_seed, model, weights, random_weights, batch_size, workers, class_names
+    )
     folder = extract(images, classes_file, out, opts, pick_device(device), _log)
     click.echo(f"wrote {folder} (zeronas data check {folder})")
 

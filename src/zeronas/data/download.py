@@ -117,11 +117,17 @@ def _read_checksums(root: Path) -> dict:
 
 def _record_checksum(root: Path, archive: Archive, sha: str, size: int, url: str) -> None:
     records = _read_checksums(root)
-    records[archive.filename] = {"sha256": sha, "bytes": size, "url": url,
-                                 "recorded": datetime.date.today().isoformat()}  # fmt: skip
-    doc = {"about": "sha256 of each archive as first downloaded and verified by `zeronas data download`; "
-                    "later downloads must match (no checksum is published for these archives)",
-           "archives": records}  # fmt: skip
+    records[archive.filename] = {
+        "sha256": sha,
+        "bytes": size,
+        "url": url,
+        "recorded": datetime.date.today().isoformat(),
+    }
+    doc = {
+        "about": "sha256 of each archive as first downloaded and verified by `zeronas data download`; "
+        "later downloads must match (no checksum is published for these archives)",
+        "archives": records,
+    }
     fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{CHECKSUMS}.")
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(doc, indent=2) + "\n")
@@ -177,12 +183,14 @@ def check_structure(folder: Path, bench: Benchmark) -> str:
         "class-vector dim": (raw.class_vectors.shape[1], bench.class_vector_dim, att, "att"),
         "seen classes": (np.unique(raw.labels[raw.splits["trainval"]]).size, bench.seen, att, "trainval_loc"),
         "unseen classes": (np.unique(raw.labels[raw.splits["test_unseen"]]).size, bench.unseen, att, "test_unseen_loc"),
-    }  # fmt: skip
+    }
     for what, (value, want, path, key) in got.items():
         if value != want:
             raise DataError(path, f"'{key}' gives {value} {what}; {bench.folder} has {want}")
-    return (f"{raw.features.shape[1]}-d features of {raw.labels.size} images, {raw.class_vectors.shape[1]}-d class "
-            f"vectors, {bench.seen} seen + {bench.unseen} unseen classes")  # fmt: skip
+    return (
+        f"{raw.features.shape[1]}-d features of {raw.labels.size} images, {raw.class_vectors.shape[1]}-d class "
+        f"vectors, {bench.seen} seen + {bench.unseen} unseen classes"
+    )
 
 
 def _unpack(zf: zipfile.ZipFile, bench: Benchmark, root: Path, label: str, verify: bool) -> tuple[Path, str]:
@@ -255,8 +263,9 @@ def download(
     return [root / BENCHMARKS[n].folder for n in names]
 
 
-def _download_archive(archive: Archive, wanted: list[Benchmark], root: Path, mirror: str | None,
-                      verify: bool, log: Log, progress: bool) -> None:  # fmt: skip
+def _download_archive(
+    archive: Archive, wanted: list[Benchmark], root: Path, mirror: str | None, verify: bool, log: Log, progress: bool
+) -> None:
     url = archive_url(archive, mirror)
     path = root / DOWNLOADS / archive.filename
     if path.is_file():

@@ -73,8 +73,14 @@ def load_image(path: Path, resize: int = RESIZE, crop: int = CROP) -> np.ndarray
 
 
 @torch.inference_mode()
-def encode(files: list[Path], model: ResNet, device: torch.device, batch_size: int = 64, workers: int = 4,
-           progress: bool = True) -> np.ndarray:  # fmt: skip
+def encode(
+    files: list[Path],
+    model: ResNet,
+    device: torch.device,
+    batch_size: int = 64,
+    workers: int = 4,
+    progress: bool = True,
+) -> np.ndarray:
     """(N, feature_dim) float32 features; images are decoded by ``workers`` threads while the
     previous batch runs on ``device``."""
     model = model.to(device).eval()
@@ -116,8 +122,10 @@ def make_splits(labels: np.ndarray, unseen: np.ndarray, fraction: float, seed: i
 def _class_ids(names: list[str], wanted: list[str], option: str, all_names: list[str]) -> np.ndarray:
     unknown = [n for n in wanted if n not in names]
     if unknown:
-        raise ZeroNASError(f"{option}: unknown class {unknown[0]!r} (classes: {', '.join(all_names[:8])}"
-                           f"{', ...' if len(all_names) > 8 else ''})")  # fmt: skip
+        raise ZeroNASError(
+            f"{option}: unknown class {unknown[0]!r} (classes: {', '.join(all_names[:8])}"
+            f"{', ...' if len(all_names) > 8 else ''})"
+        )
     return np.array(sorted(names.index(n) for n in wanted), dtype=np.int64)
 
 
@@ -141,8 +149,15 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def extract(images: Path, classes_file: Path, out: Path, opts: ExtractOptions, device: torch.device,
-            log: Log = print, progress: bool = True) -> Path:  # fmt: skip
+def extract(
+    images: Path,
+    classes_file: Path,
+    out: Path,
+    opts: ExtractOptions,
+    device: torch.device,
+    log: Log = print,
+    progress: bool = True,
+) -> Path:
     """Encode ``images`` (one sub-folder per class) and write an xlsa17 dataset folder ``out``.
 
     Every input is checked before the (slow) encoding; ``out`` appears only when complete.
@@ -177,12 +192,16 @@ def extract(images: Path, classes_file: Path, out: Path, opts: ExtractOptions, d
     labels = np.concatenate([np.full(len(per_class[c]), i) for i, c in enumerate(names)])
     n_bytes = len(files) * 4 * (2048 if opts.model not in ("resnet18", "resnet34") else 512)
     if n_bytes > MAT_V5_LIMIT:
-        raise ZeroNASError(f"{images}: {len(files)} images give {n_bytes / 2**30:.1f} GB of features, over the 2 GB a "
-                           "MATLAB v5 variable holds; split the folder")  # fmt: skip
+        raise ZeroNASError(
+            f"{images}: {len(files)} images give {n_bytes / 2**30:.1f} GB of features, over the 2 GB a "
+            "MATLAB v5 variable holds; split the folder"
+        )
     splits = make_splits(labels, unseen, opts.test_seen_fraction, opts.split_seed)
     model, weights_source = load_resnet(opts.model, opts.weights, opts.random_weights)
-    log(f"extract: {len(files)} images of {len(names)} classes ({seen.size} seen, {unseen.size} unseen) with "
-        f"{opts.model} ({weights_source}) on {device}")  # fmt: skip
+    log(
+        f"extract: {len(files)} images of {len(names)} classes ({seen.size} seen, {unseen.size} unseen) with "
+        f"{opts.model} ({weights_source}) on {device}"
+    )
     features = encode(files, model, device, opts.batch_size, opts.workers, progress)
 
     norm = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -208,14 +227,14 @@ def extract(images: Path, classes_file: Path, out: Path, opts: ExtractOptions, d
         "weights": weights_source,
         "weights_sha256": _sha256(Path(weights_source)) if Path(weights_source).is_file() else None,
         "preprocessing": f"RGB, resize short side to {RESIZE} (bilinear), centre crop {CROP}, ImageNet mean/std, "
-                         "global average pool of the last stage",
+        "global average pool of the last stage",
         "feature_dim": int(features.shape[1]),
         "unseen": [names[i] for i in unseen],
         "validation": [names[i] for i in val] if val is not None else None,
         "test_seen_fraction": opts.test_seen_fraction,
         "split_seed": opts.split_seed,
         "samples": {k: int(v.size) for k, v in splits.items()},
-    }  # fmt: skip
+    }
     _write_atomically(out, res, att, record)
     return out
 

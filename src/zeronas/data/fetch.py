@@ -92,8 +92,16 @@ def fetch(url: str, dest: Path, progress: bool = True) -> Path:
             v = resp.headers.get("ETag") or resp.headers.get("Last-Modified")
             meta.write_text(json.dumps({"url": url, "validator": v}))
         done = offset
-        bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc=dest.name, file=sys.stderr, disable=None if progress else True)  # fmt: skip
+        bar = tqdm(
+            total=total,
+            initial=offset,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=dest.name,
+            file=sys.stderr,
+            disable=None if progress else True,
+        )
         try:
             with open(part, mode) as f, bar:
                 while True:

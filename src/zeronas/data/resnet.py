@@ -172,8 +172,10 @@ def load_resnet(arch: str, weights: str | os.PathLike | None, random_weights: bo
         missing = sorted(set(own) - set(state))
         extra = sorted(set(state) - set(own))
         shapes = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
-        detail = "; ".join(f"{what}: {', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''}"
-                           for what, keys in (("missing", missing), ("unexpected", extra), ("other shape", shapes))
-                           if keys)  # fmt: skip
+        detail = "; ".join(
+            f"{what}: {', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''}"
+            for what, keys in (("missing", missing), ("unexpected", extra), ("other shape", shapes))
+            if keys
+        )
         raise ZeroNASError(f"{path}: not a torchvision {arch} state dict ({detail})") from None
     return model.eval(), str(path)
