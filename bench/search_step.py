@@ -216,12 +216,12 @@ def build(job: str, sh: Shapes, att: np.ndarray):
     torch.manual_seed(0)
     if job in ("search", "search_gdas"):
         from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
-        from zeronas.engine.search import set_temperature
+        from zeronas.engine.search import set_schedules
 
         if job == "search_gdas":
             cfg.search.mode = "gdas"
         s = Session(cfg, make_task(att, sh), device, SearchSpace(), cfg.search, pools=split_halves)
-        set_temperature(s, 1)
+        set_schedules(s, 1)
         s.fw.train()
         mode = "one drawn operation per edge (search.mode=gdas)" if job == "search_gdas" else "all operations"
         return lambda: search_iteration(s), f"fused Supernet, zeronas search_iteration(), {mode}"

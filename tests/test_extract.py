@@ -22,6 +22,8 @@ TINY_TRAIN = [
     "--epochs",
     "1",
     "--set",
+    "eval.folds=1",
+    "--set",
     "model.fix_hidden=32",
     "--set",
     "eval.syn_num_zsl=20",

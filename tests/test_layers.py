@@ -20,6 +20,7 @@ LAYERS: list[set[str]] = [
     {"runs"},
     {"data"},
     {"nas"},
+    {"synthetic"},
     {"evaluation"},
     {"frameworks"},
     {"engine"},

@@ -150,7 +150,7 @@ def test_divergence_stops_with_the_epoch_and_loss_and_keeps_the_last_good_checkp
             with torch.no_grad():
                 next(session.G.parameters()).fill_(float("nan"))
 
-    with pytest.raises(DivergenceError, match=r"stage 'select', epoch 3: loss '\w+' is nan"):
+    with pytest.raises(DivergenceError, match=r"stage 'select0', epoch 3: loss '\w+' is nan"):
         train_and_evaluate(
             load_dataset(None),
             fixed_genotype(32),

@@ -60,13 +60,15 @@ class TrainConfig:
 class EvalConfig:
     """Scoring a generator: validation folds, synthetic features, the final classifier, calibration."""
 
+    folds: int = setting(3, "class-disjoint validation folds of the seen classes; every choice uses their mean score")
     syn_num_zsl: int = setting(300, "synthetic features per unseen class for the ZSL classifier")
     syn_num_gzsl: int = setting(300, "synthetic features per unseen class for the GZSL classifier")
     final_cls_lr_zsl: float = setting(1e-3, "learning rate of the final ZSL softmax classifier")
     final_cls_lr_gzsl: float = setting(1e-3, "learning rate of the final GZSL softmax classifier")
     final_cls_epochs: int = setting(25, "epochs of the final softmax classifiers")
     final_cls_batch: int = setting(300, "batch size of the final softmax classifiers")
-    calibration_grid: int = setting(21, "calibrated-stacking constants tried on validation, evenly from 0 to 1")
+    gzsl_balanced: bool = setting(False, "class-balanced loss for the GZSL classifier (real seen + synthetic unseen)")
+    calibration_points: int = setting(101, "quantiles of the validation margins that place the stacking constants")
 
 
 @dataclass

@@ -23,6 +23,9 @@ from tests.synth import make_arrays, write_xlsa17
 from zeronas.baselines import eszsl_evaluate, eszsl_fit
 from zeronas.baselines.eszsl import GRID, _TaskArrays, eszsl_objective, label_matrix, select_on_validation
 from zeronas.data import load_dataset
+from zeronas.data.dataset import ZSLDataset
+from zeronas.data.readers import RawArrays
+from zeronas.evaluation.calibration import stacking_constants
 from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
 
 # 60 classes (10 unseen, 10 validation), 16-d class vectors, features linear in them + noise
@@ -121,9 +124,9 @@ def _reference_grid(task):
     return out
 
 
-def test_grid_search_matches_reference_path(linear_dataset, linear_result):
+def test_grid_search_matches_reference_path(linear_dataset):
     ref = _reference_grid(linear_dataset.validation_task())
-    sel = linear_result["selected"]
+    sel = select_on_validation(linear_dataset.validation_task())
     best_zsl = max(z for z, _ in ref.values())
     best_h = max(r["h"] for _, r in ref.values())
     assert sel["zsl"]["val_zsl_top1"] == pytest.approx(best_zsl, abs=1e-12)
@@ -136,16 +139,23 @@ def test_grid_search_matches_reference_path(linear_dataset, linear_result):
 
 
 def test_calibration_sweep_matches_argmax(linear_dataset):
+    """The vectorised stacking sweep equals an explicit argmax after subtracting the constant
+    from the seen-class columns, for every constant of the grid (negative ones included)."""
     task = linear_dataset.validation_task()
     arrays = _TaskArrays(task)
     v = eszsl_fit(arrays.train_x, arrays.train_y, arrays.class_vectors, 1.0, 1.0, arrays.seen_classes)
     scores = arrays.scores(v)
-    constants = arrays.calibration_constants(scores, 41)
-    assert 0.0 in constants and constants.size > 10
-    s, u, h = arrays.calibration_sweep(scores, constants)
+    stacked = arrays.stacked(scores)
+    constants = stacking_constants([stacked], 41)
+    assert 0.0 in constants and constants.size > 10 and constants.min() < 0 < constants.max()
+    s, u, h = stacked.sweep(constants)
     for k, c in enumerate(constants):
-        ref = arrays.gzsl(scores, float(c))
-        assert (s[k], u[k], h[k]) == pytest.approx((ref["seen"], ref["unseen"], ref["h"]), abs=1e-12)
+        shift = float(c) * arrays.seen_mask
+        pred_s = arrays.all_classes[(scores[0] - shift).argmax(axis=1)]
+        pred_u = arrays.all_classes[(scores[1] - shift).argmax(axis=1)]
+        ref_s = per_class_accuracy(torch.as_tensor(pred_s), torch.as_tensor(arrays.seen_y))
+        ref_u = per_class_accuracy(torch.as_tensor(pred_u), torch.as_tensor(arrays.unseen_y))
+        assert (s[k], u[k]) == pytest.approx((ref_s, ref_u), abs=1e-12)
     assert h[0] == pytest.approx(harmonic_mean(s[0], u[0]))
 
 
@@ -189,20 +199,47 @@ def test_validation_before_test_and_test_once(linear_dataset):
         def __getattr__(self, name):
             return getattr(linear_dataset, name)
 
-        def validation_task(self):
-            calls.append("validation")
-            return real_val()
-
         def test_task(self):
             calls.append("test")
             return real_test()
 
+        def validation_task(self, fold=0, folds=1):
+            calls.append(f"validation {fold}")
+            return real_val(fold, folds)
+
+    calls.clear()
     eszsl_evaluate(Spy())
-    assert calls == ["validation", "test"]
+    assert calls == ["validation 0", "validation 1", "validation 2", "test"]
 
 
-def test_selection_uses_validation_task_only(linear_dataset, linear_result):
-    assert select_on_validation(linear_dataset.validation_task()) == linear_result["selected"]
+def test_selection_uses_validation_folds_only(linear_dataset, linear_result):
+    folds = [linear_dataset.validation_task(f, 3) for f in range(3)]
+    assert select_on_validation(folds) == linear_result["selected"]
+
+
+def test_centring_beats_the_class_bias():
+    """On MinMax features (all positive) the uncentred scores ``x^T V s_c`` carry a
+    class-dependent offset ``mean^T V s_c``; at strong regularisation it outweighs the image
+    and every unseen image goes to one class (the failure seen on the bundled data, SPEC §3).
+    Centring by the training mean removes the offset. Protects: the centring."""
+    a = make_arrays(
+        n_classes=40, n_unseen=8, per_class=20, feat_dim=32, att_dim=10, seed=3, val_classes=tuple(range(8))
+    )
+    raw = RawArrays(
+        features=a["features"],
+        labels=a["labels"],
+        class_vectors=a["class_vectors"],
+        splits={"trainval": a["trainval"], "test_seen": a["test_seen"], "test_unseen": a["test_unseen"]},
+        val_idx=a["val"],
+    )
+    task = ZSLDataset(raw, "minmax", "memory").test_task()
+    acc = {}
+    for center in (False, True):
+        arrays = _TaskArrays(task, center=center)
+        unseen_scores = arrays.scores(arrays.solver().solve(100.0, 100.0))[1]
+        acc[center] = arrays.zsl(unseen_scores)
+    assert acc[False] == pytest.approx(1 / 8)  # one class takes every image: chance
+    assert acc[True] > 0.7
 
 
 def test_deterministic(linear_dataset, linear_result):

@@ -8,7 +8,7 @@ import torch
 
 from zeronas.config import Config
 from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
-from zeronas.engine.search import gumbel_temperature, set_temperature
+from zeronas.engine.search import gumbel_temperature, set_schedules
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_gdas_search_anneals_the_temperature_and_updates_alpha(searcher):
     s = searching(cfg, searcher.task)
     taus = []
     for epoch in (1, 3, 5):
-        set_temperature(s, epoch)
+        set_schedules(s, epoch)
         taus.append((s.G.tau, s.D.tau))
     assert taus == [pytest.approx((t, t)) for t in (10.0, 5.05, 0.1)]
     before = _snapshot(s)

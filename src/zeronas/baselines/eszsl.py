@@ -16,23 +16,16 @@ closed form
 and an image ``x`` scores ``x^T V s_c`` for a candidate class ``c``. Everything is computed
 in float64 with numpy/scipy; nothing is random.
 
-Protocol (SPEC §3). ``gamma`` and ``lambda`` come from the grid 10^-3 .. 10^3 and are chosen
-on the validation task only (validation classes play the unseen classes): the pair with
-the best validation ZSL top-1 for ZSL, the pair with the best validation H for GZSL, and
-the (pair, stacking constant) with the best calibrated validation H for calibrated GZSL.
-The model is then refitted with each chosen pair on all seen training data and the test
-task is evaluated once per figure.
+Features are centred by the training mean (``center=True``, default): ESZSL has no bias
+term, and on all-positive MinMax features a class-dependent offset can dominate the scores.
 
-Calibrated stacking. ESZSL scores are not probabilities and softmaxing them gives nearly
-flat distributions (the regression targets are +-1), so a fixed [0, 1] grid as used for
-the GAN classifier would be far too coarse. Instead the constant is in raw score units and
-is searched over a grid scaled to the validation scores: 0 (no calibration) and the
-midpoints between consecutive quantiles (0 %, 1 %, ..., 100 % by default) of the
-per-image margin ``max seen score - max unseen score`` over all validation images
-(midpoints, so that no constant sits exactly on a margin and makes an argmax tie). On ties
-in H the constant closest to 0 wins. The chosen constant is applied unchanged to the test
-scores of the refitted model, whose scale is comparable because the targets and the
-hyperparameters are the same.
+Protocol (SPEC §3). ``gamma`` and ``lambda`` come from the grid 10^-3 .. 10^3 and are chosen
+on the mean over class-disjoint validation folds (each fold's classes play the unseen
+classes): the pair with the best validation ZSL top-1 for ZSL, the pair with the best
+validation H for GZSL, and the (pair, stacking constant) with the best calibrated
+validation H for calibrated GZSL. The model is then refitted with each chosen pair on all
+seen training data and the test task is evaluated once per figure. Calibrated stacking
+(:mod:`zeronas.evaluation.calibration`) works in raw ESZSL score units.
 """
 
 from __future__ import annotations
@@ -42,20 +35,20 @@ import scipy.linalg
 import torch
 
 from zeronas.data import ZSLDataset, ZSLTask
-from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
+from zeronas.evaluation.calibration import Stack, StackedTask, apply_constant, choose_constant
+from zeronas.evaluation.metrics import per_class_accuracy
 
 GRID: tuple[float, ...] = tuple(float(10.0**k) for k in range(-3, 4))
 CALIBRATION_POINTS = 101
 
 PROTOCOL = (
-    "ESZSL (Romera-Paredes & Torr 2015), closed form in float64. gamma and lambda (grid 10^-3..10^3 each) "
-    "were selected on a class-disjoint validation split of the seen classes: best validation ZSL top-1 for "
-    "ZSL, best validation H for GZSL, best calibrated validation H for calibrated GZSL. Calibrated stacking "
-    "subtracts a constant, in raw ESZSL score units (not probabilities), from the seen-class scores; it was "
-    "chosen on the validation task among 0 and midpoints of the quantiles of the per-image seen-minus-unseen "
-    "score margin. "
-    "The model was then refitted on all seen training data with each selected pair and each test figure "
-    "was computed once."
+    "ESZSL (Romera-Paredes & Torr 2015), closed form in float64, on features centred by the training mean. "
+    "gamma and lambda (grid 10^-3..10^3 each) were selected on the mean over class-disjoint validation folds "
+    "of the seen classes: best validation ZSL top-1 for ZSL, best validation H for GZSL, best calibrated "
+    "validation H for calibrated GZSL. Calibrated stacking subtracts a constant, in raw ESZSL score units, "
+    "from the seen-class scores; it was chosen on the validation folds among 0 and midpoints of the quantiles "
+    "of the pooled per-image seen-minus-unseen score margins. The model was then refitted on all seen "
+    "training data with each selected pair and each test figure was computed once."
 )
 
 
@@ -158,15 +151,22 @@ def _t(a: np.ndarray) -> torch.Tensor:
 
 
 class _TaskArrays:
-    """float64 numpy views of one task, with its ZSL and GZSL candidate classes."""
+    """float64 numpy views of one task, with its ZSL and GZSL candidate classes.
 
-    def __init__(self, task: ZSLTask, negative: float = -1.0):
+    With ``center``, every feature is centred by the training mean: on uncentred MinMax
+    features (all positive) the scores ``x^T V s_c`` carry a large class-dependent offset
+    ``mean^T V s_c`` that can outweigh the image and send most images to one class.
+    """
+
+    def __init__(self, task: ZSLTask, negative: float = -1.0, center: bool = True):
         self.negative = negative
-        self.train_x = task.train_x.detach().cpu().double().numpy()
+        train_x = task.train_x.detach().cpu().double().numpy()
+        shift = train_x.mean(axis=0) if center else np.zeros(train_x.shape[1])
+        self.train_x = train_x - shift
         self.train_y = task.train_y.detach().cpu().numpy()
-        self.seen_x = task.test_seen_x.detach().cpu().double().numpy()
+        self.seen_x = task.test_seen_x.detach().cpu().double().numpy() - shift
         self.seen_y = task.test_seen_y.detach().cpu().numpy()
-        self.unseen_x = task.test_unseen_x.detach().cpu().double().numpy()
+        self.unseen_x = task.test_unseen_x.detach().cpu().double().numpy() - shift
         self.unseen_y = task.test_unseen_y.detach().cpu().numpy()
         self.class_vectors = task.class_vectors.detach().cpu().double().numpy()
         self.seen_classes = task.seen_classes.detach().cpu().numpy()
@@ -195,133 +195,85 @@ class _TaskArrays:
         pred = self.all_classes[cols[unseen_scores[:, cols].argmax(axis=1)]]
         return per_class_accuracy(_t(pred), _t(self.unseen_y), _t(self.unseen_classes))
 
+    def stacked(self, scores: tuple[np.ndarray, np.ndarray]) -> StackedTask:
+        """The stacking margins of both image sets (see :mod:`zeronas.evaluation.calibration`)."""
+        return StackedTask(
+            Stack.of(scores[0], self.all_classes, self.seen_mask),
+            Stack.of(scores[1], self.all_classes, self.seen_mask),
+            self.seen_y,
+            self.unseen_y,
+            self.seen_classes,
+            self.unseen_classes,
+        )
+
     def gzsl(self, scores: tuple[np.ndarray, np.ndarray], stacking_constant: float = 0.0) -> dict[str, float]:
         """S, U, H over all classes after subtracting ``stacking_constant`` from seen-class scores."""
-        shift = stacking_constant * self.seen_mask
-
-        def predict(sc: np.ndarray) -> torch.Tensor:
-            return _t(self.all_classes[(sc - shift).argmax(axis=1)])
-
-        s = per_class_accuracy(predict(scores[0]), _t(self.seen_y), _t(self.seen_classes))
-        u = per_class_accuracy(predict(scores[1]), _t(self.unseen_y), _t(self.unseen_classes))
-        return {"seen": s, "unseen": u, "h": harmonic_mean(s, u)}
-
-    def _stacking(self, scores: tuple[np.ndarray, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Per image set: margin (best seen score - best unseen score), best seen class, best unseen class."""
-        seen_idx, unseen_idx = np.flatnonzero(self.seen_mask), np.flatnonzero(~self.seen_mask)
-        out = []
-        for sc in scores:
-            s_arg, u_arg = sc[:, seen_idx].argmax(axis=1), sc[:, unseen_idx].argmax(axis=1)
-            rows = np.arange(sc.shape[0])
-            margin = sc[rows, seen_idx[s_arg]] - sc[rows, unseen_idx[u_arg]]
-            out.append((margin, self.all_classes[seen_idx[s_arg]], self.all_classes[unseen_idx[u_arg]]))
-        return out
-
-    def calibration_constants(self, scores: tuple[np.ndarray, np.ndarray], points: int) -> np.ndarray:
-        """0 and the midpoints between consecutive distinct quantiles (0 %, ..., 100 %, ``points``
-        of them) of the margin over all images: a grid scaled to the score range that never sits
-        exactly on an image's margin (no argmax ties)."""
-        margins = np.concatenate([m for m, _, _ in self._stacking(scores)])
-        q = np.unique(np.quantile(margins, np.linspace(0.0, 1.0, max(points, 2))))
-        return np.unique(np.concatenate([[0.0], (q[:-1] + q[1:]) / 2]))
-
-    def calibration_sweep(
-        self, scores: tuple[np.ndarray, np.ndarray], constants: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """S, U, H for each stacking constant, vectorised.
-
-        Subtracting ``c`` from the seen-class scores predicts an image's best seen class
-        when its margin exceeds ``c`` and its best unseen class otherwise.
-        """
-        constants = np.asarray(constants, dtype=np.float64)
-
-        def acc(stack: tuple[np.ndarray, np.ndarray, np.ndarray], truth: np.ndarray, classes: np.ndarray) -> np.ndarray:
-            margin, best_seen, best_unseen = stack
-            pick_seen = margin[None, :] > constants[:, None]  # (K, n)
-            correct = np.where(pick_seen, (best_seen == truth)[None, :], (best_unseen == truth)[None, :])
-            onehot = (truth[:, None] == classes[None, :]).astype(np.float64)  # (n, c)
-            counts = onehot.sum(axis=0)
-            if np.any(counts == 0):
-                raise ValueError("a target class has no samples")
-            return (correct.astype(np.float64) @ onehot / counts).mean(axis=1)
-
-        seen, unseen = self._stacking(scores)
-        s = acc(seen, self.seen_y, self.seen_classes)
-        u = acc(unseen, self.unseen_y, self.unseen_classes)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            h = np.where(s + u > 0, 2 * s * u / (s + u), 0.0)
-        return s, u, h
+        return apply_constant(self.stacked(scores), stacking_constant)
 
 
 # --------------------------------------------------------------------------- protocol
 
 
 def select_on_validation(
-    task: ZSLTask,
+    tasks: ZSLTask | list[ZSLTask],
     gammas=GRID,
     lambdas=GRID,
     calibration_points: int = CALIBRATION_POINTS,
     negative: float = -1.0,
+    center: bool = True,
 ) -> dict[str, dict]:
-    """Grid search on the validation task: the choices for ZSL, GZSL and calibrated GZSL.
+    """Grid search on the validation folds: the choices for ZSL, GZSL and calibrated GZSL,
+    each on the mean over the folds.
 
     Ties go to the first pair in grid order (gamma, then lambda, ascending) and, for the
     stacking constant, to the constant closest to 0.
     """
-    arrays = _TaskArrays(task, negative)
-    solver = arrays.solver()
-    # (S S^T + lambda I)^-1 = U diag(1 / (e + lambda)) U^T, so the scores of every lambda are
-    # (X L_gamma U) diag(1 / (e + lambda)) (U^T S_c): two small products per pair.
-    e, u = np.linalg.eigh(solver.sst)
-    q = u.T @ arrays.class_vectors[arrays.all_classes].T  # (a, C)
+    tasks = [tasks] if isinstance(tasks, ZSLTask) else list(tasks)
+    folds = []
+    for task in tasks:
+        arrays = _TaskArrays(task, negative, center)
+        solver = arrays.solver()
+        # (S S^T + lambda I)^-1 = U diag(1 / (e + lambda)) U^T, so the scores of every lambda are
+        # (X L_gamma U) diag(1 / (e + lambda)) (U^T S_c): two small products per pair.
+        e, u = np.linalg.eigh(solver.sst)
+        q = u.T @ arrays.class_vectors[arrays.all_classes].T  # (a, C)
+        folds.append((arrays, solver, e, u, q))
     best_zsl = best_gzsl = best_cal = None
     for g in gammas:
-        lu = solver.left(float(g)) @ u
-        p_seen, p_unseen = arrays.seen_x @ lu, arrays.unseen_x @ lu
+        projected = []
+        for arrays, solver, _, u, _ in folds:
+            lu = solver.left(float(g)) @ u
+            projected.append((arrays.seen_x @ lu, arrays.unseen_x @ lu))
         for lam in lambdas:
-            w = 1.0 / (e + float(lam))
-            scores = ((p_seen * w) @ q, (p_unseen * w) @ q)
-            zsl = arrays.zsl(scores[1])
-            if best_zsl is None or zsl > best_zsl["val_zsl_top1"]:
-                best_zsl = {"gamma": float(g), "lambda": float(lam), "val_zsl_top1": zsl}
-            plain = arrays.gzsl(scores)
-            if best_gzsl is None or plain["h"] > best_gzsl["val_h"]:
+            zsl, plain, stacks = [], [], []
+            for (arrays, _, e, _, q), (p_seen, p_unseen) in zip(folds, projected, strict=True):
+                w = 1.0 / (e + float(lam))
+                scores = ((p_seen * w) @ q, (p_unseen * w) @ q)
+                zsl.append(arrays.zsl(scores[1]))
+                stacks.append(arrays.stacked(scores))
+                plain.append(apply_constant(stacks[-1], 0.0))
+            pair = {"gamma": float(g), "lambda": float(lam)}
+            if best_zsl is None or np.mean(zsl) > best_zsl["val_zsl_top1"]:
+                best_zsl = {**pair, "val_zsl_top1": float(np.mean(zsl))}
+            h = float(np.mean([p["h"] for p in plain]))
+            if best_gzsl is None or h > best_gzsl["val_h"]:
                 best_gzsl = {
-                    "gamma": float(g),
-                    "lambda": float(lam),
-                    "val_seen": plain["seen"],
-                    "val_unseen": plain["unseen"],
-                    "val_h": plain["h"],
+                    **pair,
+                    "val_seen": float(np.mean([p["seen"] for p in plain])),
+                    "val_unseen": float(np.mean([p["unseen"] for p in plain])),
+                    "val_h": h,
                 }
-            constants = arrays.calibration_constants(scores, calibration_points)
-            _, _, h = arrays.calibration_sweep(scores, constants)
-            top = np.flatnonzero(h == h.max())
-            k = top[np.argmin(np.abs(constants[top]))]
-            if best_cal is None or h[k] > best_cal["h"]:
-                best_cal = {
-                    "gamma": float(g),
-                    "lambda": float(lam),
-                    "stacking_constant": float(constants[k]),
-                    "h": h[k],
-                }
+            constant, cal = choose_constant(stacks, calibration_points)
+            if best_cal is None or cal["h"] > best_cal["val_h"]:
+                best_cal = {**pair, "stacking_constant": constant, "val_seen": cal["seen"], "val_unseen": cal["unseen"],
+                            "val_h": cal["h"]}  # fmt: skip
     assert best_zsl is not None and best_gzsl is not None and best_cal is not None
-    # validation figures of the calibrated choice, recomputed with the reference argmax path
-    v = solver.solve(best_cal["gamma"], best_cal["lambda"])
-    cal = arrays.gzsl(arrays.scores(v), best_cal["stacking_constant"])
-    best_cal = {
-        "gamma": best_cal["gamma"],
-        "lambda": best_cal["lambda"],
-        "stacking_constant": best_cal["stacking_constant"],
-        "val_seen": cal["seen"],
-        "val_unseen": cal["unseen"],
-        "val_h": cal["h"],
-    }
     return {"zsl": best_zsl, "gzsl": best_gzsl, "gzsl_calibrated": best_cal}
 
 
-def evaluate_test_once(task: ZSLTask, selected: dict[str, dict], negative: float = -1.0) -> dict:
+def evaluate_test_once(task: ZSLTask, selected: dict[str, dict], negative: float = -1.0, center: bool = True) -> dict:
     """Refit with each selected pair on all seen training data; each test figure computed once."""
-    arrays = _TaskArrays(task, negative)
+    arrays = _TaskArrays(task, negative, center)
     solver = arrays.solver()
     zsl, g, c = selected["zsl"], selected["gzsl"], selected["gzsl_calibrated"]
     zsl_top1 = arrays.zsl(arrays.scores(solver.solve(zsl["gamma"], zsl["lambda"]))[1])
@@ -343,22 +295,26 @@ def evaluate_test_once(task: ZSLTask, selected: dict[str, dict], negative: float
 
 def eszsl_evaluate(
     dataset: ZSLDataset,
+    folds: int = 3,
     gammas=GRID,
     lambdas=GRID,
     calibration_points: int = CALIBRATION_POINTS,
     negative_target: float = -1.0,
+    center: bool = True,
 ) -> dict:
-    """ESZSL under the leak-free protocol: select on the validation task, then test once.
+    """ESZSL under the leak-free protocol: select on the validation folds, then test once.
 
-    Returns the keys of :func:`zeronas.engine.train_and_evaluate`'s metrics (``zsl_top1``,
+    Returns the keys of :func:`zeronas.train.train_and_evaluate`'s metrics (``zsl_top1``,
     ``gzsl_seen``, ``gzsl_unseen``, ``gzsl_h``, ``calibrated`` with its ``stacking_constant``
     in raw ESZSL score units) plus ``selected`` (the ESZSL ``gamma``/``lambda`` per
     metric with their validation figures; ``validation`` is the same dict), ``grid`` and
     ``protocol``. Deterministic. ``negative_target`` is the target of the wrong classes:
-    -1 as in the paper (default), 0 for one-hot targets.
+    -1 as in the paper (default), 0 for one-hot targets. ``center=False`` gives the paper's
+    uncentred variant.
     """
-    selected = select_on_validation(dataset.validation_task(), gammas, lambdas, calibration_points, negative_target)
-    results = evaluate_test_once(dataset.test_task(), selected, negative_target)
+    tasks = [dataset.validation_task(f, folds) for f in range(folds)]
+    selected = select_on_validation(tasks, gammas, lambdas, calibration_points, negative_target, center)
+    results = evaluate_test_once(dataset.test_task(), selected, negative_target, center)
     return {
         "method": "ESZSL",
         **results,
@@ -368,7 +324,9 @@ def eszsl_evaluate(
             "gamma": [float(g) for g in gammas],
             "lambda": [float(lam) for lam in lambdas],
             "targets": f"+1 for the true class, {float(negative_target):g} elsewhere",
-            "stacking_constant": f"0 and midpoints of {calibration_points} quantiles of the validation margin",
+            "calibration": f"0 and midpoints of {calibration_points} quantiles of the validation margins",
+            "centred": center,
+            "folds": folds,
         },
         "dataset": dataset.name,
         "split_seed": dataset.split_seed,

@@ -43,6 +43,15 @@ class ZSLTask:
     seen_classes: torch.Tensor
     unseen_classes: torch.Tensor
     indices: dict[str, np.ndarray] = field(default_factory=dict)  # source sample indices
+    # raw features -> task features: (raw - feature_min) * feature_scale (see _preprocess)
+    feature_min: torch.Tensor | None = None
+    feature_scale: torch.Tensor | None = None
+
+    def scale_features(self, raw: torch.Tensor) -> torch.Tensor:
+        """Apply this task's preprocessing to raw features (e.g. a planted generator's)."""
+        if self.feature_min is None or self.feature_scale is None:
+            raise ValueError(f"task {self.name} has no recorded preprocessing")
+        return (raw.to(self.feature_min) - self.feature_min) * self.feature_scale
 
     @property
     def feature_dim(self) -> int:
@@ -53,12 +62,16 @@ class ZSLTask:
         return int(self.class_vectors.shape[1])
 
 
-def _preprocess(features: np.ndarray, fit_idx: np.ndarray) -> np.ndarray:
-    """f-CLSWGAN scaling: MinMax fitted on training rows, then divide by their maximum."""
+def _preprocess(features: np.ndarray, fit_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """f-CLSWGAN scaling: MinMax fitted on training rows, then divide by their maximum.
+
+    Returns the scaled features and the transform ``(raw - min) * scale``.
+    """
     scaler = MinMaxScaler().fit(features[fit_idx])
     out = scaler.transform(features).astype(np.float32)
     top = float(out[fit_idx].max())
-    return out / top if top > 0 else out
+    top = top if top > 0 else 1.0
+    return out / top, scaler.data_min_, scaler.scale_ / top
 
 
 def _make_task(
@@ -68,7 +81,7 @@ def _make_task(
     test_seen_idx: np.ndarray,
     test_unseen_idx: np.ndarray,
 ) -> ZSLTask:
-    feats = _preprocess(raw.features.astype(np.float64), train_idx)
+    feats, fmin, fscale = _preprocess(raw.features.astype(np.float64), train_idx)
     att = raw.class_vectors.astype(np.float32)
     att = att / np.maximum(np.linalg.norm(att, axis=1, keepdims=True), 1e-12)
     labels = torch.as_tensor(raw.labels, dtype=torch.long)
@@ -91,6 +104,8 @@ def _make_task(
         seen_classes=torch.unique(train_y),
         unseen_classes=torch.unique(tu_y),
         indices={"train": train_idx, "test_seen": test_seen_idx, "test_unseen": test_unseen_idx},
+        feature_min=torch.as_tensor(fmin, dtype=torch.float32),
+        feature_scale=torch.as_tensor(fscale, dtype=torch.float32),
     )
 
 
@@ -166,29 +181,56 @@ class ZSLDataset:
         s = self.raw.splits
         return _make_task(f"{self.name}/test", self.raw, s["trainval"], s["test_seen"], s["test_unseen"])
 
-    def validation_split(self) -> dict[str, np.ndarray]:
-        """Sample indices of the validation task; every one of them is in ``trainval``."""
+    def fold_classes(self, folds: int = 1) -> list[np.ndarray]:
+        """Class-disjoint validation folds of the seen classes (SPEC §3).
+
+        Fold 0 is :attr:`val_classes` (the file's validation classes, or a seeded draw).
+        Folds 1.. are seeded draws from the other seen classes, of the same size as fold 0
+        where enough classes remain (smaller otherwise, never empty); seen classes in no fold
+        always train. The same ``split_seed`` gives the same folds.
+        """
+        if folds < 1:
+            raise DataError(self.source, f"validation folds must be at least 1, not {folds}")
+        rest = np.setdiff1d(self.seen_classes, self.val_classes)
+        size = min(self.val_classes.size, rest.size // max(folds - 1, 1))
+        if folds > 1 and size < 1:
+            raise DataError(
+                self.source, f"{self.seen_classes.size} seen classes are too few for {folds} validation folds"
+            )
+        perm = np.random.default_rng(self.split_seed + 7919).permutation(rest)
+        return [self.val_classes] + [np.sort(perm[f * size : (f + 1) * size]) for f in range(folds - 1)]
+
+    def validation_split(self, fold: int = 0, folds: int = 1) -> dict[str, np.ndarray]:
+        """Sample indices of the validation task of ``fold``; every one of them is in ``trainval``.
+
+        The fold's classes play the unseen classes; every other seen class trains, with
+        ``val_fraction`` of its samples held out to play the test-seen images.
+        """
+        if not 0 <= fold < folds:
+            raise DataError(self.source, f"validation fold {fold} does not exist (folds: {folds})")
+        val_classes = self.fold_classes(folds)[fold]
         trainval = self.raw.splits["trainval"]
         labels = self.raw.labels[trainval]
-        rng = np.random.default_rng(self.split_seed + 1)
+        rng = np.random.default_rng(self.split_seed + 1 + fold)
         train, held = [], []
-        for c in self.train_classes:
+        for c in np.setdiff1d(self.seen_classes, val_classes):
             idx = trainval[labels == c]
             idx = idx[rng.permutation(idx.size)]
             k = int(round(idx.size * self.val_fraction)) if idx.size > 1 else 0
             held.append(idx[:k])
             train.append(idx[k:])
-        unseen = trainval[np.isin(labels, self.val_classes)]
+        unseen = trainval[np.isin(labels, val_classes)]
         return {
             "train": np.sort(np.concatenate(train)),
             "test_seen": np.sort(np.concatenate(held)),
             "test_unseen": np.sort(unseen),
         }
 
-    def validation_task(self) -> ZSLTask:
-        """Validation classes play the unseen classes; held-out training samples play test-seen."""
-        s = self.validation_split()
-        return _make_task(f"{self.name}/validation", self.raw, s["train"], s["test_seen"], s["test_unseen"])
+    def validation_task(self, fold: int = 0, folds: int = 1) -> ZSLTask:
+        """Validation classes of ``fold`` play the unseen classes; held-out training samples play test-seen."""
+        s = self.validation_split(fold, folds)
+        name = f"{self.name}/validation" + (f"/fold{fold}" if folds > 1 else "")
+        return _make_task(name, self.raw, s["train"], s["test_seen"], s["test_unseen"])
 
     def summary(self) -> dict[str, object]:
         """Counts per role and split, for ``zeronas data check`` and run records."""

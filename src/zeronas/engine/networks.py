@@ -15,6 +15,7 @@ from zeronas.data import ZSLTask
 from zeronas.errors import ZeroNASError
 from zeronas.nas.genotype import Genotype, NetGenotype, fixed_genotype
 from zeronas.nas.network import DiscreteNet
+from zeronas.nas.ops import OP_SETS
 from zeronas.nas.supernet import Supernet
 
 #: A generator or critic: a supernet (searched) or a discrete network.
@@ -59,7 +60,8 @@ def _build(cfg: Config, role: str, arch: Arch, in_dims: tuple[int, int], out_dim
     m, s = cfg.model, cfg.search
     if isinstance(arch, SearchSpace) and arch.searches(role):
         widths = s.g_widths if role == "generator" else s.d_widths
-        return Supernet(role, in_dims, widths, out_dim, m.slope, m.dropout)
+        ops = OP_SETS[s.g_ops if role == "generator" else s.d_ops]
+        return Supernet(role, in_dims, widths, out_dim, m.slope, m.dropout, ops=ops)
     pair = fixed_genotype(m.fix_hidden) if isinstance(arch, SearchSpace) else arch
     net: NetGenotype = pair.generator if role == "generator" else pair.critic
     return DiscreteNet(net, in_dims, out_dim, m.slope, m.dropout)

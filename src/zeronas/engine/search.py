@@ -8,6 +8,13 @@ Per iteration, each step updates one parameter set with the other three frozen:
 ``n_d`` x (omega_d on D_val, theta_d on D_tr), then omega_g on D_val, then theta_g on
 D_tr. Unlike the authors' code, the omega_g step uses a fresh D_val batch.
 
+Named departures from the paper, each off by default and measured: ``search.warmup_epochs``
+(weight steps only at first), ``search.arch_schedule = "cosine"``, ``search.split =
+"class"`` (:func:`~zeronas.engine.session.split_classes`), ``search.arch_cls_weight``,
+``search.g_ops``/``d_ops`` (narrower candidate sets, :data:`zeronas.nas.ops.OP_SETS`).
+Every epoch records the median margins of the derived choices (:mod:`zeronas.nas.margins`);
+the finished search judges itself (decisive, stable) in ``genotype.json``.
+
 ``search.mode = "gdas"`` draws one operation per edge and forward pass instead of mixing
 all eight (see ``zeronas.nas.supernet``), at the temperature :func:`gumbel_temperature`.
 
@@ -18,6 +25,7 @@ genotype of the best such epoch, ``"last"`` (default) that of the final epoch.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -26,10 +34,12 @@ from zeronas.config import Config, SearchConfig
 from zeronas.data import ZSLDataset
 from zeronas.engine.networks import SearchSpace
 from zeronas.engine.runner import EpochRunner, Stage
-from zeronas.engine.session import Session, split_halves
+from zeronas.engine.session import LossFn, Session, split_classes, split_halves
 from zeronas.evaluation import choose_genotype, zsl_accuracy
 from zeronas.frameworks import Framework
+from zeronas.frameworks.base import Stats
 from zeronas.nas.genotype import Genotype, fixed_genotype
+from zeronas.nas.margins import assess, net_margins
 from zeronas.nas.supernet import Supernet
 from zeronas.runs import Log, write_json
 
@@ -48,14 +58,32 @@ def step_names(kind: type[Framework]) -> tuple[str, ...]:
     return critic + ("generator_arch", "generator_weights", *kind.generator_stats)
 
 
+def arch_lr(epoch: int, search: SearchConfig) -> float:
+    """The architecture learning rate in ``epoch`` (1-based): ``arch_lr`` during the warm-up and
+    throughout with the ``constant`` schedule; with ``cosine``, from ``arch_lr`` down to 0 over
+    the epochs after the warm-up."""
+    if search.arch_schedule == "constant" or epoch <= search.warmup_epochs:
+        return search.arch_lr
+    t = (epoch - search.warmup_epochs - 1) / max(1, search.epochs - search.warmup_epochs)
+    return search.arch_lr * 0.5 * (1 + math.cos(math.pi * t))
+
+
 def search_session(cfg: Config, dataset: ZSLDataset, device: torch.device) -> Session:
-    """The search's session: supernets (FIX on a fixed side) on the validation task's halves."""
+    """The search's session: supernets (FIX on a fixed side) on the validation task's halves
+    (by sample, the paper's, or by class)."""
     space = SearchSpace.from_config(cfg.search)
-    return Session(cfg, dataset.validation_task(), device, space, cfg.search, pools=split_halves)
+    pools = split_classes if cfg.search.split == "class" else split_halves
+    return Session(cfg, dataset.validation_task(), device, space, cfg.search, pools=pools)
 
 
-def set_temperature(session: Session, epoch: int) -> None:
-    """In the sampled mode, the supernets' Gumbel temperature for ``epoch``."""
+def set_schedules(session: Session, epoch: int) -> None:
+    """The architecture learning rate of ``epoch`` and, in the sampled mode, the supernets'
+    Gumbel temperature."""
+    lr = arch_lr(epoch, session.cfg.search)
+    for key in ("a_g", "a_d"):
+        if key in session.opt:
+            for group in session.opt[key].param_groups:
+                group["lr"] = lr
     tau = gumbel_temperature(epoch, session.cfg.search)
     if tau is None:
         return
@@ -64,33 +92,51 @@ def set_temperature(session: Session, epoch: int) -> None:
             net.tau = tau
 
 
-def search_iteration(session: Session) -> torch.Tensor:
-    """One loop of Algorithm 1; returns the step losses and figures (see :func:`step_names`)."""
+def arch_generator_loss(session: Session) -> LossFn:
+    """G's loss in its architecture steps: the generator loss, with ``search.arch_cls_weight``
+    as the classification weight when it is set (>= 0)."""
+    fw, weight = session.fw, session.cfg.search.arch_cls_weight
+    if weight < 0:
+        return fw.generator_loss
+
+    def loss(x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        kept, fw.cls_weight = fw.cls_weight, weight
+        try:
+            return fw.generator_loss(x, c, y)
+        finally:
+            fw.cls_weight = kept
+
+    return loss
+
+
+def search_iteration(session: Session, with_arch: bool = True) -> torch.Tensor:
+    """One loop of Algorithm 1 (without its architecture steps unless ``with_arch``); returns
+    the step losses and figures (see :func:`step_names`), 0 for a skipped step."""
     s, fw = session.loop, session.fw
     row: list[torch.Tensor] = []
     if session.D is not None:
         arch = torch.zeros((), device=session.device)
         weights: torch.Tensor | None = None
         for _ in range(s.critic_iters):
-            if session.searches("d"):
+            if with_arch and session.searches("d"):
                 arch = arch + session.step("a_d", fw.critic_loss, "val")[0] / s.critic_iters
             step = torch.stack(session.step("w_d", fw.critic_loss, "tr")) / s.critic_iters
             weights = step if weights is None else weights + step
         assert weights is not None
         row += [arch.reshape(1), weights]
-    if session.searches("g"):
-        arch_g = session.step("a_g", fw.generator_loss, "val")[0]
+    if with_arch and session.searches("g"):
+        arch_g = session.step("a_g", arch_generator_loss(session), "val")[0]
     else:
         arch_g = torch.zeros((), device=session.device)
     row += [arch_g.reshape(1), torch.stack(session.step("w_g", fw.generator_loss, "tr"))]
     return torch.cat(row)
 
 
-def search_epoch(session: Session) -> dict[str, float]:
+def search_epoch(session: Session, with_arch: bool = True) -> dict[str, float]:
     """An epoch of the search: as many iterations as ``D_tr`` holds batches."""
     session.fw.train()
     iters = session.iterations("tr")
-    sums = sum(search_iteration(session) for _ in range(iters))
+    sums = sum(search_iteration(session, with_arch) for _ in range(iters))
     assert isinstance(sums, torch.Tensor)
     return dict(zip(step_names(type(session.fw)), (sums / iters).tolist(), strict=True))
 
@@ -120,23 +166,24 @@ class SearchStage(Stage):
         self.genotype: Genotype | None = None
 
     def begin_epoch(self, epoch: int) -> None:
-        set_temperature(self.session, epoch)
+        set_schedules(self.session, epoch)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        return search_epoch(self.session)
+        return search_epoch(self.session, with_arch=epoch > self.session.cfg.search.warmup_epochs)
 
     def row(self, epoch: int, losses: dict[str, float]) -> dict:
         cfg, session = self.session.cfg, self.session
         self.genotype = geno = current_genotype(session)
         self.losses = losses
-        row: dict = {"epoch": epoch, **losses}
+        state = arch_state(session)
+        row: dict = {"epoch": epoch, **losses, **margin_columns(state, cfg.search.keep_edges)}
         s = cfg.search
         if s.eval_every and (epoch % s.eval_every == 0 or epoch == s.epochs):
             row["val_zsl"] = zsl_accuracy(session.fw, session.task, cfg.eval)
         self.arch_history.append(
             {
                 "epoch": epoch,
-                **arch_state(session),
+                **state,
                 "genotype": {"generator": str(geno.generator), "critic": str(geno.critic)},
                 "genotype_dict": geno.to_dict(),
             }
@@ -171,8 +218,29 @@ def search(
     arch_history: list[dict] = runner.restored("arch_history", [])
     runner.state["arch_history"] = arch_history
     session, start = runner.open("search", seed, lambda: search_session(cfg, dataset, device))
+    init: dict = runner.restored("arch_init", None) or arch_state(session)
+    runner.state["arch_init"] = init
     runner.run(SearchStage(session, run_dir, arch_history), start)
     genotype, chosen = choose_genotype(runner.history, arch_history, s.select)
     log(f"search: genotype of epoch {chosen} ({s.select!r})")
-    genotype.save(run_dir / "genotype.json")
+    verdict = assess(arch_history, init, s.keep_edges)
+    margins = ", ".join(
+        f"{r} op margin {verdict.op_median[r]:.3g} ({verdict.op_ratio[r]:.0f}x initial)" for r in verdict.op_median
+    )
+    log(f"search: {margins}; genotype unchanged for the last {verdict.stable_epochs} of {verdict.epochs} epochs")
+    for warning in verdict.warnings:
+        log(f"warning: {warning}")
+    write_json(run_dir / "arch_init.json", init)
+    genotype.save(run_dir / "genotype.json", {"search": {"epoch": chosen, "select": s.select, **verdict.to_dict()}})
     return genotype
+
+
+def margin_columns(state: dict, keep: int) -> dict[str, float]:
+    """Median operation and edge margins per searched network, for the search history."""
+    cols = {}
+    for role, short in (("generator", "g"), ("critic", "d")):
+        if role in state:
+            m = net_margins(state[role], keep)
+            cols[f"op_margin_{short}"] = m["op_median"]
+            cols[f"edge_margin_{short}"] = m["edge_median"]
+    return cols

@@ -26,6 +26,7 @@ from zeronas.config import Config
 from zeronas.data import ZSLTask
 from zeronas.engine.networks import Arch, Net, build_networks
 from zeronas.engine.optim import adam, arch_optimizer, set_trainable
+from zeronas.errors import ZeroNASError
 from zeronas.frameworks import framework_class, group_parameters
 from zeronas.frameworks.base import Stats
 
@@ -65,6 +66,18 @@ def split_halves(task: ZSLTask) -> Pools:
     perm = torch.randperm(task.train_x.shape[0], device=task.train_x.device)
     half = perm.numel() // 2
     return {"tr": perm[:half], "val": perm[half : 2 * half]}
+
+
+def split_classes(task: ZSLTask) -> Pools:
+    """``tr`` and ``val`` by class: a random half of the training classes each, so that the
+    architecture steps score the generator on classes its weights never trained on, as
+    zero-shot learning will (``search.split = "class"``)."""
+    classes = task.seen_classes.to(task.train_y.device)
+    if classes.numel() < 2:
+        raise ZeroNASError("search.split = 'class' needs at least 2 search classes")
+    perm = classes[torch.randperm(classes.numel(), device=classes.device)]
+    val = torch.isin(task.train_y, perm[: classes.numel() // 2])
+    return {"tr": torch.nonzero(~val).squeeze(1), "val": torch.nonzero(val).squeeze(1)}
 
 
 class Session:

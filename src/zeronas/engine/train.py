@@ -1,11 +1,12 @@
 """Training a generator/critic pair with a framework's losses (Eq. 1 for f-CLSWGAN), and
 the leak-free protocol.
 
-:func:`train_and_evaluate` runs two stages, each resumable from its checkpoint:
+:func:`train_and_evaluate` runs two kinds of stages, each resumable from its checkpoint:
 
-1. ``select``: train on the validation task (validation classes held out as "unseen"),
-   score ZSL and GZSL on those classes after every ``eval_every`` epochs, and pick the
-   epoch for ZSL, for GZSL and for calibrated GZSL (with its stacking constant).
+1. ``select`` (one per validation fold, ``select0``, ``select1``, ... when ``eval.folds >
+   1``): train on the fold's validation task (its classes held out as "unseen"), score ZSL
+   and GZSL on them after every ``eval_every`` epochs. The epoch for ZSL, for GZSL and for
+   calibrated GZSL (with its stacking constant) is picked on the mean over the folds.
 2. ``final``: train from scratch on all seen training data and evaluate the test task
    once per metric, at the selected epochs.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -25,6 +27,7 @@ from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.engine.runner import EpochRunner, Stage
 from zeronas.engine.session import Session
 from zeronas.evaluation import evaluate_test_once, select_epochs, validation_scores
+from zeronas.evaluation.calibration import StackedTask
 from zeronas.frameworks import Framework
 from zeronas.nas.genotype import Genotype
 from zeronas.runs import Log, write_json
@@ -33,8 +36,8 @@ from zeronas.runs import Log, write_json
 Score = Callable[[Session, int], dict]
 
 PROTOCOL = (
-    "epochs and the calibration constant were selected on a class-disjoint validation split "
-    "of the seen classes; each test figure was computed once, at its selected epoch"
+    "epochs and the stacking constant were selected on the mean over class-disjoint validation folds "
+    "of the seen classes (all from trainval); each test figure was computed once, at its selected epoch"
 )
 
 
@@ -105,17 +108,29 @@ def select_stage(
     cfg: Config,
     device: torch.device,
     name: str = "select",
-) -> list[dict]:
-    """Train on a validation task, scoring it every ``eval_every`` epochs; returns the rows."""
+) -> tuple[list[dict], dict[int, StackedTask]]:
+    """Train on one validation fold, scoring it every ``eval_every`` epochs; returns its rows
+    and the stacking margins of its scored epochs (kept in the runner's state, so that a
+    resumed run still has those of its finished folds)."""
     t = cfg.train
+    kept: dict[str, dict] = runner.state.setdefault("stacks", {})  # type: ignore[assignment]
+    mine = kept.setdefault(name, {})
 
     def score(session: Session, epoch: int) -> dict:
         if epoch % t.eval_every == 0 or epoch == t.epochs:
-            return validation_scores(session.fw, session.task, cfg.eval)
+            row, stack = validation_scores(session.fw, session.task, cfg.eval)
+            mine[str(epoch)] = stack.to_state()
+            return row
         return {}
 
-    train_stage(runner, name, task, seed, genotype, cfg, device, t.epochs, score, "select (validation classes)")
-    return [r for r in runner.history if r["stage"] == name]
+    train_stage(runner, name, task, seed, genotype, cfg, device, t.epochs, score, f"{name} (validation classes)")
+    rows = [r for r in runner.history if r["stage"] == name]
+    return rows, {int(e): StackedTask.from_state(st) for e, st in mine.items()}
+
+
+def fold_stages(folds: int) -> list[str]:
+    """Stage names of the select trainings: ``select`` for one fold, ``select0``.. otherwise."""
+    return ["select"] if folds == 1 else [f"select{f}" for f in range(folds)]
 
 
 def train_and_evaluate(
@@ -129,21 +144,43 @@ def train_and_evaluate(
     log: Log = print,
     on_epoch: Callable[[str, int, Session], None] | None = None,
 ) -> dict:
-    """Run both stages (resuming from ``run_dir/checkpoint.pt`` if asked) and return the metrics."""
-    t = config.train
+    """Select on the validation folds, then train on all seen classes and test once (resuming
+    from ``run_dir/checkpoint.pt`` if asked); returns the metrics.
+
+    One training per fold (``eval.folds``, seeds ``seed``, ``seed + 1000``, ...), each scored
+    on its fold's classes; the epochs and the stacking constant are chosen on the mean over
+    the folds. The final training (seed ``seed + 1``) evaluates the test task once per metric.
+    """
+    t, folds = config.train, config.eval.folds
     runner = EpochRunner(run_dir, "train", "history.csv", t, log=log, resume=resume)
     if on_epoch:
         runner.on_epoch.append(on_epoch)
     selection: dict | None = runner.restored("selection", None)
     results: dict = runner.restored("results", {})
-    runner.state.update(selection=selection, results=results)
-    stage = runner.saved_stage or "select"
+    runner.state.update(selection=selection, results=results, stacks=runner.restored("stacks", {}))
+    names = fold_stages(folds)
+    stage = runner.saved_stage or names[0]
 
-    if stage == "select":
-        rows = select_stage(runner, dataset.validation_task(), seed, genotype, config, device)
-        selection = select_epochs(rows)
+    if stage in names:
+        rows, stacks = [], []
+        for f, name in enumerate(names):
+            if names.index(stage) > f:  # finished before the checkpoint resumed from
+                done = [r for r in runner.history if r["stage"] == name]
+                rows.append(done)
+                kept = cast(dict[str, dict], runner.state["stacks"])[name]
+                stacks.append({int(e): StackedTask.from_state(st) for e, st in kept.items()})
+                continue
+            task = dataset.validation_task(f, folds)
+            fold_rows, fold_stacks = select_stage(runner, task, seed + 1000 * f, genotype, config, device, name)
+            rows.append(fold_rows)
+            stacks.append(fold_stacks)
+        selection = select_epochs(rows, stacks, config.eval.calibration_points)
         runner.state["selection"] = selection
-        log("selected on validation classes: " + ", ".join(f"{k} epoch {v['epoch']}" for k, v in selection.items()))
+        runner.state["stacks"] = {}  # no longer needed: keep checkpoints small
+        log(
+            f"selected on {folds} validation fold(s): "
+            + ", ".join(f"{k} epoch {v['epoch']}" for k, v in selection.items())
+        )
 
     assert selection is not None
     chosen = selection
@@ -174,6 +211,7 @@ def train_and_evaluate(
         "calibrated": results["calibrated"],
         "selected_epoch": {k: v["epoch"] for k, v in selection.items()},
         "validation": selection,
+        "validation_folds": folds,
         "seed": seed,
         "protocol": PROTOCOL,
     }

@@ -1,11 +1,10 @@
 """Evaluation: metrics, the linear softmax classifiers (frozen and final), ZSL/GZSL scoring,
 calibrated stacking and the selection protocol (validation classes only, test once)."""
 
-from zeronas.evaluation.calibration import choose_calibration
 from zeronas.evaluation.classifiers import LabelMap, train_softmax
 from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
 from zeronas.evaluation.selection import choose_genotype, evaluate_test_once, select_epochs, validation_scores
-from zeronas.evaluation.zsl import FeatureGenerator, GZSLScores, gzsl_scores, zsl_accuracy
+from zeronas.evaluation.zsl import FeatureGenerator, GZSLScores, choose_calibration, gzsl_scores, zsl_accuracy
 
 __all__ = [
     "FeatureGenerator",

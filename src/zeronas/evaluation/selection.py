@@ -1,35 +1,43 @@
 """The selection protocol: every choice is made on validation classes; test is scored once.
 
-- :func:`validation_scores`: the figures of one epoch on the validation task (ZSL, plain
-  GZSL, and calibrated GZSL with its stacking constant).
-- :func:`select_epochs`: the epoch per metric (and the stacking constant), from those rows.
+- :func:`validation_scores`: the figures of one epoch on one validation fold (ZSL, plain
+  GZSL, calibrated GZSL) and its stacking margins.
+- :func:`select_epochs`: the epoch per metric (and the stacking constant), on the mean over
+  the class-disjoint validation folds (SPEC §3).
 - :func:`evaluate_test_once`: in the final stage, each test figure at its selected epoch.
 - :func:`choose_genotype`: the search's genotype, of the last epoch or of the best one.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from zeronas.config import EvalConfig
 from zeronas.data import ZSLTask
 from zeronas.errors import ZeroNASError
-from zeronas.evaluation.calibration import choose_calibration
+from zeronas.evaluation.calibration import StackedTask, apply_constant, choose_constant
 from zeronas.evaluation.zsl import FeatureGenerator, gzsl_scores, zsl_accuracy
 from zeronas.nas.genotype import Genotype
 
 
-def _best(history: list[dict], key: str) -> dict:
+def _best(history: list[dict[str, Any]], key: str) -> dict[str, Any]:
     """The row with the highest ``key`` (earliest on ties)."""
     rows = [r for r in history if r.get(key) is not None]
     return max(rows, key=lambda r: (r[key], -r["epoch"]))
 
 
-def validation_scores(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> dict[str, float]:
-    """ZSL top-1, GZSL S/U/H, and calibrated S/U/H with the best constant, on ``task``."""
+def validation_scores(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> tuple[dict[str, float], StackedTask]:
+    """The figures of one epoch on one validation task (fold): ZSL top-1, GZSL S/U/H, and
+    calibrated S/U/H with this fold's best constant; and the stacking margins, from which the
+    calibration is chosen jointly over the folds (:func:`select_epochs`)."""
     zsl = zsl_accuracy(fw, task, cfg)
     scores = gzsl_scores(fw, task, cfg)
-    plain = scores.evaluate(task)
-    constant, cal = choose_calibration(scores, task, cfg.calibration_grid)
-    return {
+    stack = scores.stacked(task)
+    plain = apply_constant(stack, 0.0)
+    constant, cal = choose_constant([stack], cfg.calibration_points)
+    row = {
         "val_zsl": zsl,
         "val_seen": plain["seen"],
         "val_unseen": plain["unseen"],
@@ -39,25 +47,75 @@ def validation_scores(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> d
         "val_cs_unseen": cal["unseen"],
         "val_cs_h": cal["h"],
     }
+    return row, stack
 
 
-def select_epochs(history: list[dict]) -> dict[str, dict]:
-    """Epochs (and the stacking constant) chosen on validation scores only."""
-    zsl, gzsl, cal = _best(history, "val_zsl"), _best(history, "val_h"), _best(history, "val_cs_h")
+def _spread(values: list[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def select_epochs(folds: list[list[dict]], stacks: list[dict[int, StackedTask]], points: int) -> dict[str, dict]:
+    """Epochs (and the stacking constant) chosen on the mean over the validation folds.
+
+    Args:
+        folds: per fold, its select-stage rows (scored ones carry ``val_*``).
+        stacks: per fold, the stacking margins of each scored epoch.
+        points: the calibration grid (:func:`zeronas.evaluation.calibration.stacking_constants`).
+
+    Only epochs scored in every fold compete; ties go to the earliest epoch. Each choice
+    records the mean validation figures it was made on and, per fold, the figure itself.
+    """
+    scored = [{r["epoch"]: r for r in rows if r.get("val_zsl") is not None} for rows in folds]
+    common = set(scored[0])
+    for fold_rows, fold_stacks in zip(scored, stacks, strict=True):
+        common &= set(fold_rows) & set(fold_stacks)
+    epochs = sorted(common)
+    if not epochs:
+        raise ZeroNASError("no epoch was scored on every validation fold (train.eval_every larger than train.epochs?)")
+    table: list[dict[str, Any]] = []
+    for e in epochs:
+        rows = [s[e] for s in scored]
+        constant, joint = choose_constant([s[e] for s in stacks], points)
+        table.append(
+            {
+                "epoch": e,
+                "val_zsl": float(np.mean([r["val_zsl"] for r in rows])),
+                "val_zsl_folds": [r["val_zsl"] for r in rows],
+                "val_seen": float(np.mean([r["val_seen"] for r in rows])),
+                "val_unseen": float(np.mean([r["val_unseen"] for r in rows])),
+                "val_h": float(np.mean([r["val_h"] for r in rows])),
+                "val_h_folds": [r["val_h"] for r in rows],
+                "stacking_constant": constant,
+                "val_cs_seen": joint["seen"],
+                "val_cs_unseen": joint["unseen"],
+                "val_cs_h": joint["h"],
+                "val_cs_h_folds": [apply_constant(s[e], constant)["h"] for s in stacks],
+            }
+        )
+    zsl, gzsl, cal = _best(table, "val_zsl"), _best(table, "val_h"), _best(table, "val_cs_h")
     return {
-        "zsl": {"epoch": zsl["epoch"], "val_zsl_top1": zsl["val_zsl"]},
+        "zsl": {
+            "epoch": zsl["epoch"],
+            "val_zsl_top1": zsl["val_zsl"],
+            "val_zsl_top1_folds": zsl["val_zsl_folds"],
+            "val_zsl_top1_std": _spread(zsl["val_zsl_folds"]),
+        },
         "gzsl": {
             "epoch": gzsl["epoch"],
             "val_seen": gzsl["val_seen"],
             "val_unseen": gzsl["val_unseen"],
             "val_h": gzsl["val_h"],
+            "val_h_folds": gzsl["val_h_folds"],
+            "val_h_std": _spread(gzsl["val_h_folds"]),
         },
         "gzsl_calibrated": {
             "epoch": cal["epoch"],
-            "stacking_constant": cal["val_cs_constant"],
+            "stacking_constant": cal["stacking_constant"],
             "val_seen": cal["val_cs_seen"],
             "val_unseen": cal["val_cs_unseen"],
             "val_h": cal["val_cs_h"],
+            "val_h_folds": cal["val_cs_h_folds"],
+            "val_h_std": _spread(cal["val_cs_h_folds"]),
         },
     }
 

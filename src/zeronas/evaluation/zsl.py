@@ -13,8 +13,9 @@ import torch
 
 from zeronas.config import EvalConfig
 from zeronas.data import ZSLTask
+from zeronas.evaluation.calibration import Stack, StackedTask, apply_constant, choose_constant
 from zeronas.evaluation.classifiers import LabelMap, train_softmax
-from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
+from zeronas.evaluation.metrics import per_class_accuracy
 
 
 class FeatureGenerator(Protocol):
@@ -29,23 +30,41 @@ class FeatureGenerator(Protocol):
 
 @dataclass
 class GZSLScores:
-    """Class probabilities of a GZSL classifier on the test-seen and test-unseen images."""
+    """Class probabilities of a GZSL classifier on the test-seen and test-unseen images.
 
-    seen_prob: torch.Tensor
-    unseen_prob: torch.Tensor
+    Calibrated stacking works on probabilities: their margins are bounded, so a constant
+    chosen on the validation folds keeps its meaning on the test task, whose classifier
+    (more classes, more data) is sharper; log-probability margins grow with sharpness and
+    a validation constant then flips too few test images."""
+
+    seen_scores: torch.Tensor
+    unseen_scores: torch.Tensor
     labels: LabelMap
     seen_mask: torch.Tensor  # over local class index: True for seen classes
 
+    def stacked(self, task: ZSLTask) -> StackedTask:
+        """The per-image stacking margins (see :mod:`zeronas.evaluation.calibration`)."""
+        classes = self.labels.classes.numpy()
+        mask = self.seen_mask.cpu().numpy()
+        return StackedTask(
+            Stack.of(self.seen_scores.cpu().double().numpy(), classes, mask),
+            Stack.of(self.unseen_scores.cpu().double().numpy(), classes, mask),
+            task.test_seen_y.cpu().numpy(),
+            task.test_unseen_y.cpu().numpy(),
+            task.seen_classes.cpu().numpy(),
+            task.unseen_classes.cpu().numpy(),
+        )
+
     def evaluate(self, task: ZSLTask, stacking_constant: float = 0.0) -> dict[str, float]:
-        """S, U, H after subtracting ``stacking_constant`` from seen-class probabilities."""
-        shift = stacking_constant * self.seen_mask.float()
+        """S, U, H after subtracting ``stacking_constant`` from the seen-class probabilities."""
+        return apply_constant(self.stacked(task), stacking_constant)
 
-        def predict(prob: torch.Tensor) -> torch.Tensor:
-            return self.labels.to_global((prob - shift).argmax(dim=1)).cpu()
 
-        s = per_class_accuracy(predict(self.seen_prob), task.test_seen_y.cpu(), task.seen_classes.cpu())
-        u = per_class_accuracy(predict(self.unseen_prob), task.test_unseen_y.cpu(), task.unseen_classes.cpu())
-        return {"seen": s, "unseen": u, "h": harmonic_mean(s, u)}
+def choose_calibration(scored: list[tuple[GZSLScores, ZSLTask]], points: int) -> tuple[float, dict[str, float]]:
+    """Calibrated stacking: the constant with the best mean H over validation tasks (folds),
+    and the mean S, U, H it gives. Call it on validation tasks only; the constant is then
+    applied unchanged to test."""
+    return choose_constant([sc.stacked(task) for sc, task in scored], points)
 
 
 def zsl_accuracy(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> float:
@@ -73,10 +92,15 @@ def gzsl_scores(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> GZSLSco
     x = fw.classifier_input(torch.cat([task.train_x, xs]))
     y = torch.cat([task.train_y, ys])
     clf = train_softmax(
-        x, labels.to_local(y), len(classes), cfg.final_cls_lr_gzsl, cfg.final_cls_epochs, cfg.final_cls_batch
+        x,
+        labels.to_local(y),
+        len(classes),
+        cfg.final_cls_lr_gzsl,
+        cfg.final_cls_epochs,
+        cfg.final_cls_batch,
+        balanced=cfg.gzsl_balanced,
     )
     with torch.no_grad():
-        seen_prob = torch.softmax(clf(fw.classifier_input(task.test_seen_x)), dim=1)
-        unseen_prob = torch.softmax(clf(fw.classifier_input(task.test_unseen_x)), dim=1)
-    seen_mask = torch.isin(classes, task.seen_classes.cpu()).to(seen_prob.device)
-    return GZSLScores(seen_prob, unseen_prob, labels, seen_mask)
+        seen_scores = torch.softmax(clf(fw.classifier_input(task.test_seen_x)), dim=1)
+        unseen_scores = torch.softmax(clf(fw.classifier_input(task.test_unseen_x)), dim=1)
+    return GZSLScores(seen_scores, unseen_scores, labels, torch.isin(classes, task.seen_classes.cpu()))

@@ -133,10 +133,12 @@ class Genotype:
             raise GenotypeError(f"unsupported genotype version {d.get('version')!r} (this zeronas reads {VERSION})")
         return cls(*(NetGenotype.from_dict(r, d.get(r)) for r in ROLES))
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, extra: dict | None = None) -> None:
+        """Write the JSON file; ``extra`` adds informative keys (e.g. the search's margins),
+        which reading ignores."""
         from zeronas.runs import atomic_write_text
 
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_text(Path(path), json.dumps({**self.to_dict(), **(extra or {})}, indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> Genotype:
@@ -194,3 +196,26 @@ def derive(
             live.update(e.src for e in chosen[j])
     nodes = tuple(Node(j, widths[j - N_INPUTS], chosen[j]) for j in range(N_INPUTS, out_id) if j in live)
     return NetGenotype(role, nodes, chosen[out_id])
+
+
+def random_genotype(
+    role: str, widths: tuple[int, ...], rng: np.random.Generator, ops: tuple[str, ...] = OPS, keep: int = 2
+) -> NetGenotype:
+    """A genotype drawn uniformly from the search space, pruned like a derived one.
+
+    Equivalent to deriving from uniformly random softmax(alpha) and softmax(beta): per node
+    ``keep`` distinct in-edges, each with one operation drawn from ``ops``, dead nodes dropped.
+    """
+    unknown = set(ops) - set(OPS)
+    if unknown or not ops:
+        raise ZeroNASError(f"random_genotype: operations must be among {', '.join(OPS)}")
+    out_id = N_INPUTS + len(widths)
+    allowed = np.isin(np.array(OPS), np.array(ops))
+    op_weights = {}
+    for j in range(N_INPUTS, out_id + 1):
+        if role == "critic" and j == out_id:
+            continue
+        for i in range(j):
+            op_weights[(i, j)] = np.where(allowed, rng.random(len(OPS)), -1.0)
+    edge_weights = {j: rng.random(j) for j in range(N_INPUTS, out_id + 1)}
+    return derive(role, widths, op_weights, edge_weights, keep)

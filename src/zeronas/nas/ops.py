@@ -6,7 +6,7 @@ An operation is a name and a builder ``build(in_dim, out_dim, slope, dropout) ->
 The search space is :data:`OPS`, the paper's eight candidates FC -> [BN] -> ReLU|LeakyReLU
 -> [Dropout]. Operation ``k`` is encoded by three bits, ``k = 4*dropout + 2*batchnorm +
 leaky``, so that the fused supernet can treat each property as one axis of a reshaped
-tensor; that layout computes exactly these eight (``Supernet`` refuses another set).
+tensor; that layout computes these eight or a named subset of them (:data:`OP_SETS`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,13 @@ OPS: tuple[str, ...] = (
 )
 #: The one operation on edges into the critic's output node: the WGAN score stays linear.
 LINEAR = "linear"
+#: Named candidate sets (``search.g_ops`` / ``search.d_ops``): the paper's eight, and
+#: narrower spaces offered as measured options (SPEC §4-5).
+OP_SETS: dict[str, tuple[str, ...]] = {
+    "paper": OPS,
+    "no_bn": ("fc_relu", "fc_lrelu", "fc_relu_drop", "fc_lrelu_drop"),  # no batch norm (WGAN-GP critic)
+    "plain": ("fc_relu", "fc_lrelu"),  # FC + activation only
+}
 
 #: ``build(in_dim, out_dim, slope, dropout)``: the module of an operation on one edge.
 OpBuilder = Callable[[int, int, float, float], nn.Module]

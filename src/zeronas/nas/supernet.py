@@ -91,14 +91,18 @@ class Supernet(nn.Module):
         ops: tuple[str, ...] = OPS,
     ):
         super().__init__()
-        if tuple(ops) != OPS:
+        unknown = [o for o in ops if o not in OPS]
+        if not ops or unknown:
             raise ValueError(
-                f"Supernet searches exactly the operations {', '.join(OPS)}, in that order: their FC "
-                "layers are stacked per operation and their batch norm, activation and dropout are "
-                f"bit-encoded (zeronas.nas.ops); {', '.join(o for o in ops if o not in OPS) or 'a subset'} "
-                "can be used in genotypes, not searched"
+                f"Supernet searches a subset of the operations {', '.join(OPS)} (their FC layers are stacked "
+                "per operation and their batch norm, activation and dropout are bit-encoded, see "
+                f"zeronas.nas.ops); {', '.join(unknown) or 'an empty set'} cannot be searched"
             )
         self.role, self.widths, self.out_dim = role, tuple(widths), out_dim
+        self.ops = tuple(o for o in OPS if o in ops)
+        # blocks (see BLOCK_OP) whose operation is a candidate; the others are never computed
+        self._live_blocks = [b for b in range(N_OPS) if OPS[BLOCK_OP[b]] in self.ops]
+        self._any_bn = any(b >= 4 for b in self._live_blocks)
         self.slope, self.p_drop = slope, dropout
         self.tau: float | None = None  # set: sampled (GDAS) forward, see the module docstring
         self.out_id = N_INPUTS + len(widths)
@@ -120,6 +124,8 @@ class Supernet(nn.Module):
             mask[t, : N_INPUTS + t] = False  # node N_INPUTS+t has in-edges from 0..N_INPUTS+t-1
         self.beta_mask: torch.Tensor
         self.register_buffer("beta_mask", mask, persistent=False)
+        self.op_mask: torch.Tensor
+        self.register_buffer("op_mask", torch.tensor([o not in self.ops for o in OPS]), persistent=False)
 
         # Per source i: one nn.Linear per operation block, holding that operation's FC layer
         # for every mixed out-edge of i (targets side by side), and one nn.Linear with the
@@ -167,8 +173,8 @@ class Supernet(nn.Module):
         return [p for p in self.parameters() if id(p) not in arch]
 
     def op_weights(self) -> torch.Tensor:
-        """softmax(alpha) per mixed edge, shape (edges, 8)."""
-        return F.softmax(self.alpha, dim=-1)
+        """softmax(alpha) per mixed edge over the candidate operations (0 for the others), shape (edges, 8)."""
+        return F.softmax(self.alpha.masked_fill(self.op_mask, float("-inf")), dim=-1)
 
     def edge_weights(self) -> torch.Tensor:
         """softmax(beta) per target node over its in-edges, shape (targets, max in-degree)."""
@@ -218,21 +224,28 @@ class Supernet(nn.Module):
 
     def _mix(self, x: torch.Tensor, coef: torch.Tensor, i: int, wsum: int) -> torch.Tensor:
         """``sum_k coef_k * op_k(x)`` over the 8 operations of one source; (batch, wsum)."""
-        ys = [blk(x) for blk in cast(nn.ModuleList, self.blocks[i])]  # one GEMM per operation block
-        normed = F.batch_norm(
-            torch.cat(ys[4:], dim=1),
-            getattr(self, f"bn_mean{i}"),
-            getattr(self, f"bn_var{i}"),
-            getattr(self, f"bn_w{i}"),
-            getattr(self, f"bn_b{i}"),
-            training=self.training,
-        )
-        pre = ys[:4] + list(normed.split(wsum, dim=1))
-        drop = self.training and self.p_drop > 0
+        live = self._live_blocks
+        ys: list[torch.Tensor | None] = [
+            blk(x) if b in live else None for b, blk in enumerate(cast(nn.ModuleList, self.blocks[i]))
+        ]
+        pre = ys[:4] + [None] * 4
+        if self._any_bn:  # batch norm over the 4 BN blocks at once (running stats of all of them)
+            normed = F.batch_norm(
+                torch.cat([y if y is not None else x.new_zeros(x.shape[0], wsum) for y in ys[4:]], dim=1),
+                getattr(self, f"bn_mean{i}"),
+                getattr(self, f"bn_var{i}"),
+                getattr(self, f"bn_w{i}"),
+                getattr(self, f"bn_b{i}"),
+                training=self.training,
+            )
+            pre[4:] = list(normed.split(wsum, dim=1))
+        drop = self.training and self.p_drop > 0 and any(b & 1 for b in live)
         masks = keep_mask(4, x.shape[0], wsum, 1.0 - self.p_drop, x) if drop else None
         out = None
-        for block in range(N_OPS):  # block = 4*bn + 2*leaky + dropout
-            h = F.leaky_relu(pre[block], self.slope) if block & 2 else F.relu(pre[block])
+        for block in live:  # block = 4*bn + 2*leaky + dropout
+            y = pre[block]
+            assert y is not None  # a live block was computed
+            h = F.leaky_relu(y, self.slope) if block & 2 else F.relu(y)
             if block & 1 and masks is not None:
                 h = h * masks[block >> 1]
             out = h * coef[block] if out is None else torch.addcmul(out, h, coef[block])
@@ -242,7 +255,7 @@ class Supernet(nn.Module):
     def _sampled_edges(self, edge_w: torch.Tensor):
         """Per source, its mixed out-edges' outputs with one drawn operation each (GDAS)."""
         assert self.tau is not None
-        logits: torch.Tensor = self.alpha
+        logits: torch.Tensor = self.alpha.masked_fill(self.op_mask, float("-inf"))
         if self.training:
             u = torch.rand_like(logits).clamp_(1e-20, 1.0)
             logits = logits - torch.log(-torch.log(u))  # + Gumbel noise
@@ -309,6 +322,6 @@ class Supernet(nn.Module):
         op_w = self.op_weights().detach().cpu().numpy()
         edge_w = self.edge_weights().detach().cpu().numpy()
         return {
-            "alpha": {f"{i}->{j}": np.round(op_w[k], 6).tolist() for k, (i, j) in enumerate(self.mixed_edges)},
-            "beta": {str(j): np.round(edge_w[j - N_INPUTS, :j], 6).tolist() for j in range(N_INPUTS, self.out_id + 1)},
+            "alpha": {f"{i}->{j}": np.round(op_w[k], 8).tolist() for k, (i, j) in enumerate(self.mixed_edges)},
+            "beta": {str(j): np.round(edge_w[j - N_INPUTS, :j], 8).tolist() for j in range(N_INPUTS, self.out_id + 1)},
         }

@@ -9,12 +9,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from zeronas.plots.common import framework_terms, save, save_zsl_figure
-from zeronas.plots.load import Rows, column, has
+from zeronas.plots.load import Rows, column, has, is_select
 
 _STAGE_STYLE = {
     "select": ("tab:blue", "select (validation classes)"),
     "final": ("tab:orange", "final (all seen classes)"),
 }
+
+
+def _stage(row: dict[str, str]) -> str:
+    """The style of a row's stage: every validation fold's training draws as ``select``."""
+    return "select" if is_select(row.get("stage")) else row.get("stage", "")
 
 
 def draw_train_losses(rows: Rows, path: Path, title: str) -> Path:
@@ -29,7 +34,7 @@ def draw_train_losses(rows: Rows, path: Path, title: str) -> Path:
     for ax, (label, keys) in zip(axes.ravel(), panels, strict=True):
         for stage, (color, name) in _STAGE_STYLE.items():
             for key, style in zip(keys, ("-", "--", ":", "-."), strict=False):
-                ep, val = column([r for r in rows if r.get("stage") == stage], key)
+                ep, val = column([r for r in rows if _stage(r) == stage], key)
                 if ep.size:
                     ax.plot(
                         ep,

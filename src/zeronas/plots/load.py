@@ -65,6 +65,31 @@ def has(rows: Rows, key: str) -> bool:
     return column(rows, key)[1].size > 0
 
 
+def is_select(stage: str | None) -> bool:
+    """A select-stage row: ``select``, or ``select0``, ``select1``, ... (one per validation fold)."""
+    return stage is not None and stage.startswith("select") and (stage == "select" or stage[6:].isdigit())
+
+
+def validation_rows(rows: Rows) -> Rows:
+    """The select stage's rows, averaged over the validation folds per epoch (the signal every
+    choice is made on); one fold's rows are returned as they are."""
+    select = [r for r in rows if is_select(r.get("stage"))]
+    if len({r["stage"] for r in select}) <= 1:
+        return select
+    by_epoch: dict[str, list[dict[str, str]]] = {}
+    for r in select:
+        by_epoch.setdefault(r["epoch"], []).append(r)
+    out = []
+    for epoch, group in by_epoch.items():
+        keys = [k for k in group[0] if k.startswith("val_") or k in ("critic_loss", "generator_loss")]
+        mean = {"stage": "select", "epoch": epoch}
+        for k in keys:
+            vals = [_float(r.get(k)) for r in group]
+            mean[k] = "" if any(math.isnan(v) for v in vals) else repr(float(np.mean(vals)))
+        out.append(mean)
+    return out
+
+
 def run_title(run_dir: Path) -> str:
     """'<dataset>, seed <n>' from the run record (here or in a combined run's root)."""
     rec = read_record(run_dir)

@@ -23,7 +23,16 @@ from pathlib import Path
 from zeronas.errors import ZeroNASError
 from zeronas.plots.common import PLOTS
 from zeronas.plots.curves import draw_search_and_train_zsl, draw_train_losses, draw_validation
-from zeronas.plots.load import has, is_search_run, is_train_run, load_search_run, load_train_run, read_csv, run_title
+from zeronas.plots.load import (
+    has,
+    is_search_run,
+    is_train_run,
+    load_search_run,
+    load_train_run,
+    read_csv,
+    run_title,
+    validation_rows,
+)
 from zeronas.plots.search import draw_arch_weights, draw_search_losses, draw_search_validation
 from zeronas.plots.tsne import draw_tsne, load_tsne
 from zeronas.runs import Log
@@ -71,7 +80,7 @@ def plot_run(run_dir: Path, log: Log = print, tsne: bool = True) -> list[Path]:
         log(f"note: {train_dir}: no training history yet; training figures skipped")
     if has_search and has_train:
         search_rows = read_csv(search_dir / "search_history.csv")
-        select = [r for r in read_csv(train_dir / "history.csv") if r.get("stage") == "select"]
+        select = validation_rows(read_csv(train_dir / "history.csv"))
         p = draw_search_and_train_zsl(search_rows, select, out / "zsl_search_train.png", run_title(train_dir))
         if p is not None:
             written.append(p)
@@ -84,7 +93,7 @@ def _plot_train(run_dir: Path, out: Path, log: Log, tsne: bool) -> list[Path]:
         log(f"note: {run_dir / 'history.csv'}: empty; training figures skipped")
         return []
     written = [draw_train_losses(run.rows, out / "losses.png", run.title)]
-    select = [r for r in run.rows if r.get("stage") == "select"]
+    select = validation_rows(run.rows)
     if has(select, "val_zsl") or has(select, "val_h"):
         written.append(draw_validation(select, run.chosen, out / "validation.png", run.title))
     else:

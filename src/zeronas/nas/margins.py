@@ -1,0 +1,139 @@
+"""How decisive a derived architecture is: margins of its choices and their stability.
+
+A search whose softmax(alpha) and softmax(beta) stay near uniform has not run, whatever
+it derived: the genotype is then decided by initialisation noise. For every choice the
+derivation makes (SPEC §6) we record a margin:
+
+- per kept edge, the *operation margin*: top-1 minus top-2 of softmax(alpha) of that edge;
+- per node, the *edge margin*: the lowest kept in-edge weight minus the highest dropped one
+  (softmax(beta)); for ``keep = 1`` this is top-1 minus top-2. A node with no dropped
+  in-edge has no edge margin.
+
+Margins are compared with their value at initialisation (``alpha, beta ~ 1e-3 N(0, 1)``):
+a search that has learned has median margins many times larger.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypedDict
+
+import numpy as np
+
+#: Median operation margin over the initial one below which a search counts as undecided.
+DECISIVE_RATIO = 10.0
+#: Fraction of the last search epochs over which the genotype must not change.
+STABLE_FRACTION = 0.25
+
+
+class NetMargins(TypedDict):
+    """Margins of one network: per kept edge (``"i->j"``), per node, and their medians."""
+
+    op: dict[str, float]
+    edge: dict[str, float]
+    op_median: float
+    edge_median: float
+
+
+def _top2_gap(w: Sequence[float] | np.ndarray) -> float:
+    s = np.sort(np.asarray(w, dtype=float))[::-1]
+    return float(s[0] - s[1]) if s.size > 1 else float("nan")
+
+
+def net_margins(arch: dict, keep: int) -> NetMargins:
+    """Margins of one network from its ``arch_state()`` (``alpha``: edge -> softmax over ops,
+    ``beta``: node -> softmax over in-edges).
+
+    Returns per-edge operation margins of the *kept* edges, per-node edge margins, and their
+    medians (``op_median``, ``edge_median``).
+    """
+    alpha: dict[str, list[float]] = arch["alpha"]
+    beta: dict[str, list[float]] = arch["beta"]
+    op: dict[str, float] = {}
+    edge: dict[str, float] = {}
+    for node, weights in beta.items():
+        w = np.asarray(weights, dtype=float)
+        order = np.argsort(-w, kind="stable")
+        kept, dropped = order[:keep], order[keep:]
+        if dropped.size:
+            edge[node] = float(w[kept].min() - w[dropped].max())
+        for src in kept:
+            key = f"{int(src)}->{node}"
+            if key in alpha:
+                op[key] = _top2_gap(alpha[key])
+    return {
+        "op": op,
+        "edge": edge,
+        "op_median": float(np.median(list(op.values()))) if op else float("nan"),
+        "edge_median": float(np.median(list(edge.values()))) if edge else float("nan"),
+    }
+
+
+def all_op_margins(arch: dict) -> list[float]:
+    """Operation margins of every mixed edge (kept or not): the initial reference uses these."""
+    return [_top2_gap(w) for w in arch["alpha"].values()]
+
+
+def stable_epochs(genotypes: list[str]) -> int:
+    """How many of the last entries equal the last one (the genotype's unchanged run)."""
+    n = 0
+    for g in reversed(genotypes):
+        if g != genotypes[-1]:
+            break
+        n += 1
+    return n
+
+
+@dataclass
+class Decisiveness:
+    """A search's verdict on its own result, written to genotype.json and the metrics."""
+
+    op_median: dict[str, float]  # per role, median operation margin of the kept edges
+    edge_median: dict[str, float]
+    op_median_init: dict[str, float]  # per role, median over all edges at initialisation
+    op_ratio: dict[str, float]  # op_median / op_median_init
+    stable_epochs: int
+    epochs: int
+    decisive: bool
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def assess(arch_history: list[dict], init: dict, keep: int) -> Decisiveness:
+    """Judge a finished search from its per-epoch arch history and the initial arch state.
+
+    Decisive means: for every searched network the median operation margin of the kept
+    edges is at least :data:`DECISIVE_RATIO` times the initial median, and the derived
+    genotype was the same in the last :data:`STABLE_FRACTION` of the epochs (at least the
+    last two).
+    """
+    last = arch_history[-1]
+    roles = [r for r in ("generator", "critic") if r in last and r in init]
+    op_med: dict[str, float] = {}
+    edge_med: dict[str, float] = {}
+    op_init: dict[str, float] = {}
+    ratio: dict[str, float] = {}
+    warnings: list[str] = []
+    for role in roles:
+        m = net_margins(last[role], keep)
+        op_med[role], edge_med[role] = m["op_median"], m["edge_median"]
+        op_init[role] = float(np.median(all_op_margins(init[role])))
+        ratio[role] = op_med[role] / op_init[role] if op_init[role] > 0 else float("inf")
+        if not ratio[role] >= DECISIVE_RATIO:
+            warnings.append(
+                f"{role}: median operation margin {op_med[role]:.2g} is only {ratio[role]:.1f}x its initial "
+                f"value ({op_init[role]:.2g}); the operations are decided by noise"
+            )
+    genos = [f"{a['genotype']['generator']} | {a['genotype']['critic']}" for a in arch_history]
+    n_stable = stable_epochs(genos)
+    need = max(2, math.ceil(STABLE_FRACTION * len(arch_history)))
+    if n_stable < need:
+        warnings.append(f"the genotype changed within the last {need} epochs (unchanged for the last {n_stable})")
+    return Decisiveness(op_med, edge_med, op_init, ratio, n_stable, len(arch_history), not warnings, warnings)
+
+
+__all__ = ["DECISIVE_RATIO", "STABLE_FRACTION", "Decisiveness", "assess", "net_margins", "stable_epochs"]

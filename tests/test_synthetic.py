@@ -1,0 +1,108 @@
+"""The semi-synthetic benchmarks: real class vectors, planted generators, one seed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from zeronas.data import load_dataset
+from zeronas.errors import ZeroNASError
+from zeronas.nas.genotype import Edge, NetGenotype, Node, random_genotype
+from zeronas.synthetic import PlantedGenerator, SynthConfig, build_benchmark, real_class_vectors, recovery
+
+SMALL = dict(trainval_per_class=4, test_seen_per_class=2, test_unseen_per_class=3, feature_dim=16)
+
+
+@pytest.fixture(scope="module", params=["mlp", "genotype"])
+def built(request, tmp_path_factory):
+    cfg = SynthConfig(base="awa2", variant=request.param, widths=(8, 8, 8, 8), **SMALL)
+    out = tmp_path_factory.mktemp("synth") / f"awa2_{request.param}"
+    return cfg, out, build_benchmark(cfg, out)
+
+
+def test_real_class_vectors_and_roles():
+    cub = real_class_vectors("cub")
+    assert cub.att.shape == (200, 312) and cub.unseen.size == 50 and cub.seen.size == 150
+    assert np.allclose(np.linalg.norm(cub.att, axis=1), 1.0)
+    awa = real_class_vectors("awa2")
+    assert {awa.names[c] for c in awa.unseen} >= {"sheep", "dolphin", "blue+whale", "bobcat"}
+
+
+def test_benchmark_loads_with_the_real_class_roles(built):
+    cfg, out, summary = built
+    ds = load_dataset(out)
+    cv = real_class_vectors("awa2")
+    assert ds.feature_dim == 16 and ds.attr_dim == 85
+    assert ds.unseen_classes.tolist() == sorted(cv.unseen.tolist())
+    assert summary["samples"] == {"trainval": 40 * 4, "test_seen": 40 * 2, "test_unseen": 10 * 3}
+    assert json.loads((out / "benchmark.json").read_text())["config"]["variant"] == cfg.variant
+    assert "Semi-synthetic" in (out / "README.md").read_text()
+
+
+def test_same_seed_same_files_other_seed_other_features(built, tmp_path):
+    cfg, out, _ = built
+    again = tmp_path / "again"
+    build_benchmark(cfg, again)
+    assert np.array_equal(load_dataset(out).raw.features, load_dataset(again).raw.features)
+    other = tmp_path / "other"
+    build_benchmark(SynthConfig(**{**cfg.__dict__, "seed": 1}), other)
+    assert not np.allclose(load_dataset(out).raw.features, load_dataset(other).raw.features)
+
+
+def test_planted_generator_reloads_and_explains_the_data(built):
+    cfg, out, _ = built
+    planted = PlantedGenerator.load(out)
+    ds = load_dataset(out)
+    # the seen features were drawn by this generator: regenerate them from the same stream
+    gen = torch.Generator().manual_seed(cfg.seed)
+    fresh = PlantedGenerator.load(out)
+    from zeronas.synthetic import _planted
+
+    _planted(cfg, real_class_vectors(cfg.base), gen)  # consume the draws of the weights
+    seen = torch.from_numpy(real_class_vectors(cfg.base).seen)
+    x, _ = fresh.sample(seen, cfg.trainval_per_class + cfg.test_seen_per_class, gen)
+    assert torch.allclose(x, torch.from_numpy(ds.raw.features[: x.shape[0]]), atol=1e-5)
+    z = torch.randn(5, planted.noise_dim)
+    assert torch.equal(planted(z, torch.arange(5)), fresh(z, torch.arange(5)))
+
+
+def test_genotype_variant_is_in_the_search_space(tmp_path):
+    cfg = SynthConfig(base="awa2", variant="genotype", widths=(8, 8, 8, 8), **SMALL)
+    summary = build_benchmark(cfg, tmp_path / "g")
+    g = NetGenotype.from_dict("generator", summary["planted_genotype_dict"])
+    assert len(g.nodes) >= 3  # deep enough for the architecture to matter
+    assert {e.op for n in g.nodes for e in n.inputs} | {e.op for e in g.output} <= {"fc_relu", "fc_lrelu"}
+    assert recovery(g, g) == {"edges": 1.0, "ops": 1.0, "activations": 1.0}
+
+
+def _net(nodes: list[tuple[int, list[tuple[int, str]]]], output: list[tuple[int, str]]) -> NetGenotype:
+    return NetGenotype(
+        "generator",
+        tuple(Node(i, 8, tuple(Edge(src, op) for src, op in ins)) for i, ins in nodes),
+        tuple(Edge(src, op) for src, op in output),
+    )
+
+
+def test_recovery_by_hand():
+    planted = _net([(3, [(0, "fc_relu"), (2, "fc_lrelu")])], [(3, "fc_relu"), (1, "fc_relu")])
+    found = _net([(3, [(0, "fc_bn_relu"), (1, "fc_lrelu")])], [(3, "fc_relu"), (2, "fc_relu")])
+    # planted edges: 0->3 (found, other op, same activation), 2->3 (missed), 3->out (exact), 1->out (missed)
+    assert recovery(found, planted) == {"edges": 0.5, "ops": 0.25, "activations": 0.5}
+    draws = [
+        recovery(random_genotype("generator", (8,), np.random.default_rng(s)), planted)["edges"] for s in range(50)
+    ]
+    assert 0.0 < np.mean(draws) < 1.0
+
+
+def test_refuses_a_non_empty_folder_and_bad_settings(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    with pytest.raises(ZeroNASError, match="not empty"):
+        build_benchmark(SynthConfig(**SMALL), tmp_path / "x")
+    assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+    with pytest.raises(ZeroNASError, match="unknown base"):
+        build_benchmark(SynthConfig(base="imagenet", **SMALL), tmp_path / "y")
+    assert not (tmp_path / "y").exists()
