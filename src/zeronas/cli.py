@@ -9,7 +9,7 @@ from typing import cast
 
 import click
 
-from zeronas.cli_data import config_group, download_command, extract_command
+from zeronas.cli_data import config_group, download_command, extract_command, synth_command
 from zeronas.config import Config, load_config
 from zeronas.config_text import describe_source
 from zeronas.data import ZSLDataset, load_dataset
@@ -106,6 +106,7 @@ def data() -> None:
 # data download / data extract / config show live in cli_data.py (kept apart from the run commands)
 data.add_command(download_command)
 data.add_command(extract_command)
+data.add_command(synth_command)
 cli.add_command(config_group)
 
 
@@ -333,11 +334,11 @@ def with_grid(f):
     return f
 
 
-def _grid(kind: str, datasets, seeds, out, sets, device):
+def _grid(kind: str, datasets, seeds, out, sets, device, random_draws: int = 8):
     from zeronas.experiments import Grid
 
     paths = [str(load_dataset(p).source) for p in (datasets or (None,))]
-    grid = Grid(out, paths, seeds, tuple(sets), pick_device(device), _log)
+    grid = Grid(out, paths, seeds, tuple(sets), pick_device(device), _log, random_draws)
     grid.open()
     _CURRENT_RUN.update(dir=str(out), command=f"experiment {kind}")
     return grid
@@ -355,16 +356,25 @@ frameworks_option = click.option(
 @experiment.command()
 @with_grid
 @frameworks_option
-@click.option("--methods", default="eszsl,fix,nas", show_default=True, help="Comma-separated: eszsl, fix, nas.")
-def compare(datasets, seeds, out, sets, device, frameworks, methods) -> None:
-    """FIX against NAS per framework (and ESZSL) over seeds: Tables 1-2 as compare.md / compare.csv."""
+@click.option(
+    "--methods",
+    default="eszsl,linear,fix,nas",
+    show_default=True,
+    help="Comma-separated, among: oracle (semi-synthetic data only), eszsl, linear, fix, paper, random, nas, "
+    "nas_g_only, nas_d_only.",
+)
+@click.option(
+    "--random-draws", type=click.IntRange(min=1), default=8, show_default=True, help="Random genotypes of 'random'."
+)
+def compare(datasets, seeds, out, sets, device, frameworks, methods, random_draws) -> None:
+    """Floors, FIX, NAS and random search per framework, over seeds: Tables 1-2 as compare.md / compare.csv."""
     from zeronas.experiments import METHODS, method_table
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
     unknown = [m for m in chosen if m not in METHODS]
     if unknown:
         raise ZeroNASError(f"--methods: unknown {', '.join(unknown)} (known: {', '.join(METHODS)})")
-    grid = _grid("compare", datasets, seeds, out, sets, device)
+    grid = _grid("compare", datasets, seeds, out, sets, device, random_draws)
     click.echo(method_table(grid, chosen, "compare", frameworks or ("clswgan",)))
 
 

@@ -208,12 +208,13 @@ class Config:
             raise ZeroNASError(f"{source}: unknown {label} {value!r} (known: {', '.join(known)})")
         current = getattr(target, key)
         try:
-            setattr(target, key, _coerce(value, current))
+            setattr(target, key, coerce(value, current))
         except (TypeError, ValueError):
             raise ZeroNASError(f"{source}: bad value {value!r} for {dotted} ({type(current).__name__})") from None
 
 
-def _coerce(value: object, current: object) -> object:
+def coerce(value: object, current: object) -> object:
+    """``value`` (a TOML value or a string) converted to the type of ``current``."""
     if isinstance(current, bool):
         if isinstance(value, str):
             if value.lower() not in ("true", "false", "1", "0"):
@@ -242,16 +243,27 @@ def known_configs() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
 
 
+def config_for_dataset(name: str) -> str | None:
+    """The known config a dataset name selects: the same name, or else the longest known name
+    it starts with before a separator (``CUB_features`` -> ``cub``, ``cubsim_s1`` -> ``cubsim``)."""
+    name = name.lower()
+    known = known_configs()
+    if name in known:
+        return name
+    prefixes = [c for c in known if any(name.startswith(c + sep) for sep in "_-. ")]
+    return max(prefixes, key=len) if prefixes else None
+
+
 def load_config(name_or_path: str | Path | None, dataset_name: str | None = None) -> tuple[Config, str]:
     """A config from a file path, a known name (``cub``, ``fmnist``, ...) or the dataset's name.
 
     Returns the config and where it came from.
     """
     if name_or_path is None:
-        name = (dataset_name or "").lower()
-        if name not in known_configs():
+        match = config_for_dataset(dataset_name or "")
+        if match is None:
             return Config(), "defaults"
-        name_or_path = name
+        name_or_path = match
     p = Path(name_or_path)
     if not p.is_file():
         if str(name_or_path).lower() in known_configs():

@@ -126,7 +126,18 @@ def evaluate_generator(
     def best(key: str) -> dict:
         return max(rows, key=lambda r: r[key])  # first in grid order on ties
 
-    sel = {"zsl": best("val_zsl"), "gzsl": best("val_h"), "gzsl_calibrated": best("val_cs_h")}
+    z, g, c = best("val_zsl"), best("val_h"), best("val_cs_h")
+    sel = {
+        "zsl": {"hp": z["hp"], "val_zsl_top1": z["val_zsl"], "val_zsl_top1_folds": z["val_zsl_folds"]},
+        "gzsl": {"hp": g["hp"], "val_seen": g["val_seen"], "val_unseen": g["val_unseen"], "val_h": g["val_h"]},
+        "gzsl_calibrated": {
+            "hp": c["hp"],
+            "stacking_constant": c["stacking_constant"],
+            "val_seen": c["val_cs_seen"],
+            "val_unseen": c["val_cs_unseen"],
+            "val_h": c["val_cs_h"],
+        },
+    }
     test = dataset.test_task()
     zsl_top1 = zsl_accuracy(make(test, sel["zsl"]["hp"]), test, t)
     test_plain = gzsl_scores(make(test, sel["gzsl"]["hp"]), test, t).evaluate(test)
@@ -144,7 +155,7 @@ def evaluate_generator(
             "gzsl_unseen": cal["unseen"],
             "gzsl_h": cal["h"],
         },
-        "validation": {k: {kk: _plain(v) for kk, v in r.items()} for k, r in sel.items()},
+        "validation": _plain(sel),
         "grid": [_plain(r) for r in rows],
         "seed": seed,
         "protocol": (
@@ -154,9 +165,12 @@ def evaluate_generator(
     }
 
 
-def _plain(v: object) -> object:
+def _plain(v: Any) -> Any:
+    """JSON-ready: numpy numbers as floats, through dicts and lists."""
     if isinstance(v, dict):
         return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
     return float(v) if isinstance(v, (np.floating, float)) else v
 
 

@@ -13,21 +13,50 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from zeronas.config import Config, load_config
 from zeronas.data import ZSLDataset
 from zeronas.errors import ZeroNASError
-from zeronas.pipeline import run_fix, run_nas
+from zeronas.nas.genotype import Genotype, random_genotype
+from zeronas.nas.ops import OP_SETS
+from zeronas.pipeline import run_fix, run_nas, train_genotype
 from zeronas.runs import Log, write_json, write_record
 
 METHODS = {
+    "oracle": "Planted generator (oracle ceiling)",
     "eszsl": "ESZSL (no generator)",
+    "linear": "Linear generator (ridge to class means + seen residuals)",
     "fix": "{title} FIX",
+    "paper": "{title} + the paper's {paper} genotype",
+    "random": "{title} + random genotypes",
     "nas_g_only": "{title} + ZeroNAS, searched G only (fixed D)",
     "nas_d_only": "{title} + ZeroNAS, searched D only (fixed G)",
     "nas": "{title} + ZeroNAS",
 }
+#: Methods without a generator architecture: one row whatever the frameworks.
+NO_FRAMEWORK = ("oracle", "eszsl", "linear")
+
+
+def paper_arch_for(ds: ZSLDataset) -> str:
+    """The paper's genotype to retrain on ``ds``: the one found on the benchmark its name (or
+    its semi-synthetic base) starts with, CUB's otherwise."""
+    from zeronas.nas.paper import PAPER_ARCHS
+
+    name = ds.name.lower()
+    return next((a for a in PAPER_ARCHS if name.startswith(a)), "cub")
+
+
+def random_pair(cfg: Config, draw: int) -> Genotype:
+    """Random genotype pair ``draw`` of the configured search space (widths, op sets): the
+    random-search baseline's candidates, the same for every seed and framework."""
+    rng = np.random.default_rng(draw)
+    s = cfg.search
+    return Genotype(
+        random_genotype("generator", s.g_widths, rng, ops=OP_SETS[s.g_ops], keep=s.keep_edges),
+        random_genotype("critic", s.d_widths, rng, ops=OP_SETS[s.d_ops], keep=s.keep_edges),
+    )
 
 
 @dataclass
@@ -40,11 +69,17 @@ class Grid:
     sets: tuple[str, ...] = ()
     device: torch.device = torch.device("cpu")
     log: Log = print
+    random_draws: int = 8  # random genotypes of the ``random`` method
 
     def open(self) -> None:
         """Create the grid directory, or check that an existing one has the same datasets, seeds
         and settings (then its finished cells are reused: compare and ablation share FIX and NAS)."""
-        spec = {"datasets": self.datasets, "seeds": self.seeds, "sets": list(self.sets)}
+        spec = {
+            "datasets": self.datasets,
+            "seeds": self.seeds,
+            "sets": list(self.sets),
+            "random_draws": self.random_draws,
+        }
         path = self.out / "grid.json"
         if path.is_file():
             old = json.loads(path.read_text())
@@ -91,8 +126,12 @@ class Grid:
 
 
 def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: int) -> dict:
-    """One cell: ``cells/<dataset>/<framework>/<method>/seed<N>`` (ESZSL: ``cells/<dataset>/eszsl/seed0``)."""
+    """One cell: ``cells/<dataset>/<framework>/<method>/seed<N>``; the methods without a
+    generator architecture (:data:`NO_FRAMEWORK`) at ``cells/<dataset>/<method>/seed<N>``, and
+    random genotype ``N`` at ``cells/<dataset>/<framework>/random/draw<N>`` (trained with seed N)."""
     from zeronas.baselines.eszsl import eszsl_evaluate
+    from zeronas.baselines.generators import linear_generator_evaluate, oracle_evaluate
+    from zeronas.nas.paper import paper_genotype
 
     cfg = grid.config(ds, framework)
     if method == "nas_g_only":
@@ -102,9 +141,25 @@ def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
 
     def fn(d: Path) -> dict:
         if method == "eszsl":
-            return eszsl_evaluate(ds)
-        runner = run_fix if method == "fix" else run_nas
-        return runner(ds, cfg, seed, d, grid.device, True, grid.log)
+            return eszsl_evaluate(ds, folds=cfg.eval.folds)
+        if method == "linear":
+            return linear_generator_evaluate(ds, cfg, seed)
+        if method == "oracle":
+            return oracle_evaluate(ds, cfg, seed)
+        if method == "fix":
+            return run_fix(ds, cfg, seed, d, grid.device, True, grid.log)
+        if method == "paper":
+            arch = paper_genotype(paper_arch_for(ds))
+            return train_genotype(ds, arch, cfg, seed, d, grid.device, True, grid.log)
+        if method == "random":
+            metrics = train_genotype(ds, random_pair(cfg, seed), cfg, seed, d, grid.device, True, grid.log)
+            return {**metrics, "genotype": random_pair(cfg, seed).to_dict()}
+        return run_nas(ds, cfg, seed, d, grid.device, True, grid.log)
 
-    rel = f"{ds.name}/eszsl/seed{seed}" if method == "eszsl" else f"{ds.name}/{framework}/{method}/seed{seed}"
+    if method in NO_FRAMEWORK:
+        rel = f"{ds.name}/{method}/seed{seed}"
+    elif method == "random":
+        rel = f"{ds.name}/{framework}/random/draw{seed}"
+    else:
+        rel = f"{ds.name}/{framework}/{method}/seed{seed}"
     return grid.cell(rel, fn, ds, cfg, seed)

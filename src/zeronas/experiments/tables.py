@@ -5,56 +5,117 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 
 import numpy as np
 
 from zeronas.config import Config
 from zeronas.data import ZSLDataset, load_dataset
-from zeronas.experiments.grid import METHODS, Grid, method_cell
+from zeronas.experiments.grid import METHODS, NO_FRAMEWORK, Grid, method_cell, paper_arch_for
 from zeronas.nas.genotype import Genotype
 from zeronas.pipeline import run_search, train_genotype
 from zeronas.plots import plot_transfer
 from zeronas.runs import atomic_write_text
 
-COLUMNS = (("zsl_top1", "ZSL T1"), ("gzsl_seen", "S"), ("gzsl_unseen", "U"), ("gzsl_h", "H"), ("cal_h", "H (cal.)"))
+COLUMNS = (
+    ("val_zsl", "val ZSL"),
+    ("zsl_top1", "ZSL T1"),
+    ("gzsl_seen", "S"),
+    ("gzsl_unseen", "U"),
+    ("gzsl_h", "H"),
+    ("val_cal_h", "val H (cal.)"),
+    ("cal_h", "H (cal.)"),
+)
 
 
 def _summary(values: list[float]) -> tuple[float, float]:
     a = np.asarray(values, dtype=float) * 100
-    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
+    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else math.nan
+
+
+def _fmt(mean: float, std: float) -> str:
+    """``mean ± std``, or the value alone for a single run."""
+    return f"{mean:.1f}" if math.isnan(std) else f"{mean:.1f} ± {std:.1f}"
 
 
 def _row_values(m: dict) -> dict[str, float]:
-    return {**{k: m[k] for k, _ in COLUMNS[:4]}, "cal_h": m["calibrated"]["gzsl_h"]}
+    """The table's numbers of a cell: test figures, and the validation figures they were chosen on."""
+    v = m["validation"]
+    return {
+        "val_zsl": v["zsl"]["val_zsl_top1"],
+        **{k: m[k] for k in ("zsl_top1", "gzsl_seen", "gzsl_unseen", "gzsl_h")},
+        "val_cal_h": v["gzsl_calibrated"]["val_h"],
+        "cal_h": m["calibrated"]["gzsl_h"],
+    }
+
+
+def _has_oracle(ds: ZSLDataset) -> bool:
+    return (Path(ds.source) / "planted.npz").is_file()
+
+
+def _random_rows(runs: list[dict[str, float]]) -> tuple[list[str], list[str]]:
+    """Cells of the two random-genotype rows: the median draw per column [quartiles], and
+    random search: the draw with the best validation ZSL for the ZSL columns, the draw with
+    the best validation H (cal.) for the GZSL columns."""
+    median, best = [], []
+    for key, _ in COLUMNS:
+        a = np.asarray([r[key] for r in runs]) * 100
+        q1, q2, q3 = np.percentile(a, [25, 50, 75])
+        median.append(f"{q2:.1f} [{q1:.1f}, {q3:.1f}]")
+        chooser = "val_zsl" if key in ("val_zsl", "zsl_top1") else "val_cal_h"
+        pick = max(runs, key=lambda r: r[chooser])  # the first draw on ties
+        best.append(f"{pick[key] * 100:.1f}")
+    return median, best
 
 
 def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[str, ...] = ("clswgan",)) -> str:
     """Run every (dataset, framework, method, seed) cell; write ``name``.md/.csv; return the Markdown.
 
-    ESZSL, which has no generator, is one row whatever the frameworks.
+    Methods without a generator architecture (oracle, ESZSL, linear generator) are one row
+    whatever the frameworks; the oracle exists on semi-synthetic benchmarks only (elsewhere
+    "–"). ``random`` gives two rows: the median of ``grid.random_draws`` random genotypes
+    (with quartiles) and random search, the draw best on the validation figure of each column.
     """
     from zeronas.frameworks import framework_class
 
-    rows = [("", m) for m in methods if m == "eszsl"] + [(f, m) for f in frameworks for m in methods if m != "eszsl"]
+    rows = [("", m) for m in methods if m in NO_FRAMEWORK]
+    rows += [(f, m) for f in frameworks for m in methods if m not in NO_FRAMEWORK]
     datasets = [load_dataset(p) for p in grid.datasets]
     results: dict[tuple[str, str, str], list[dict]] = {}
     for ds in datasets:
         for fw, method in rows:
-            seeds = 1 if method == "eszsl" else grid.seeds  # ESZSL is deterministic
-            results[(ds.name, fw, method)] = [_row_values(method_cell(grid, ds, fw, method, s)) for s in range(seeds)]
+            if method == "oracle" and not _has_oracle(ds):
+                continue
+            seeds = range(grid.random_draws) if method == "random" else range(1 if method == "eszsl" else grid.seeds)
+            results[(ds.name, fw, method)] = [_row_values(method_cell(grid, ds, fw, method, s)) for s in seeds]
 
     csv_rows, md = [], []
     header = ["Method"] + [f"{ds.name} {label}" for ds in datasets for _, label in COLUMNS]
     md.append("| " + " | ".join(header) + " |")
     md.append("|" + "---|" * len(header))
     for fw, method in rows:
-        cells = [METHODS[method].format(title=framework_class(fw).title if fw else "")]
+        title = framework_class(fw).title if fw else ""
+        label = METHODS[method].format(title=title, paper=", ".join(paper_arch_for(d).upper() for d in datasets))
+        if method == "random":
+            n = grid.random_draws
+            median_cells: list[str] = [f"{label}, median of {n} [quartiles]"]
+            best_cells: list[str] = [f"{label}, best of {n} on validation (random search)"]
+            for ds in datasets:
+                median, best = _random_rows(results[(ds.name, fw, method)])
+                median_cells += median
+                best_cells += best
+            md += ["| " + " | ".join(median_cells) + " |", "| " + " | ".join(best_cells) + " |"]
+            continue
+        cells = [label]
         for ds in datasets:
-            runs = results[(ds.name, fw, method)]
+            runs = results.get((ds.name, fw, method))
             for key, _label in COLUMNS:
+                if runs is None:
+                    cells.append("–")
+                    continue
                 mean, std = _summary([r[key] for r in runs])
-                cells.append(f"{mean:.1f} ± {std:.1f}")
+                cells.append(_fmt(mean, std))
                 csv_rows.append(
                     {
                         "dataset": ds.name,
@@ -62,17 +123,18 @@ def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[st
                         "method": method,
                         "metric": key,
                         "mean_pct": round(mean, 2),
-                        "std_pct": round(std, 2),
+                        "std_pct": None if math.isnan(std) else round(std, 2),
                         "runs": len(runs),
                     }
                 )
         md.append("| " + " | ".join(cells) + " |")
-    eszsl = " (ESZSL: deterministic, one run)" if "eszsl" in methods else ""
     note = (
-        f"\nMean ± sample std over {grid.seeds} seeds{eszsl}, in %. "
-        "ZSL T1: per-class top-1 on unseen classes. S, U, H: GZSL per-class accuracy on seen and unseen test "
-        "images and their harmonic mean; H (cal.): with calibrated stacking, its constant chosen on validation "
-        "classes. Every epoch and hyperparameter was selected on validation classes; test data was used once.\n"
+        f"\nMean ± sample std over {grid.seeds} seeds, in % (one run: no ±; ESZSL is deterministic). "
+        "val ZSL and val H (cal.): the mean over the class-disjoint validation folds at the selected "
+        "epoch (or hyperparameter), the figure every choice was made on. ZSL T1: per-class top-1 on "
+        "unseen classes. S, U, H: GZSL per-class accuracy on seen and unseen test images and their harmonic "
+        "mean; H (cal.): with calibrated stacking, its constant chosen on the validation folds. Test data "
+        "was used once.\n"
     )
     text = "\n".join(md) + "\n" + note
     atomic_write_text(grid.out / f"{name}.md", text)
@@ -120,16 +182,16 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
                     m = grid.cell(rel, run, dst, cfg, s)
                 runs.append(_row_values(m))
             z, h = _summary([r["zsl_top1"] for r in runs]), _summary([r["cal_h"] for r in runs])
-            cells.append(f"{z[0]:.1f} ± {z[1]:.1f} / {h[0]:.1f} ± {h[1]:.1f}")
+            cells.append(f"{_fmt(*z)} / {_fmt(*h)}")
             csv_rows.append(
                 {
                     "framework": framework,
                     "searched_on": source.name if source else "FIX",
                     "trained_on": dst.name,
                     "zsl_mean_pct": round(z[0], 2),
-                    "zsl_std_pct": round(z[1], 2),
+                    "zsl_std_pct": None if math.isnan(z[1]) else round(z[1], 2),
                     "cal_h_mean_pct": round(h[0], 2),
-                    "cal_h_std_pct": round(h[1], 2),
+                    "cal_h_std_pct": None if math.isnan(h[1]) else round(h[1], 2),
                 }
             )
         rows.append("| " + " | ".join(cells) + " |")
