@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -213,11 +214,17 @@ def search(
     device: torch.device,
     resume: bool = False,
     log: Log = print,
+    on_epoch: Callable[[str, int, Session], None] | None = None,
 ) -> Genotype:
-    """Run (or resume) the search; writes genotype.json, the histories and checkpoints."""
+    """Run (or resume) the search; writes genotype.json, the histories and checkpoints.
+
+    ``on_epoch(stage, epoch, session)`` is called after each search epoch's checkpoint (the
+    Python API keeps the last session: the trained supernets)."""
     s = cfg.search
     SearchSpace.from_config(s)  # before anything runs: is there anything to search?
     runner = EpochRunner(run_dir, "search", "search_history.csv", s, log=log, resume=resume, tb_prefix="search/")
+    if on_epoch:
+        runner.on_epoch.append(on_epoch)
     arch_history: list[dict] = runner.restored("arch_history", [])
     runner.state["arch_history"] = arch_history
     session, start = runner.open("search", seed, lambda: search_session(cfg, dataset, device))
