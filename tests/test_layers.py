@@ -2,7 +2,7 @@
 
 The order follows the data: errors and config at the bottom, then run files, data, the
 search space, evaluation, the frameworks, the engine (loops), baselines, plots, whole runs
-(pipeline), experiment grids, and the interfaces on top. A module may import its own layer
+(pipeline), experiment grids, the Python API, and the command line on top. A module may import its own layer
 and those below; every import is checked, also inside functions and ``TYPE_CHECKING``.
 """
 
@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
     {"plots"},
     {"pipeline"},
     {"experiments"},
+    {"api"},
     {"cli", "cli_data", "config_text", "__init__"},
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

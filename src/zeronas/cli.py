@@ -15,9 +15,8 @@ from zeronas.config_text import describe_source
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.frameworks import REGISTRY
-from zeronas.nas.genotype import Genotype, fixed_genotype
-from zeronas.nas.paper import PAPER_ARCHS, paper_genotype
-from zeronas.nas.paper import PREFIX as PAPER_PREFIX
+from zeronas.nas.arch import load_arch
+from zeronas.nas.paper import PAPER_ARCHS
 from zeronas.runs import pick_device, prepare_run_dir, write_record
 
 # The run directory of the command in progress, for the Ctrl-C message.
@@ -36,20 +35,6 @@ def _resolve_config(
     if epochs is not None:
         cfg.set(f"{section}.epochs", epochs, "--epochs")
     return cfg, source
-
-
-def _load_arch(arch: str, cfg: Config) -> tuple[Genotype, str]:
-    if arch == "fixed":
-        return fixed_genotype(cfg.model.fix_hidden), "fixed"
-    if arch.startswith(PAPER_PREFIX):  # the paper's found pairs, bundled (zeronas.nas.paper)
-        return paper_genotype(arch[len(PAPER_PREFIX) :]), arch
-    p = Path(arch)
-    if p.is_dir():
-        for cand in (p / "genotype.json", p / "search" / "genotype.json"):
-            if cand.is_file():
-                return Genotype.load(cand), str(cand)
-        raise ZeroNASError(f"{p}: no genotype.json in this run directory")
-    return Genotype.load(p), str(p)
 
 
 def _read_record(run_dir: Path) -> dict:
@@ -217,7 +202,7 @@ def train(data, seed, config, framework, sets, device, tensorboard, arch, out, r
         framework=framework,
         validate_only=validate_only,
     )
-    genotype, _ = _load_arch(extra["arch"], cfg)
+    genotype, _ = load_arch(extra["arch"], cfg.model.fix_hidden)
     if extra["validate_only"]:
         genotype.save(run_dir / "genotype.json")
         selection = validate_genotype(ds, genotype, cfg, seed, run_dir, dev, resumed, _log)
@@ -296,7 +281,7 @@ def draw(genotype: str, output: Path | None) -> None:
     """Draw a genotype.json (or the one in a run directory, or paper:cub|flo|awa|sun)."""
     from zeronas.plots import draw_genotype
 
-    geno, src = _load_arch(str(genotype), Config())
+    geno, src = load_arch(genotype, Config().model.fix_hidden)
     out = output or Path(src.replace(":", "_")).with_suffix(".png")  # paper:cub -> paper_cub.png
     click.echo(f"wrote {draw_genotype(geno, out)}")
 
