@@ -310,6 +310,12 @@ def experiment() -> None:
     """The paper's experiments as resumable grids (re-run the same command to resume)."""
 
 
+def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
+    from zeronas.experiments import parse_seeds
+
+    return parse_seeds(value)
+
+
 grid_options = [
     click.option(
         "--data",
@@ -318,7 +324,13 @@ grid_options = [
         type=click.Path(path_type=Path),
         help="Dataset (repeatable); default: the bundled Fashion-MNIST dataset.",
     ),
-    click.option("--seeds", type=int, default=3, show_default=True, help="Seeds 0..N-1 per cell."),
+    click.option(
+        "--seeds",
+        default="3",
+        show_default=True,
+        callback=_seeds,
+        help="Seeds per cell: N for 0..N-1, a list (0,1,2) or a range (0-4).",
+    ),
     click.option("--out", type=click.Path(path_type=Path), required=True, help="Grid directory (re-use it to resume)."),
     click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a setting in every cell."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
@@ -364,7 +376,7 @@ frameworks_option = click.option(
     "--random-draws", type=click.IntRange(min=1), default=8, show_default=True, help="Random genotypes of 'random'."
 )
 def compare(datasets, seeds, out, sets, device, frameworks, methods, random_draws) -> None:
-    """Floors, FIX, NAS and random search per framework, over seeds: Tables 1-2 as compare.md / compare.csv."""
+    """Floors, FIX, NAS and random search per framework, over seeds: Tables 1-2 as compare.md / .tex / .csv."""
     from zeronas.experiments import METHODS, method_table
 
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
@@ -379,7 +391,7 @@ def compare(datasets, seeds, out, sets, device, frameworks, methods, random_draw
 @with_grid
 @frameworks_option
 def ablation(datasets, seeds, out, sets, device, frameworks) -> None:
-    """Searched G only, searched D only, both (Table 3) against FIX: ablation.md / .csv."""
+    """Searched G only, searched D only, both (Table 3) against FIX: ablation.md / .tex / .csv."""
     from zeronas.experiments import method_table
 
     methods = ["fix", "nas_g_only", "nas_d_only", "nas"]

@@ -3,7 +3,7 @@
 A grid directory holds ``grid.json`` (what was asked), one run directory per cell under
 ``cells/`` (a finished cell has ``metrics.json`` and is never recomputed; an unfinished
 one resumes from its checkpoint), and the tables (``zeronas.experiments.tables``) as
-Markdown and CSV.
+Markdown, LaTeX and CSV.
 """
 
 from __future__ import annotations
@@ -39,6 +39,40 @@ METHODS = {
 NO_FRAMEWORK = ("oracle", "eszsl", "linear")
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``--seeds``: a plain ``N`` means seeds 0..N-1; otherwise a comma-separated list of
+    seeds and inclusive ranges, e.g. ``0,1,2``, ``0-4``, ``3,5-7`` (``5-5`` is seed 5 alone).
+
+    Raises :class:`ZeroNASError` (one line) on anything else, on an empty range, a negative
+    seed or a seed given twice.
+    """
+    value = text.strip()
+    if value.isdecimal():
+        if int(value) < 1:
+            raise ZeroNASError(f"--seeds {text!r}: a count of seeds must be at least 1")
+        return list(range(int(value)))
+    seeds: list[int] = []
+    for item in value.split(","):
+        first, dash, last = item.strip().partition("-")
+        if not first.isdecimal() or (dash and not last.isdecimal()):
+            raise ZeroNASError(f"--seeds {text!r}: expected N (seeds 0..N-1), a list like 0,1,2 or a range like 0-4")
+        lo, hi = int(first), int(last) if dash else int(first)
+        if hi < lo:
+            raise ZeroNASError(f"--seeds {text!r}: the range {item.strip()} is empty")
+        seeds += range(lo, hi + 1)
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ZeroNASError(f"--seeds {text!r}: seed {repeated[0]} is given twice")
+    return seeds
+
+
+def seeds_label(seeds: list[int]) -> str:
+    """``0-4`` for consecutive seeds, ``0, 2, 5`` otherwise (table notes, figure titles)."""
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
 def paper_arch_for(ds: ZSLDataset) -> str:
     """The paper's genotype to retrain on ``ds``: the one found on the benchmark its name (or
     its semi-synthetic base) starts with, CUB's otherwise."""
@@ -65,7 +99,7 @@ class Grid:
 
     out: Path
     datasets: list[str]
-    seeds: int
+    seeds: list[int]
     sets: tuple[str, ...] = ()
     device: torch.device = torch.device("cpu")
     log: Log = print
@@ -83,6 +117,8 @@ class Grid:
         path = self.out / "grid.json"
         if path.is_file():
             old = json.loads(path.read_text())
+            if isinstance(old.get("seeds"), int):  # grids made before seed lists: a count N
+                old["seeds"] = list(range(old["seeds"]))
             if old != spec:
                 raise ZeroNASError(f"{self.out}: a grid made with other settings ({old}); choose another --out")
             self.log(f"resuming grid {self.out}: finished cells are kept")

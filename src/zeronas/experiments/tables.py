@@ -1,18 +1,20 @@
 """The paper's tables from grid cells: comparison (Tables 1-2), ablation (Table 3) and
-transferability (Fig. 5), as Markdown and CSV beside the cells."""
+transferability (Fig. 5), beside the cells as Markdown (``.md``), LaTeX (``.tex``, a booktabs
+``tabular`` with the note as comments) and CSV (``.csv``, one row per figure, in %)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
 
 from zeronas.config import Config
 from zeronas.data import ZSLDataset, load_dataset
-from zeronas.experiments.grid import METHODS, NO_FRAMEWORK, Grid, method_cell, paper_arch_for
+from zeronas.experiments.grid import METHODS, NO_FRAMEWORK, Grid, method_cell, paper_arch_for, seeds_label
 from zeronas.experiments.recovery import recovery_table
 from zeronas.nas.genotype import Genotype
 from zeronas.pipeline import run_search, train_genotype
@@ -88,13 +90,13 @@ def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[st
         for fw, method in rows:
             if method == "oracle" and not _has_oracle(ds):
                 continue
-            seeds = range(grid.random_draws) if method == "random" else range(1 if method == "eszsl" else grid.seeds)
+            seeds = list(range(grid.random_draws)) if method == "random" else grid.seeds
+            if method == "eszsl":  # deterministic: one run
+                seeds = seeds[:1]
             results[(ds.name, fw, method)] = [_row_values(method_cell(grid, ds, fw, method, s)) for s in seeds]
 
-    csv_rows, md = [], []
-    header = ["Method"] + [f"{ds.name} {label}" for ds in datasets for _, label in COLUMNS]
-    md.append("| " + " | ".join(header) + " |")
-    md.append("|" + "---|" * len(header))
+    csv_rows: list[dict] = []
+    table = [["Method"] + [f"{ds.name} {label}" for ds in datasets for _, label in COLUMNS]]
     for fw, method in rows:
         title = framework_class(fw).title if fw else ""
         label = METHODS[method].format(title=title, paper=", ".join(paper_arch_for(d).upper() for d in datasets))
@@ -106,7 +108,7 @@ def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[st
                 median, best = _random_rows(results[(ds.name, fw, method)])
                 median_cells += median
                 best_cells += best
-            md += ["| " + " | ".join(median_cells) + " |", "| " + " | ".join(best_cells) + " |"]
+            table += [median_cells, best_cells]
             continue
         cells = [label]
         for ds in datasets:
@@ -128,18 +130,16 @@ def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[st
                         "runs": len(runs),
                     }
                 )
-        md.append("| " + " | ".join(cells) + " |")
+        table.append(cells)
     note = (
-        f"\nMean ± sample std over {grid.seeds} seeds, in % (one run: no ±; ESZSL is deterministic). "
+        f"Mean ± sample std over seeds {seeds_label(grid.seeds)}, in % (one run: no ±; ESZSL is deterministic). "
         "val ZSL and val H (cal.): the mean over the class-disjoint validation folds at the selected "
         "epoch (or hyperparameter), the figure every choice was made on. ZSL T1: per-class top-1 on "
         "unseen classes. S, U, H: GZSL per-class accuracy on seen and unseen test images and their harmonic "
         "mean; H (cal.): with calibrated stacking, its constant chosen on the validation folds. Test data "
-        "was used once.\n"
+        "was used once."
     )
-    text = "\n".join(md) + "\n" + note
-    atomic_write_text(grid.out / f"{name}.md", text)
-    _write_rows(grid.out / f"{name}.csv", csv_rows)
+    text = _write_tables(grid.out / name, table, note, csv_rows)
     for ds in datasets:
         for fw in frameworks:
             planted = recovery_table(grid.out, ds, fw)
@@ -155,11 +155,11 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
     shared with ``compare`` in the same grid; A on A is that NAS cell.
     """
     datasets = [load_dataset(p) for p in grid.datasets]
-    rows, csv_rows = [], []
+    csv_rows: list[dict] = []
     found: dict[tuple[str, int], Genotype] = {}
     for src in datasets:
         cfg = grid.config(src, framework)
-        for s in range(grid.seeds):
+        for s in grid.seeds:
             d = grid.out / "cells" / src.name / framework / "nas" / f"seed{s}" / "search"
             g_path = d / "genotype.json"
             if not g_path.is_file():
@@ -167,15 +167,13 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
                 grid.record(d, "experiment transfer search", src, cfg, s)
                 run_search(src, cfg, s, d, grid.device, True, grid.log)
             found[(src.name, s)] = Genotype.load(g_path)
-    header = ["searched on \\ trained on"] + [f"{b.name} ZSL T1 / H (cal.)" for b in datasets]
-    rows.append("| " + " | ".join(header) + " |")
-    rows.append("|" + "---|" * len(header))
+    table = [["searched on \\ trained on"] + [f"{b.name} ZSL T1 / H (cal.)" for b in datasets]]
     for source in [*datasets, None]:
         cells = [source.name if source else "FIX (no search)"]
         for dst in datasets:
             cfg = grid.config(dst, framework)
             runs = []
-            for s in range(grid.seeds):
+            for s in grid.seeds:
                 if source is None or source.name == dst.name:
                     m = method_cell(grid, dst, framework, "fix" if source is None else "nas", s)
                 else:
@@ -200,11 +198,57 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
                     "cal_h_std_pct": None if math.isnan(h[1]) else round(h[1], 2),
                 }
             )
-        rows.append("| " + " | ".join(cells) + " |")
-    text = "\n".join(rows) + f"\n\nMean ± sample std over {grid.seeds} seeds, in %.\n"
-    atomic_write_text(grid.out / "transfer.md", text)
-    _write_rows(grid.out / "transfer.csv", csv_rows)
-    plot_transfer(csv_rows, grid.out / "transfer.png", f"{framework}, seeds 0-{grid.seeds - 1}")
+        table.append(cells)
+    note = f"Mean ± sample std over seeds {seeds_label(grid.seeds)}, in %."
+    text = _write_tables(grid.out / "transfer", table, note, csv_rows)
+    plot_transfer(csv_rows, grid.out / "transfer.png", f"{framework}, seeds {seeds_label(grid.seeds)}")
+    return text
+
+
+#: LaTeX for the characters of table cells that TeX reads otherwise.
+LATEX = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "±": r"$\pm$",
+    "–": "--",
+}
+
+
+def markdown_table(table: list[list[str]]) -> str:
+    """A header row and body rows as a Markdown table."""
+    header, *body = table
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
+
+
+def latex_table(table: list[list[str]], note: str) -> str:
+    """The same table as a booktabs ``tabular`` (``\\usepackage{booktabs}``), the note above it
+    as comments, ready for ``\\input``."""
+
+    def tex(cell: str) -> str:
+        return "".join(LATEX.get(ch, ch) for ch in cell)
+
+    header, *body = table
+    lines = [f"% {line}" for line in textwrap.wrap(note, 100)]
+    lines += [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule", " & ".join(map(tex, header)) + r" \\"]
+    lines += [r"\midrule", *(" & ".join(map(tex, row)) + r" \\" for row in body), r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _write_tables(stem: Path, table: list[list[str]], note: str, csv_rows: list[dict]) -> str:
+    """``stem``.md, .tex and .csv; returns the Markdown."""
+    text = markdown_table(table) + "\n\n" + note + "\n"
+    atomic_write_text(stem.with_suffix(".md"), text)
+    atomic_write_text(stem.with_suffix(".tex"), latex_table(table, note))
+    _write_rows(stem.with_suffix(".csv"), csv_rows)
     return text
 
 
