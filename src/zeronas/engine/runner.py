@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from zeronas.engine.session import Session
 from zeronas.errors import DivergenceError
+from zeronas.evaluation.selection import ACCURACY_KEYS
 from zeronas.runs import CHECKPOINT, EpochLog, Log, load_checkpoint, save_checkpoint, seed_everything, set_rng_state
 
 
@@ -79,9 +80,13 @@ class Stage:
         return f"stage '{self.name}', epoch {epoch}"
 
     def describe(self, row: dict) -> str:
-        """The log line of an epoch's row."""
+        """The log line of an epoch's row (accuracies in %)."""
         parts = [f"{row['stage']} epoch {row['epoch']}"]
-        parts += [f"{k}={v:.4f}" for k, v in row.items() if k not in ("stage", "epoch") and isinstance(v, float)]
+        for k, v in row.items():
+            if k in ACCURACY_KEYS:
+                parts.append(f"{k}={100 * v:.1f}%")
+            elif k not in ("stage", "epoch") and isinstance(v, float):
+                parts.append(f"{k}={v:.4f}")
         return " ".join(parts)
 
     def end_epoch(self, epoch: int, row: dict) -> None:

@@ -21,6 +21,10 @@ from zeronas.evaluation.calibration import StackedTask, apply_constant, choose_c
 from zeronas.evaluation.zsl import FeatureGenerator, gzsl_scores, zsl_accuracy
 from zeronas.nas.genotype import Genotype
 
+#: The accuracies of a scored epoch's row (fractions, as every file keeps them; logs and
+#: figures show them in %). The other ``val_*`` key, ``val_cs_constant``, is a constant.
+ACCURACY_KEYS = ("val_zsl", "val_seen", "val_unseen", "val_h", "val_cs_seen", "val_cs_unseen", "val_cs_h")
+
 
 def _best(history: list[dict[str, Any]], key: str) -> dict[str, Any]:
     """The row with the highest ``key`` (earliest on ties)."""

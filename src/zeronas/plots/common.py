@@ -30,7 +30,7 @@ def save(fig: plt.Figure, path: Path) -> Path:
 def save_zsl_figure(fig: plt.Figure, ax: plt.Axes, xlabel: str, title: str, path: Path) -> Path:
     """Finish a figure of ZSL accuracy on the validation classes over epochs, and save it."""
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("ZSL per-class top-1 (validation classes)")
+    ax.set_ylabel("ZSL per-class top-1, validation classes (%)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

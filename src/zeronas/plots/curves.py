@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from zeronas.plots.common import framework_terms, save, save_zsl_figure
-from zeronas.plots.load import Rows, column, has, is_select
+from zeronas.plots.load import Rows, column, has, is_select, percent
 
 _STAGE_STYLE = {
     "select": ("tab:blue", "select (validation classes)"),
@@ -63,7 +63,7 @@ def draw_validation(rows: Rows, chosen: dict | None, path: Path, title: str) -> 
     chosen = chosen if isinstance(chosen, dict) else {}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.3), sharex=True)
     ax = axes[0]
-    ep, val = column(rows, "val_zsl")
+    ep, val = percent(rows, "val_zsl")
     ax.plot(ep, val, color="black", marker="o", markersize=3, label="ZSL top-1")
     _vline(ax, chosen.get("zsl"), "tab:red", "selected")
     ax.set_title("ZSL: per-class top-1 (validation classes)")
@@ -77,7 +77,7 @@ def draw_validation(rows: Rows, chosen: dict | None, path: Path, title: str) -> 
             ("unseen", "U (unseen)", "tab:green"),
             ("h", "H", "black"),
         ):
-            ep, val = column(rows, f"val_{pre}{key}")
+            ep, val = percent(rows, f"val_{pre}{key}")
             if ep.size:
                 ax.plot(
                     ep, val, color=color, marker="o", markersize=3, label=label, linewidth=2.2 if key == "h" else 1.3
@@ -94,7 +94,7 @@ def draw_validation(rows: Rows, chosen: dict | None, path: Path, title: str) -> 
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")
-    axes[0].set_ylabel("accuracy")
+    axes[0].set_ylabel("accuracy (%)")
     note = "" if chosen else " (run not finished: no epochs selected yet)"
     fig.suptitle(f"Accuracy during training, on the validation classes — {title}{note}")
     fig.tight_layout()
@@ -110,6 +110,6 @@ def draw_search_and_train_zsl(search: Rows, train_select: Rows, path: Path, titl
         (search, "searching (supernet G)", "tab:purple"),
         (train_select, "training the found architecture", "tab:blue"),
     ):
-        ep, val = column(rows, "val_zsl")
+        ep, val = percent(rows, "val_zsl")
         ax.plot(ep, val, color=color, marker="o", markersize=3, label=label)
     return save_zsl_figure(fig, ax, "epoch", f"Accuracy during searching and training — {title}", path)

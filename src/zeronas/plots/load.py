@@ -61,6 +61,12 @@ def column(rows: Rows, key: str) -> tuple[np.ndarray, np.ndarray]:
     return ep[ok], val[ok]
 
 
+def percent(rows: Rows, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, values in %) of an accuracy column (recorded as a fraction, plotted in %)."""
+    ep, val = column(rows, key)
+    return ep, 100 * val
+
+
 def has(rows: Rows, key: str) -> bool:
     return column(rows, key)[1].size > 0
 

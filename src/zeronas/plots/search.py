@@ -11,7 +11,7 @@ import numpy as np
 from zeronas.nas.genotype import INPUT_NAMES, N_INPUTS
 from zeronas.nas.ops import OPS
 from zeronas.plots.common import framework_terms, save, save_zsl_figure
-from zeronas.plots.load import Rows, column
+from zeronas.plots.load import Rows, column, percent
 
 # Short op labels for the heatmap axis (same order as zeronas.nas.ops.OPS).
 _OP_SHORT = {
@@ -69,11 +69,11 @@ def draw_search_losses(rows: Rows, path: Path, title: str) -> Path:
 
 def draw_search_validation(rows: Rows, path: Path, title: str) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.3))
-    ep, val = column(rows, "val_zsl")
+    ep, val = percent(rows, "val_zsl")
     ax.plot(ep, val, color="tab:purple", marker="o", markersize=3, label="supernet generator")
     best = int(np.argmax(val))
     ax.annotate(
-        f"max {val[best]:.3f} @ {int(ep[best])}",
+        f"max {val[best]:.1f}% @ {int(ep[best])}",
         (ep[best], val[best]),
         textcoords="offset points",
         xytext=(0, 8),
