@@ -7,7 +7,7 @@ protocol (every choice on the validation folds, test data scored once). A run di
 optional: without one the engine writes its checkpoints into a temporary directory that is
 removed before the call returns; with one, the directory must be new or empty and ends up
 as a CLI run's (``config.json``, ``checkpoint.pt``, histories, ``genotype.json``,
-``metrics.json``), so ``zeronas plot`` works on it.
+``metrics.json``).
 
 Accuracies are fractions (0-1) here, as in ``metrics.json``; the CLI prints them in %.
 See ``docs/api.md`` for an example.
