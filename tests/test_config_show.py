@@ -63,9 +63,9 @@ def test_config_show_is_the_resolved_config_as_toml_with_help(tmp_path, monkeypa
 
 
 def test_config_show_unmatched_name_says_defaults(tmp_path, monkeypatch, capsys):
-    code, out, _ = _cli(monkeypatch, capsys, "config", "show", "--data", str(tmp_path / "CUB_features"))
+    code, out, _ = _cli(monkeypatch, capsys, "config", "show", "--data", str(tmp_path / "features_cub"))
     assert code == 0
-    assert out.splitlines()[0] == "# config: defaults (no config matches 'CUB_features'; use --config)"
+    assert out.splitlines()[0] == "# config: defaults (no config matches 'features_cub'; use --config)"
     assert tomllib.loads(out)["train"]["epochs"] == Config().train.epochs
 
 
@@ -92,7 +92,7 @@ def test_describe_source(source, arg, name, line):
     ("folder", "line"),
     [
         ("cub", "config: cub.toml (matched by dataset name)"),
-        ("CUB_features", "config: defaults (no config matches 'CUB_features'; use --config)"),
+        ("features_cub", "config: defaults (no config matches 'features_cub'; use --config)"),
     ],
 )
 def test_train_says_which_config_at_start(tmp_path, monkeypatch, capsys, folder, line):
