@@ -29,6 +29,7 @@ from zeronas.runs import (
     check_run_dir,
     checkpoint_position,
     first_missing,
+    interrupt,
     pick_device,
     prepare_run_dir,
     write_json,
@@ -46,8 +47,22 @@ class Terminated(KeyboardInterrupt):
     signum = signal.SIGTERM
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated()
+def _on_signal(signum: int, frame: object) -> None:
+    """Ctrl-C and SIGTERM: stop, but never in the middle of writing a file (a checkpoint)."""
+    _CURRENT_RUN["signal"] = signum  # click turns the exception into an Abort: remember why
+    interrupt(Terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling, an interruption."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, (KeyboardInterrupt, click.exceptions.Abort)):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _log(msg: str) -> None:
@@ -614,7 +629,10 @@ def main() -> None:
     """The ``zeronas`` entry point: one line and a status for every error a user can cause
     (2: bad input, 3: diverged, 74: a write failed), 130/143 after Ctrl-C/SIGTERM with the command
     that continues the run."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    _CURRENT_RUN.clear()  # an earlier call in this process (tests) left its run and signal
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_signal)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when Ctrl-C is ignored (nohup)
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_signal)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -639,17 +657,21 @@ def main() -> None:
         _remove_if_empty()
         click.echo(f"zeronas: error: {exc}", err=True)
         sys.exit(2)
-    except (KeyboardInterrupt, click.exceptions.Abort) as exc:
-        hint = _continue_hint()
-        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        kept = f"; the last checkpoint is kept, {hint}" if hint else ""
-        click.echo(f"\nzeronas: {what}{kept}", err=True)
-        sys.exit(128 + Terminated.signum if isinstance(exc, Terminated) else 130)
-    except BaseException:
-        _remove_if_empty()
+    except SystemExit:
         raise
+    except BaseException as exc:
+        if not _interrupted(exc):
+            _remove_if_empty()
+            raise
+        hint = _continue_hint()
+        terminated = isinstance(exc, Terminated) or _CURRENT_RUN.get("signal") == signal.SIGTERM
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        kept = f"; the last checkpoint is kept, {hint}" if hint else ""
+        click.echo(f"zeronas: {what}{kept}", err=True)  # click has ended the line of a progress bar
+        sys.exit(128 + Terminated.signum if terminated else 130)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

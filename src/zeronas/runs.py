@@ -12,7 +12,8 @@ import platform
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,33 @@ CHECKPOINT_FORMAT = "zeronas-checkpoint"
 CHECKPOINT_VERSION = 3
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+#: Interruptions (Ctrl-C, SIGTERM) that arrived inside :func:`uninterrupted`, raised on leaving it.
+_DEFERRED: dict[str, Any] = {"depth": 0, "pending": None}
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """A block that an interruption (see :func:`interrupt`) does not cut in half: a file being
+    written is finished, then the interruption is raised."""
+    _DEFERRED["depth"] += 1
+    try:
+        yield
+    finally:
+        _DEFERRED["depth"] -= 1
+        pending = _DEFERRED["pending"]
+        if _DEFERRED["depth"] == 0 and pending is not None:
+            _DEFERRED["pending"] = None
+            raise pending
+
+
+def interrupt(exc: BaseException) -> None:
+    """Raise ``exc`` (from a signal handler) now, or on leaving :func:`uninterrupted`."""
+    if _DEFERRED["depth"] > 0:
+        _DEFERRED["pending"] = exc
+        return
+    raise exc
 
 
 #: Opens the temp file's descriptor for writing (a seam: tests make it fail as a full disk does).
@@ -64,6 +92,11 @@ def atomic_write(path: Path, write) -> None:
     If writing fails (no space left, a read-only disk), the temp file is removed, ``path`` keeps
     its previous content, and a one-line :class:`~zeronas.errors.WriteError` is raised.
     """
+    with uninterrupted():
+        _atomic_write(path, write)
+
+
+def _atomic_write(path: Path, write) -> None:
     existed = path.is_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
