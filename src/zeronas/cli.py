@@ -518,7 +518,7 @@ def with_grid(f):
     return f
 
 
-def _grid(kind: str, datasets, seeds, out, sets, device, random_draws: int = 8):
+def _grid(kind: str, datasets, seeds, out, sets, device, random_draws: int = 8, **asked):
     from zeronas.experiments import Grid
 
     dev = pick_device(device)
@@ -527,7 +527,7 @@ def _grid(kind: str, datasets, seeds, out, sets, device, random_draws: int = 8):
     for ds in loaded:  # every cell's settings, checked before the grid directory exists
         check_against_dataset(grid.config(ds).check(), ds)
     created = first_missing(Path(out))
-    grid.open()
+    grid.open(f"experiment {kind}", **asked)
     _CURRENT_RUN.update(
         dir=str(out), command=f"experiment {kind}", grid=True, created=str(created) if created else None
     )
@@ -564,7 +564,9 @@ def compare(datasets, seeds, out, sets, device, frameworks, methods, random_draw
     unknown = [m for m in chosen if m not in METHODS]
     if unknown:
         raise ZeroNASError(f"--methods: unknown {', '.join(unknown)} (known: {', '.join(METHODS)})")
-    grid = _grid("compare", datasets, seeds, out, sets, device, random_draws)
+    grid = _grid(
+        "compare", datasets, seeds, out, sets, device, random_draws, methods=chosen, frameworks=list(frameworks)
+    )
     click.echo(method_table(grid, chosen, "compare", frameworks or ("clswgan",)))
 
 
@@ -576,7 +578,7 @@ def ablation(datasets, seeds, out, sets, device, frameworks) -> None:
     from zeronas.experiments import method_table
 
     methods = ["fix", "nas_g_only", "nas_d_only", "nas"]
-    grid = _grid("ablation", datasets, seeds, out, sets, device)
+    grid = _grid("ablation", datasets, seeds, out, sets, device, frameworks=list(frameworks))
     click.echo(method_table(grid, methods, "ablation", frameworks or ("clswgan",)))
 
 
@@ -587,7 +589,7 @@ def transfer(datasets, seeds, out, sets, device, framework) -> None:
     """Architecture searched on A, trained and tested on B, for every pair (Fig. 5)."""
     from zeronas.experiments import transfer_matrix
 
-    click.echo(transfer_matrix(_grid("transfer", datasets, seeds, out, sets, device), framework))
+    click.echo(transfer_matrix(_grid("transfer", datasets, seeds, out, sets, device, framework=framework), framework))
 
 
 @experiment.command()
