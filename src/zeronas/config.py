@@ -186,7 +186,14 @@ class SearchConfig:
     eval_every: int = setting(
         1, "score the supernet G on validation classes every N epochs (0: never)", min=0, role=EXTEND
     )
-    select: str = setting("last", "genotype of the 'last' epoch, or of the best 'val' epoch", role=EXTEND)
+    select: str = setting(
+        "last",
+        "genotype of the 'last' epoch, or 'val': the last distinct genotypes retrained on the validation folds",
+        role=EXTEND,
+    )
+    val_candidates: int = setting(
+        3, "select = 'val': how many of the last distinct genotypes are retrained", min=1, role=EXTEND
+    )
     checkpoint_every: int = setting(1, "write checkpoint.pt every N epochs", min=1, role=LOG)
     tensorboard: bool = setting(False, "also log every epoch's row to RUN_DIR/tensorboard", role=LOG)
 
@@ -335,11 +342,6 @@ class Config:
                 s.tau_min > s.tau_max,
                 "search.tau_min",
                 f"search.tau_min = {s.tau_min:g} is above search.tau_max = {s.tau_max:g} (the temperature decreases)",
-            ),
-            (
-                s.select == "val" and s.eval_every == 0,
-                "search.select",
-                "search.select = 'val' needs search.eval_every >= 1 (0 never scores an epoch)",
             ),
             (
                 s.warmup_epochs >= s.epochs,

@@ -337,10 +337,9 @@ def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
             return oracle_evaluate(ds, cfg, seed)
         if method == "fix":
             return run_fix(ds, cfg, seed, d, grid.device, True, grid.log)
-        if method in ("paper", "random"):
+        if method in ("paper", "random"):  # a random draw's genotype.json is in the cell
             assert spec.genotype is not None
-            metrics = train_genotype(ds, spec.genotype, cfg, seed, d, grid.device, True, grid.log)
-            return {**metrics, "genotype": spec.genotype.to_dict()} if method == "random" else metrics
+            return train_genotype(ds, spec.genotype, cfg, seed, d, grid.device, True, grid.log)
         return run_nas(ds, cfg, seed, d, grid.device, True, grid.log)
 
     return grid.cell(spec, fn)
