@@ -275,3 +275,36 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
     other = tmp_path / "other" / "fmnist"
     shutil.copytree(TEXT, other)
     assert all(keys(path=other)[m] != base[m] for m in methods)
+
+
+def test_editing_a_config_file_changes_the_keys_of_the_cells_that_read_it(tmp_path, monkeypatch):
+    """The key holds the resolved config: an edited ``configs/fmnist.toml`` (not only ``--set``)
+    changes the keys of the cells whose method reads the edited value (no training: keys only)."""
+    import shutil
+
+    import torch
+
+    import zeronas.config
+    from zeronas.data import load_dataset
+    from zeronas.experiments.grid import NO_FRAMEWORK, Grid, _digest, method_spec
+
+    configs = tmp_path / "configs"
+    shutil.copytree(zeronas.config.CONFIG_DIR, configs)
+    monkeypatch.setattr(zeronas.config, "CONFIG_DIR", configs)
+    ds = load_dataset(bundled_dataset_path())
+    methods = ["eszsl", "linear", "fix", "nas"]
+
+    def keys() -> dict[str, str]:
+        grid = Grid(tmp_path / "g", [str(bundled_dataset_path())], 1, (), torch.device("cpu"), lambda m: None)
+        return {
+            m: _digest(grid.key_inputs(method_spec(grid, ds, "" if m in NO_FRAMEWORK else "clswgan", m, 0)))
+            for m in methods
+        }
+
+    before = keys()
+    toml = configs / "fmnist.toml"
+    text = toml.read_text()
+    assert "lr = 5e-4" in text
+    toml.write_text(text.replace("lr = 5e-4", "lr = 4e-4", 1))
+    after = keys()
+    assert {m for m in methods if after[m] != before[m]} == {"fix", "nas"}
