@@ -308,3 +308,10 @@ def test_editing_a_config_file_changes_the_keys_of_the_cells_that_read_it(tmp_pa
     toml.write_text(text.replace("lr = 5e-4", "lr = 4e-4", 1))
     after = keys()
     assert {m for m in methods if after[m] != before[m]} == {"fix", "nas"}
+
+
+def test_one_seed_shows_no_plus_minus():
+    from zeronas.experiments.tables import _fmt, _summary
+
+    assert _fmt(*_summary([0.5])) == "50.0"
+    assert _fmt(*_summary([0.5, 0.7])) == "60.0 ± 14.1"  # sample std over seeds
