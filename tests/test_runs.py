@@ -91,8 +91,14 @@ def test_run_end_to_end_is_deterministic(tmp_path):
     assert rec["seed"] == 3 and "torch" in rec["versions"] and rec["config"]["search"]["epochs"] == 2
 
 
-#: A search epoch of 4 iterations instead of 12 (the tests of resuming only need epochs).
-FAST_SEARCH = ["--set", "search.batch_size=200"]
+#: A search epoch of 4 iterations instead of 12 (the tests of resuming only need epochs), and a
+#: `search.select = val` of one candidate, trained 2 epochs on one fold.
+FAST_SEARCH = [
+    *("--set", "search.batch_size=200"),
+    *("--set", "search.val_candidates=1"),
+    *("--set", "eval.folds=1"),
+    *("--set", "train.epochs=2"),
+]
 
 
 @pytest.fixture(scope="module")
