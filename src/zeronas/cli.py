@@ -2,29 +2,71 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
+import shutil
+import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import click
+import torch
+from tqdm import tqdm
 
 from zeronas.cli_data import config_group, download_command, extract_command, synth_command
-from zeronas.config import Config, load_config
+from zeronas.config import EXTEND, RESULT, Config, load_config, role, sections
 from zeronas.config_text import describe_source
 from zeronas.data import ZSLDataset, load_dataset
-from zeronas.errors import DivergenceError, ZeroNASError
+from zeronas.errors import WRITE_ERROR_STATUS, DivergenceError, WriteError, ZeroNASError
 from zeronas.frameworks import REGISTRY
 from zeronas.nas.arch import load_arch
 from zeronas.nas.paper import PAPER_ARCHS
-from zeronas.runs import pick_device, prepare_run_dir, write_record
+from zeronas.runs import (
+    check_run_dir,
+    checkpoint_position,
+    first_missing,
+    interrupt,
+    pick_device,
+    prepare_run_dir,
+    write_json,
+    write_record,
+)
 
-# The run directory of the command in progress, for the Ctrl-C message.
-_CURRENT_RUN: dict[str, str] = {}
+# The run (or grid) directory of the command in progress: for the interruption message, and to
+# remove what a failed command created before it computed anything.
+_CURRENT_RUN: dict[str, Any] = {}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what Slurm and ``timeout`` send), handled like Ctrl-C."""
+
+    signum = signal.SIGTERM
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """Ctrl-C and SIGTERM: stop, but never in the middle of writing a file (a checkpoint)."""
+    _CURRENT_RUN["signal"] = signum  # click turns the exception into an Abort: remember why
+    interrupt(Terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was raised while handling, an interruption."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, (KeyboardInterrupt, click.exceptions.Abort)):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _log(msg: str) -> None:
-    click.echo(msg, err=True)
+    """A line on stderr that never glues to a progress bar (tqdm clears and redraws it)."""
+    tqdm.write(msg, file=sys.stderr)
 
 
 def _resolve_config(
@@ -34,7 +76,19 @@ def _resolve_config(
     cfg.apply_overrides(sets)
     if epochs is not None:
         cfg.set(f"{section}.epochs", epochs, "--epochs")
-    return cfg, source
+    return cfg.check(), source
+
+
+def check_against_dataset(cfg: Config, ds: ZSLDataset) -> None:
+    """The settings that depend on the data, checked before any work: enough seen classes for the
+    validation folds (and for a search split by class)."""
+    try:
+        ds.fold_classes(cfg.eval.folds)
+    except ZeroNASError as exc:
+        source = cfg.sources.get("eval.folds", "config")
+        raise ZeroNASError(f"eval.folds = {cfg.eval.folds} ({source}): {exc}") from None
+    if cfg.search.split == "class" and ds.validation_task().seen_classes.numel() < 2:
+        raise ZeroNASError(f"{ds.source}: search.split = 'class' needs at least 2 search classes")
 
 
 def _read_record(run_dir: Path) -> dict:
@@ -51,7 +105,7 @@ common_options = [
         default=None,
         help="xlsa17 folder or .npz file (default: the bundled Fashion-MNIST dataset).",
     ),
-    click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw."),
+    click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of every random draw."),
     click.option(
         "--config",
         "config",
@@ -66,7 +120,7 @@ common_options = [
         "see `zeronas frameworks`).",
     ),
     click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override one setting."),
-    click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+    click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
     click.option("--tensorboard", is_flag=True, help="Also log every epoch to RUN_DIR/tensorboard."),
 ]
 
@@ -115,41 +169,107 @@ def data_check(path: Path | None) -> None:
     )
 
 
-def _start(command: str, out: Path | None, resume: Path | None) -> tuple[Path, bool]:
+def _given(name: str) -> bool:
+    """Whether option ``name`` was given on the command line (not its default)."""
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source(name) if ctx is not None else None
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+#: Settings that may change when a run resumes (``--resume DIR --set k=v``): they change only
+#: what is still to compute (role ``extend``) or nothing computed at all (``log``).
+def resumable_settings() -> list[str]:
+    return [
+        f"{s}.{f}"
+        for s in sections()
+        for f in (x.name for x in dataclasses.fields(Config().section(s)))
+        if role(f"{s}.{f}") != RESULT
+    ]
+
+
+def _parts(command: str, run_dir: Path) -> dict[str, Path]:
+    """Where a command's search and training live in its run directory."""
+    if command == "run":
+        return {"search": run_dir / "search", "train": run_dir / "train"}
+    return {command: run_dir}
+
+
+def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[object, object]]) -> None:
+    """Refuse (one line, naming the key) a change on resume that would alter what was computed."""
+    for key, (old, new) in changes.items():
+        if role(key) == RESULT:
+            allowed = ", ".join(resumable_settings())
+            raise ZeroNASError(
+                f"--set {key}={_show(new)}: a resumed run keeps the settings it computed with ({key} = {_show(old)}); "
+                f"on resume only {allowed} may change; start a new run with --out"
+            )
+    parts = _parts(command, run_dir)
+    for key in (k for k in changes if role(k) == EXTEND):
+        section = key.partition(".")[0]
+        if section not in parts:
+            continue  # a setting this command does not use (search.* in a training)
+        part = parts[section]
+        at = checkpoint_position(part)
+        new = changes[key][1]
+        if section == "search":
+            if command == "run" and (part / "genotype.json").is_file():
+                raise ZeroNASError(
+                    f"--set {key}={_show(new)}: the search of this run is finished and its genotype is being "
+                    "trained; start a new run with --out"
+                )
+            if key == "search.epochs" and at is not None and int(cast(int, new)) < at[1]:
+                raise ZeroNASError(f"--set {key}={new}: the search has already run {at[1]} epochs")
+        elif section == "train" and at is not None:
+            stage, epoch = at
+            if stage not in ("select", "select0"):
+                raise ZeroNASError(
+                    f"--set {key}={_show(new)}: this training is past its first validation fold (checkpoint at "
+                    f"stage '{stage}', epoch {epoch}); {key} can change only before that, or in a new run"
+                )
+            if key == "train.epochs" and int(cast(int, new)) < epoch:
+                raise ZeroNASError(f"--set {key}={new}: the training has already run {epoch} epochs")
+
+
+def _show(value: object) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A run command's inputs, resolved and checked before anything is created or computed."""
+
+    command: str
+    run_dir: Path
+    resumed: bool
+    ds: ZSLDataset
+    cfg: Config
+    seed: int
+    device: torch.device
+    extra: dict
+    record: dict = dataclasses.field(default_factory=dict)
+    record_changed: bool = True
+
+
+def _prepare(command: str, out, resume, data_path, seed, config, sets, device, epochs, section, **extra) -> Prepared:
+    """Resolve (or, on resume, reload and amend) the dataset, config and device and check them all,
+    creating nothing: a bad value ends here, with one line."""
     if (out is None) == (resume is None):
         raise ZeroNASError("give exactly one of --out RUN_DIR (new run) or --resume RUN_DIR")
-    target = resume if resume is not None else out
-    assert target is not None
-    run_dir = prepare_run_dir(target, resume is not None)
-    _CURRENT_RUN.update(dir=str(run_dir), command=command)
-    return run_dir, resume is not None
-
-
-def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, sets, device, epochs, section, **extra):
-    """Resolve (or, on resume, reload) the dataset, config and device; write the run record."""
     framework = extra.pop("framework", None)
     if framework:
         sets = (f"model.framework={framework}",) + sets
     if extra.pop("tensorboard", False):
         sets = sets + ("train.tensorboard=true", "search.tensorboard=true")
-    if resumed:
-        rec = _read_record(run_dir)
-        data_path = rec["data"]
-        seed = rec["seed"]
-        cfg = Config.from_dict(rec["config"], str(run_dir / "config.json"))
-        extra = {k: rec.get(k, v) for k, v in extra.items()}
-        ds = load_dataset(data_path, rec.get("split_seed", 0))
-        source = rec.get("config_source", "")
-        click.echo(f"config: {run_dir / 'config.json'} (resumed run; first resolved from {source or '?'})")
-    else:
+    dev = pick_device(device)
+    if resume is None:
+        check_run_dir(out, False)
         ds = load_dataset(data_path)
         cfg, source = _resolve_config(config, sets, ds, epochs, section)
+        check_against_dataset(cfg, ds)
         click.echo(describe_source(source, config, ds.name, sets))  # stdout: errors stay one line on stderr
-    dev = pick_device(device)
-    if not resumed:
-        write_record(
-            run_dir,
-            command,
+        record = dict(
             data=ds.source,
             seed=seed,
             split_seed=ds.split_seed,
@@ -159,7 +279,71 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
             device=str(dev),
             **extra,
         )
-    return ds, cfg, seed, dev, extra
+        return Prepared(command, out, False, ds, cfg, seed, dev, extra, record)
+
+    check_run_dir(resume, True)
+    rec = _read_record(resume)
+    record_path = resume / "config.json"
+    for name, value, what in (("data", data_path, "dataset"), ("config", config, "config")):
+        if value is not None:
+            raise ZeroNASError(f"--{name}: a resumed run keeps its recorded {what}; change settings with --set")
+    if _given("seed") and seed != rec["seed"]:
+        raise ZeroNASError(f"--seed {seed}: a resumed run keeps its seed ({rec['seed']})")
+    for name, value in extra.items():
+        if _given(name) and rec.get(name, value) != value:
+            raise ZeroNASError(f"--{name} {value}: a resumed run keeps its {name} ({rec.get(name)})")
+    extra = {k: rec.get(k, v) for k, v in extra.items()}
+    recorded = Config.from_dict(rec["config"], str(record_path), check=False)
+    cfg = copy.deepcopy(recorded)
+    cfg.apply_overrides(sets)
+    if epochs is not None:
+        cfg.set(f"{section}.epochs", epochs, "--epochs")
+    changes = cfg.changes(recorded)
+    check_resume_changes(command, resume, changes)
+    try:
+        cfg.check()
+    except ZeroNASError as exc:
+        hint = "; correct it with --resume DIR --set KEY=VALUE" if str(record_path) in str(exc) else ""
+        raise ZeroNASError(f"{exc}{hint}") from None
+    ds = load_dataset(rec["data"], rec.get("split_seed", 0))
+    check_against_dataset(cfg, ds)
+    source = rec.get("config_source", "")
+    click.echo(f"config: {record_path} (resumed run; first resolved from {source or '?'})")
+    if changes:
+        at = {part: checkpoint_position(d) for part, d in _parts(command, resume).items()}
+        entry = {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "argv": sys.argv[1:],
+            "settings": {k: {"from": old, "to": new} for k, (old, new) in changes.items()},
+            "checkpoint": {part: {"stage": p[0], "epoch": p[1]} if p else None for part, p in at.items()},
+        }
+        rec = {**rec, "config": cfg.to_dict(), "changes": [*rec.get("changes", []), entry]}
+        click.echo("changed on resume: " + ", ".join(f"{k} {_show(o)} -> {_show(n)}" for k, (o, n) in changes.items()))
+    return Prepared(command, resume, True, ds, cfg, rec["seed"], dev, extra, rec, bool(changes))
+
+
+def _open(p: Prepared) -> None:
+    """Create the run directory (or reopen it on resume) and write the run record."""
+    created = None if p.resumed else first_missing(p.run_dir)
+    prepare_run_dir(p.run_dir, p.resumed)
+    _CURRENT_RUN.update(dir=str(p.run_dir), command=p.command, created=str(created) if created else None)
+    if not p.resumed:
+        write_record(p.run_dir, p.command, **p.record)
+    elif p.record_changed:
+        write_json(p.run_dir / "config.json", p.record)
+
+
+def _remove_if_empty() -> None:
+    """Remove what a failed command created if nothing but its records is in it."""
+    created = _CURRENT_RUN.get("created")
+    if not created:
+        return
+    root = Path(created)
+    if not root.is_dir():
+        return
+    files = [f for f in root.rglob("*") if not f.is_dir()]
+    if all(f.name in ("config.json", "grid.json") for f in files):
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @cli.command()
@@ -185,11 +369,10 @@ def train(data, seed, config, framework, sets, device, tensorboard, arch, out, r
     from zeronas.engine.train import validate_genotype
     from zeronas.pipeline import train_genotype
 
-    run_dir, resumed = _start("train", out, resume)
-    ds, cfg, seed, dev, extra = _setup(
-        run_dir,
-        resumed,
+    p = _prepare(
         "train",
+        out,
+        resume,
         data,
         seed,
         config,
@@ -202,14 +385,15 @@ def train(data, seed, config, framework, sets, device, tensorboard, arch, out, r
         framework=framework,
         validate_only=validate_only,
     )
-    genotype, _ = load_arch(extra["arch"], cfg.model.fix_hidden)
-    if extra["validate_only"]:
-        genotype.save(run_dir / "genotype.json")
-        selection = validate_genotype(ds, genotype, cfg, seed, run_dir, dev, resumed, _log)
-        _print_validation(selection, run_dir)
+    genotype, _ = load_arch(p.extra["arch"], p.cfg.model.fix_hidden)  # before the run directory exists
+    _open(p)
+    if p.extra["validate_only"]:
+        genotype.save(p.run_dir / "genotype.json")
+        selection = validate_genotype(p.ds, genotype, p.cfg, p.seed, p.run_dir, p.device, p.resumed, _log)
+        _print_validation(selection, p.run_dir)
         return
-    metrics = train_genotype(ds, genotype, cfg, seed, run_dir, dev, resumed, _log)
-    _print_metrics(metrics, run_dir)
+    metrics = train_genotype(p.ds, genotype, p.cfg, p.seed, p.run_dir, p.device, p.resumed, _log)
+    _print_metrics(metrics, p.run_dir)
 
 
 @cli.command()
@@ -223,12 +407,11 @@ def search(data, seed, config, framework, sets, device, tensorboard, out, resume
     """Search G and D jointly (Algorithm 1) and write genotype.json and its drawing."""
     from zeronas.pipeline import run_search
 
-    run_dir, resumed = _start("search", out, resume)
     sets = sets + tuple(f"search.fixed_{s}=true" for s, on in (("g", fixed_g), ("d", fixed_d)) if on)
-    ds, cfg, seed, dev, _ = _setup(
-        run_dir,
-        resumed,
+    p = _prepare(
         "search",
+        out,
+        resume,
         data,
         seed,
         config,
@@ -239,8 +422,9 @@ def search(data, seed, config, framework, sets, device, tensorboard, out, resume
         tensorboard=tensorboard,
         framework=framework,
     )
-    genotype = run_search(ds, cfg, seed, run_dir, dev, resumed, _log)
-    click.echo(f"G: {genotype.generator}\nD: {genotype.critic}\nwrote {run_dir / 'genotype.json'}")
+    _open(p)
+    genotype = run_search(p.ds, p.cfg, p.seed, p.run_dir, p.device, p.resumed, _log)
+    click.echo(f"G: {genotype.generator}\nD: {genotype.critic}\nwrote {p.run_dir / 'genotype.json'}")
 
 
 @cli.command()
@@ -253,13 +437,12 @@ def run(data, seed, config, framework, sets, device, tensorboard, out, resume, s
     """Search, then retrain the found pair from scratch, then evaluate: one command."""
     from zeronas.pipeline import run_nas
 
-    run_dir, resumed = _start("run", out, resume)
     if search_epochs is not None:
         sets = sets + (f"search.epochs={search_epochs}",)
-    ds, cfg, seed, dev, _ = _setup(
-        run_dir,
-        resumed,
+    p = _prepare(
         "run",
+        out,
+        resume,
         data,
         seed,
         config,
@@ -270,8 +453,9 @@ def run(data, seed, config, framework, sets, device, tensorboard, out, resume, s
         tensorboard=tensorboard,
         framework=framework,
     )
-    metrics = run_nas(ds, cfg, seed, run_dir, dev, resumed, _log)
-    _print_metrics(metrics, run_dir)
+    _open(p)
+    metrics = run_nas(p.ds, p.cfg, p.seed, p.run_dir, p.device, p.resumed, _log)
+    _print_metrics(metrics, p.run_dir)
 
 
 @cli.command()
@@ -333,7 +517,7 @@ grid_options = [
     ),
     click.option("--out", type=click.Path(path_type=Path), required=True, help="Grid directory (re-use it to resume)."),
     click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a setting in every cell."),
-    click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."),
+    click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
 ]
 
 
@@ -343,13 +527,19 @@ def with_grid(f):
     return f
 
 
-def _grid(kind: str, datasets, seeds, out, sets, device, random_draws: int = 8):
+def _grid(kind: str, datasets, seeds, out, sets, device, random_draws: int = 8, **asked):
     from zeronas.experiments import Grid
 
-    paths = [str(load_dataset(p).source) for p in (datasets or (None,))]
-    grid = Grid(out, paths, seeds, tuple(sets), pick_device(device), _log, random_draws)
-    grid.open()
-    _CURRENT_RUN.update(dir=str(out), command=f"experiment {kind}")
+    dev = pick_device(device)
+    loaded = [load_dataset(p) for p in (datasets or (None,))]
+    grid = Grid(out, [str(ds.source) for ds in loaded], seeds, tuple(sets), dev, _log, random_draws)
+    for ds in loaded:  # every cell's settings, checked before the grid directory exists
+        check_against_dataset(grid.config(ds).check(), ds)
+    created = first_missing(Path(out))
+    grid.open(f"experiment {kind}", **asked)
+    _CURRENT_RUN.update(
+        dir=str(out), command=f"experiment {kind}", grid=True, created=str(created) if created else None
+    )
     return grid
 
 
@@ -383,7 +573,9 @@ def compare(datasets, seeds, out, sets, device, frameworks, methods, random_draw
     unknown = [m for m in chosen if m not in METHODS]
     if unknown:
         raise ZeroNASError(f"--methods: unknown {', '.join(unknown)} (known: {', '.join(METHODS)})")
-    grid = _grid("compare", datasets, seeds, out, sets, device, random_draws)
+    grid = _grid(
+        "compare", datasets, seeds, out, sets, device, random_draws, methods=chosen, frameworks=list(frameworks)
+    )
     click.echo(method_table(grid, chosen, "compare", frameworks or ("clswgan",)))
 
 
@@ -395,7 +587,7 @@ def ablation(datasets, seeds, out, sets, device, frameworks) -> None:
     from zeronas.experiments import method_table
 
     methods = ["fix", "nas_g_only", "nas_d_only", "nas"]
-    grid = _grid("ablation", datasets, seeds, out, sets, device)
+    grid = _grid("ablation", datasets, seeds, out, sets, device, frameworks=list(frameworks))
     click.echo(method_table(grid, methods, "ablation", frameworks or ("clswgan",)))
 
 
@@ -406,7 +598,7 @@ def transfer(datasets, seeds, out, sets, device, framework) -> None:
     """Architecture searched on A, trained and tested on B, for every pair (Fig. 5)."""
     from zeronas.experiments import transfer_matrix
 
-    click.echo(transfer_matrix(_grid("transfer", datasets, seeds, out, sets, device), framework))
+    click.echo(transfer_matrix(_grid("transfer", datasets, seeds, out, sets, device, framework=framework), framework))
 
 
 @experiment.command()
@@ -453,10 +645,37 @@ def _print_validation(selection: dict, run_dir: Path) -> None:
     )
 
 
+def _continue_hint() -> str:
+    run, cmd = _CURRENT_RUN.get("dir"), _CURRENT_RUN.get("command")
+    if not run:
+        return ""
+    if _CURRENT_RUN.get("grid"):
+        return f"re-run the same command to continue (finished cells of {run} are kept)"
+    return f"continue with: zeronas {cmd} --resume {run}"
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    where = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+    return f"zeronas: error: {exc.format_message()}{where}"
+
+
 def main() -> None:
+    """The ``zeronas`` entry point: one line and a status for every error a user can cause
+    (2: bad input, 3: diverged, 74: a write failed), 130/143 after Ctrl-C/SIGTERM with the command
+    that continues the run."""
+    _CURRENT_RUN.clear()  # an earlier call in this process (tests) left its run and signal
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_signal)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when Ctrl-C is ignored (nohup)
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_signal)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `zeronas`: the help, as usual
+            exc.show()
+        else:
+            click.echo(_usage_line(exc), err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
@@ -464,14 +683,29 @@ def main() -> None:
     except DivergenceError as exc:
         click.echo(f"zeronas: diverged: {exc}", err=True)
         sys.exit(3)
+    except WriteError as exc:
+        hint = _continue_hint()
+        click.echo(f"zeronas: error: {exc}" + (f"; free space, then {hint}" if hint else ""), err=True)
+        sys.exit(WRITE_ERROR_STATUS)
     except ZeroNASError as exc:
+        _remove_if_empty()
         click.echo(f"zeronas: error: {exc}", err=True)
         sys.exit(2)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        run, cmd = _CURRENT_RUN.get("dir"), _CURRENT_RUN.get("command")
-        hint = f"; the last checkpoint is kept, continue with: zeronas {cmd} --resume {run}" if run else ""
-        click.echo(f"\nzeronas: interrupted{hint}", err=True)
-        sys.exit(130)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        if not _interrupted(exc):
+            _remove_if_empty()
+            raise
+        hint = _continue_hint()
+        terminated = isinstance(exc, Terminated) or _CURRENT_RUN.get("signal") == signal.SIGTERM
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        kept = f"; the last checkpoint is kept, {hint}" if hint else ""
+        click.echo(f"zeronas: {what}{kept}", err=True)  # click has ended the line of a progress bar
+        sys.exit(128 + Terminated.signum if terminated else 130)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -122,6 +122,7 @@ def config_show(config: str | None, sets: tuple[str, ...], data: Path | None) ->
     name = dataset_name(data)
     cfg, source = load_config(config, name)
     cfg.apply_overrides(sets)
+    cfg.check()
     click.echo(render_config(cfg, describe_source(source, config, name, sets)), nl=False)
 
 

@@ -5,12 +5,17 @@ fixed settings), ``[train]`` (the GAN training loop), ``[eval]`` (synthesis, the
 classifier and calibration: how a generator is scored, on validation or test classes),
 ``[search]`` (Algorithm 1), and one section per framework that has settings, declared by
 the framework itself (:func:`register_section`; ``cfg.vaegan.gan_weight_d``). Settings are
-validated against the known keys; some take one of a set of values (:func:`register_choice`).
+validated against the known keys; some take one of a set of values (:func:`register_choice`);
+numbers carry their range (``setting(..., gt=0)``), checked as they are set and again, with the
+rules between settings, by :meth:`Config.check` before any work starts. A setting's ``role``
+says what may change when a run resumes and what keys a grid cell (:data:`RESULT`,
+:data:`EXTEND`, :data:`LOG`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +26,85 @@ from zeronas.errors import ZeroNASError
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
-def setting(default: object, help: str) -> Any:
-    """A config field with its one-line help (shown by ``zeronas config show``); every section
-    (framework sections too) declares its fields with it."""
+#: Roles of a setting. ``result``: fixed once a run has started (changing it changes what was
+#: computed); part of a grid cell's key. ``extend``: may change when a run resumes, affecting only
+#: what is still to compute (more epochs, the genotype's selection, the scoring interval); part
+#: of a grid cell's key. ``log``: never changes a result (checkpoints, logging); may change on
+#: resume, not part of any key.
+RESULT, EXTEND, LOG = "result", "extend", "log"
+
+
+def setting(
+    default: object,
+    help: str,
+    *,
+    min: float | None = None,
+    gt: float | None = None,
+    max: float | None = None,
+    lt: float | None = None,
+    role: str = RESULT,
+) -> Any:
+    """A config field with its one-line help (shown by ``zeronas config show``), its allowed range
+    (``min``/``max`` inclusive, ``gt``/``lt`` exclusive; for a tuple, of every item) and its
+    :data:`role <RESULT>`; every section (framework sections too) declares its fields with it."""
     if isinstance(default, (list, dict, set)):
         raise TypeError("mutable defaults need a default_factory")
-    return field(default=default, metadata={"help": help})
+    if role not in (RESULT, EXTEND, LOG):
+        raise ValueError(f"unknown setting role {role!r}")
+    bounds = {k: v for k, v in (("min", min), ("gt", gt), ("max", max), ("lt", lt)) if v is not None}
+    return field(default=default, metadata={"help": help, "bounds": bounds, "role": role})
+
+
+def _rule(bounds: dict[str, float]) -> str:
+    """``bounds`` in words: ``>= 1``, ``in [0, 1)``, ..."""
+    low = next(((k, v) for k, v in bounds.items() if k in ("min", "gt")), None)
+    high = next(((k, v) for k, v in bounds.items() if k in ("max", "lt")), None)
+    if low and high:
+        return f"in {'[' if low[0] == 'min' else '('}{low[1]:g}, {high[1]:g}{']' if high[0] == 'max' else ')'}"
+    if low:
+        return f"{'>=' if low[0] == 'min' else '>'} {low[1]:g}"
+    if high:
+        return f"{'<=' if high[0] == 'max' else '<'} {high[1]:g}"
+    return "any"
+
+
+def _within(value: float, bounds: dict[str, float]) -> bool:
+    b = bounds
+    return not (
+        ("min" in b and value < b["min"])
+        or ("gt" in b and value <= b["gt"])
+        or ("max" in b and value > b["max"])
+        or ("lt" in b and value >= b["lt"])
+    )
+
+
+def allowed(f: dataclasses.Field) -> str:
+    """What a field accepts, in words (``an integer >= 1``, ``a number in [0, 1)``, ...)."""
+    bounds = f.metadata.get("bounds", {})
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if kind == "bool":
+        return "true or false"
+    if kind.startswith("tuple"):
+        return "a non-empty comma-separated list of integers" + (f" {_rule(bounds)}" if bounds else "")
+    if kind == "int":
+        return "an integer" + (f" {_rule(bounds)}" if bounds else "")
+    if kind == "float":
+        return "a finite number" + (f" {_rule(bounds)}" if bounds else "")
+    return "a string"
+
+
+def field_problem(f: dataclasses.Field, value: object) -> str | None:
+    """Why ``value`` is not allowed for field ``f`` (its type already converted), or None."""
+    bounds = f.metadata.get("bounds", {})
+    items = value if isinstance(value, tuple) else (value,)
+    if isinstance(value, tuple) and not value:
+        return f"must be {allowed(f)}"
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if not math.isfinite(v) or not _within(v, bounds):
+            return f"must be {allowed(f)}"
+    return None
 
 
 @dataclass
@@ -34,78 +112,90 @@ class ModelConfig:
     """What the search and the training share: the framework and the networks' fixed settings."""
 
     framework: str = setting("clswgan", "losses and extra networks of search and training (a registered framework)")
-    noise_dim: int = setting(0, "dimension of the noise z; 0: the class-vector dim")
-    slope: float = setting(0.2, "negative slope of LeakyReLU")
-    dropout: float = setting(0.5, "dropout probability of the *_drop operations")
-    fix_hidden: int = setting(4096, "hidden width of the hand-crafted FIX networks (and of a side kept fixed)")
+    noise_dim: int = setting(0, "dimension of the noise z; 0: the class-vector dim", min=0)
+    slope: float = setting(0.2, "negative slope of LeakyReLU", min=0)
+    dropout: float = setting(0.5, "dropout probability of the *_drop operations", min=0, lt=1)
+    fix_hidden: int = setting(4096, "hidden width of the hand-crafted FIX networks (and of a side kept fixed)", min=1)
 
 
 @dataclass
 class TrainConfig:
     """Training a generator/critic pair (SPEC §7), shared by every framework."""
 
-    epochs: int = setting(30, "upper bound on GAN epochs; the epoch used is selected on the validation classes")
-    batch_size: int = setting(64, "samples per GAN training batch")
-    lr: float = setting(1e-4, "Adam learning rate of the generator and critic")
-    beta1: float = setting(0.5, "Adam beta1 of the generator and critic")
-    cls_weight: float = setting(0.01, "lambda of Eq. 1: weight of the classification loss (clswgan, lisgan)")
-    gp_weight: float = setting(10.0, "WGAN-GP gradient-penalty weight")
-    critic_iters: int = setting(5, "critic steps per generator step")
-    eval_every: int = setting(1, "validation evaluation interval, in epochs")
-    checkpoint_every: int = setting(1, "write checkpoint.pt every N epochs")
-    tensorboard: bool = setting(False, "also log every epoch's row to RUN_DIR/tensorboard")
+    epochs: int = setting(
+        30, "upper bound on GAN epochs; the epoch used is selected on the validation classes", min=1, role=EXTEND
+    )
+    batch_size: int = setting(64, "samples per GAN training batch", min=1)
+    lr: float = setting(1e-4, "Adam learning rate of the generator and critic", gt=0)
+    beta1: float = setting(0.5, "Adam beta1 of the generator and critic", min=0, lt=1)
+    cls_weight: float = setting(0.01, "lambda of Eq. 1: weight of the classification loss (clswgan, lisgan)", min=0)
+    gp_weight: float = setting(10.0, "WGAN-GP gradient-penalty weight", min=0)
+    critic_iters: int = setting(5, "critic steps per generator step", min=1)
+    eval_every: int = setting(1, "validation evaluation interval, in epochs", min=1, role=EXTEND)
+    checkpoint_every: int = setting(1, "write checkpoint.pt every N epochs", min=1, role=LOG)
+    tensorboard: bool = setting(False, "also log every epoch's row to RUN_DIR/tensorboard", role=LOG)
 
 
 @dataclass
 class EvalConfig:
     """Scoring a generator: validation folds, synthetic features, the final classifier, calibration."""
 
-    folds: int = setting(3, "class-disjoint validation folds of the seen classes; every choice uses their mean score")
-    syn_num_zsl: int = setting(300, "synthetic features per unseen class for the ZSL classifier")
-    syn_num_gzsl: int = setting(300, "synthetic features per unseen class for the GZSL classifier")
-    final_cls_lr_zsl: float = setting(1e-3, "learning rate of the final ZSL softmax classifier")
-    final_cls_lr_gzsl: float = setting(1e-3, "learning rate of the final GZSL softmax classifier")
-    final_cls_epochs: int = setting(25, "epochs of the final softmax classifiers")
-    final_cls_batch: int = setting(300, "batch size of the final softmax classifiers")
+    folds: int = setting(
+        3, "class-disjoint validation folds of the seen classes; every choice uses their mean score", min=1
+    )
+    syn_num_zsl: int = setting(300, "synthetic features per unseen class for the ZSL classifier", min=1)
+    syn_num_gzsl: int = setting(300, "synthetic features per unseen class for the GZSL classifier", min=1)
+    final_cls_lr_zsl: float = setting(1e-3, "learning rate of the final ZSL softmax classifier", gt=0)
+    final_cls_lr_gzsl: float = setting(1e-3, "learning rate of the final GZSL softmax classifier", gt=0)
+    final_cls_epochs: int = setting(25, "epochs of the final softmax classifiers", min=1)
+    final_cls_batch: int = setting(300, "batch size of the final softmax classifiers", min=1)
     gzsl_balanced: bool = setting(False, "class-balanced loss for the GZSL classifier (real seen + synthetic unseen)")
-    calibration_points: int = setting(101, "quantiles of the validation margins that place the stacking constants")
+    calibration_points: int = setting(
+        101, "quantiles of the validation margins that place the stacking constants", min=2
+    )
 
 
 @dataclass
 class SearchConfig:
     """The joint adversarial search (SPEC §5)."""
 
-    epochs: int = setting(20, "search epochs")
-    batch_size: int = setting(64, "samples per search batch")
-    critic_iters: int = setting(5, "n_d: critic (architecture + weight) steps per generator step")
-    cls_weight: float = setting(0.01, "lambda of Eqs. 8-9: weight of the classification loss")
-    gp_weight: float = setting(10.0, "WGAN-GP gradient-penalty weight")
-    lr: float = setting(1e-4, "Adam learning rate of the supernets' weights")
-    beta1: float = setting(0.5, "Adam beta1 of the weights")
-    arch_lr: float = setting(3e-4, "Adam learning rate of the architecture parameters alpha, beta")
-    arch_beta1: float = setting(0.5, "Adam beta1 of the architecture parameters")
-    arch_weight_decay: float = setting(1e-3, "weight decay of the architecture parameters")
+    epochs: int = setting(20, "search epochs", min=1, role=EXTEND)
+    batch_size: int = setting(64, "samples per search batch", min=1)
+    critic_iters: int = setting(5, "n_d: critic (architecture + weight) steps per generator step", min=1)
+    cls_weight: float = setting(0.01, "lambda of Eqs. 8-9: weight of the classification loss", min=0)
+    gp_weight: float = setting(10.0, "WGAN-GP gradient-penalty weight", min=0)
+    lr: float = setting(1e-4, "Adam learning rate of the supernets' weights", gt=0)
+    beta1: float = setting(0.5, "Adam beta1 of the weights", min=0, lt=1)
+    arch_lr: float = setting(3e-4, "Adam learning rate of the architecture parameters alpha, beta", gt=0)
+    arch_beta1: float = setting(0.5, "Adam beta1 of the architecture parameters", min=0, lt=1)
+    arch_weight_decay: float = setting(1e-3, "weight decay of the architecture parameters", min=0)
     arch_schedule: str = setting("constant", "architecture learning rate over the search: constant | cosine (to 0)")
-    warmup_epochs: int = setting(0, "epochs of weight steps only before the architecture steps start (paper: 0)")
+    warmup_epochs: int = setting(0, "epochs of weight steps only before the architecture steps start (paper: 0)", min=0)
     arch_cls_weight: float = setting(-1.0, "lambda in G's architecture steps; < 0: search.cls_weight (paper)")
     split: str = setting("sample", "D_tr/D_val halves by 'sample' (paper) or by 'class' (arch steps see other classes)")
-    g_widths: tuple[int, ...] = setting((128, 256, 512, 1024), "widths of the generator's intermediate nodes")
-    d_widths: tuple[int, ...] = setting((1024, 512, 256, 128), "widths of the critic's intermediate nodes")
+    g_widths: tuple[int, ...] = setting((128, 256, 512, 1024), "widths of the generator's intermediate nodes", min=1)
+    d_widths: tuple[int, ...] = setting((1024, 512, 256, 128), "widths of the critic's intermediate nodes", min=1)
     g_ops: str = setting("paper", "candidate operations of G's edges: paper (all 8) | no_bn | plain (FC + activation)")
     d_ops: str = setting("paper", "candidate operations of the critic's edges: paper | no_bn | plain")
-    keep_edges: int = setting(2, "in-edges kept per node when deriving the genotype")
+    keep_edges: int = setting(2, "in-edges kept per node when deriving the genotype", min=1)
     mode: str = setting("exact", "'exact': every operation (Eq. 2); 'gdas': one drawn operation per edge")
-    tau_max: float = setting(10.0, "gdas: Gumbel-softmax temperature of the first epoch")
-    tau_min: float = setting(0.1, "gdas: temperature of the last epoch (linear in between)")
+    tau_max: float = setting(10.0, "gdas: Gumbel-softmax temperature of the first epoch", gt=0)
+    tau_min: float = setting(0.1, "gdas: temperature of the last epoch (linear in between)", gt=0)
     fixed_g: bool = setting(False, "keep G at the FIX architecture, search D only ('Fixed G', Table 3)")
     fixed_d: bool = setting(False, "keep D at the FIX architecture, search G only ('Fixed D', Table 3)")
-    eval_every: int = setting(1, "score the supernet G on validation classes every N epochs (0: never)")
-    select: str = setting(
-        "last", "genotype of the 'last' epoch, or 'val': the last distinct genotypes retrained on the validation folds"
+    eval_every: int = setting(
+        1, "score the supernet G on validation classes every N epochs (0: never)", min=0, role=EXTEND
     )
-    val_candidates: int = setting(3, "select = 'val': how many of the last distinct genotypes are retrained")
-    checkpoint_every: int = setting(1, "write checkpoint.pt every N epochs")
-    tensorboard: bool = setting(False, "also log every epoch's row to RUN_DIR/tensorboard")
+    select: str = setting(
+        "last",
+        "genotype of the 'last' epoch, or 'val': the last distinct genotypes retrained on the validation folds",
+        role=EXTEND,
+    )
+    val_candidates: int = setting(
+        3, "select = 'val': how many of the last distinct genotypes are retrained", min=1, role=EXTEND
+    )
+    checkpoint_every: int = setting(1, "write checkpoint.pt every N epochs", min=1, role=LOG)
+    tensorboard: bool = setting(False, "also log every epoch's row to RUN_DIR/tensorboard", role=LOG)
 
 
 CORE_SECTIONS: dict[str, type] = {
@@ -160,6 +250,8 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     #: The declared extension sections, by name (reached as attributes: ``cfg.vaegan``).
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: Where each setting that was set came from (a file, ``--set``, ``--epochs``), for messages.
+    sources: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, cls in _SECTIONS.items():
@@ -180,13 +272,15 @@ class Config:
         return {name: dataclasses.asdict(self.section(name)) for name in sections()}
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "config") -> Config:
+    def from_dict(cls, d: dict, source: str = "config", check: bool = True) -> Config:
+        """A config from its dict form; ``check=False`` converts types but leaves ranges and
+        choices to a later :meth:`check` (a resumed run's record, corrected by ``--set``)."""
         cfg = cls()
         for section, values in d.items():
             if section not in sections() or not isinstance(values, dict):
                 raise ZeroNASError(f"{source}: unknown section {section!r} (expected one of {', '.join(sections())})")
             for key, value in values.items():
-                cfg.set(f"{section}.{key}", value, source)
+                cfg.set(f"{section}.{key}", value, source, check)
         return cfg
 
     def apply_overrides(self, items: tuple[str, ...] | list[str]) -> None:
@@ -197,23 +291,92 @@ class Config:
                 raise ZeroNASError(f"--set {item!r}: expected section.key=value")
             self.set(key.strip(), value.strip())
 
-    def set(self, dotted: str, value: object, source: str = "--set") -> None:
-        """Set ``section.key`` to ``value``, converting strings and checking the type."""
+    def set(self, dotted: str, value: object, source: str = "--set", check: bool = True) -> None:
+        """Set ``section.key`` to ``value``, converting strings and checking the type and (with
+        ``check``) the allowed values."""
         section, _, key = dotted.partition(".")
         target = self.section(section)
-        fields = {f.name for f in dataclasses.fields(target)} if target is not None else set()
+        fields = {f.name: f for f in dataclasses.fields(target)} if target is not None else {}
         if key not in fields:
             elsewhere = [s for s in sections() if key in {f.name for f in dataclasses.fields(self.section(s))}]
             hint = f" (did you mean {', '.join(f'{s}.{key}' for s in elsewhere)}?)" if elsewhere else ""
             raise ZeroNASError(f"{source}: unknown setting {dotted!r}{hint}")
-        if dotted in _CHOICES and value not in _CHOICES[dotted][1]:
-            label, known = _CHOICES[dotted]
-            raise ZeroNASError(f"{source}: unknown {label} {value!r} (known: {', '.join(known)})")
         current = getattr(target, key)
         try:
-            setattr(target, key, coerce(value, current))
+            converted = coerce(value, current)
         except (TypeError, ValueError):
-            raise ZeroNASError(f"{source}: bad value {value!r} for {dotted} ({type(current).__name__})") from None
+            raise ZeroNASError(
+                f"{source}: bad value {value!r} for {dotted} (expected {allowed(fields[key])})"
+            ) from None
+        if check:
+            self._check_value(dotted, fields[key], converted, source)
+        setattr(target, key, converted)
+        self.sources[dotted] = source
+
+    @staticmethod
+    def _check_value(dotted: str, f: dataclasses.Field, value: object, source: str) -> None:
+        if dotted in _CHOICES and value not in _CHOICES[dotted][1]:
+            label, known = _CHOICES[dotted]
+            raise ZeroNASError(f"{source}: unknown {label} {value!r} for {dotted} (known: {', '.join(known)})")
+        problem = field_problem(f, value)
+        if problem:
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else repr(value)
+            raise ZeroNASError(f"{dotted} = {shown} ({source}): {problem}")
+
+    def check(self) -> Config:
+        """Every setting in its range or set, and the rules between settings; raises a one-line
+        :class:`~zeronas.errors.ZeroNASError` naming the key, the value and what is allowed."""
+        for name in sections():
+            obj = self.section(name)
+            for f in dataclasses.fields(obj):
+                dotted = f"{name}.{f.name}"
+                self._check_value(dotted, f, getattr(obj, f.name), self.sources.get(dotted, "config"))
+        s = self.search
+        rules = [
+            (
+                s.fixed_g and s.fixed_d,
+                "search.fixed_g",
+                "search.fixed_g and search.fixed_d are both true: nothing is left to search (set at most one)",
+            ),
+            (
+                s.tau_min > s.tau_max,
+                "search.tau_min",
+                f"search.tau_min = {s.tau_min:g} is above search.tau_max = {s.tau_max:g} (the temperature decreases)",
+            ),
+            (
+                s.warmup_epochs >= s.epochs,
+                "search.warmup_epochs",
+                f"search.warmup_epochs = {s.warmup_epochs} leaves no architecture step in "
+                f"search.epochs = {s.epochs} (it must be smaller)",
+            ),
+        ]
+        for broken, key, message in rules:
+            if broken:
+                source = self.sources.get(key)
+                raise ZeroNASError(message + (f" ({source})" if source else ""))
+        return self
+
+    def changes(self, other: Config) -> dict[str, tuple[object, object]]:
+        """The settings that differ from ``other``'s: ``{dotted: (other's value, this one's)}``."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {
+            f"{sec}.{key}": (theirs.get(sec, {}).get(key), value)
+            for sec, values in mine.items()
+            for key, value in values.items()
+            if theirs.get(sec, {}).get(key) != value
+        }
+
+
+def setting_field(dotted: str) -> dataclasses.Field:
+    """The field of ``section.key`` (its help, bounds and role in ``metadata``)."""
+    section, _, key = dotted.partition(".")
+    cls = CORE_SECTIONS.get(section) or _SECTIONS[section]
+    return next(f for f in dataclasses.fields(cls) if f.name == key)
+
+
+def role(dotted: str) -> str:
+    """The :data:`role <RESULT>` of ``section.key``."""
+    return setting_field(dotted).metadata.get("role", RESULT)
 
 
 def coerce(value: object, current: object) -> object:
@@ -230,15 +393,19 @@ def coerce(value: object, current: object) -> object:
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not items:
             raise TypeError(value)
+        if any(isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()) for v in items):
+            raise ValueError(value)
         return tuple(int(v) for v in items)
     if isinstance(current, (int, float)):
-        if not isinstance(value, (int, float, str)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise TypeError(value)
         if isinstance(current, float):
             return float(value)
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
         return int(value)
+    if isinstance(current, str) and not isinstance(value, str):
+        raise TypeError(value)
     return value
 
 

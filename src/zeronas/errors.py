@@ -19,3 +19,13 @@ class DataError(ZeroNASError):
 
 class DivergenceError(ZeroNASError):
     """A loss became NaN or Inf during training or search."""
+
+
+class WriteError(ZeroNASError):
+    """A result or checkpoint could not be written (no space left, a read-only disk); the
+    previous file is kept. The CLI exits with :data:`WRITE_ERROR_STATUS`."""
+
+
+#: Exit status of a failed write (``EX_IOERR`` of sysexits.h): the run can continue with
+#: ``--resume`` once the disk has room.
+WRITE_ERROR_STATUS = 74

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import pickle
 import platform
+import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ import numpy as np
 import torch
 
 from zeronas._version import __version__
-from zeronas.errors import ZeroNASError
+from zeronas.errors import WriteError, ZeroNASError
 
 #: Where a run's progress messages go (``print``, the CLI's stderr writer, a test's list).
 Log = Callable[[str], None]
@@ -33,19 +36,85 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(binary_file)`` on a temp file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+#: Interruptions (Ctrl-C, SIGTERM) that arrived inside :func:`uninterrupted`, raised on leaving it.
+_DEFERRED: dict[str, Any] = {"depth": 0, "pending": None}
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """A block that an interruption (see :func:`interrupt`) does not cut in half: a file being
+    written is finished, then the interruption is raised."""
+    _DEFERRED["depth"] += 1
     try:
-        with os.fdopen(fd, "wb") as f:
+        yield
+    finally:
+        _DEFERRED["depth"] -= 1
+        pending = _DEFERRED["pending"]
+        if _DEFERRED["depth"] == 0 and pending is not None:
+            _DEFERRED["pending"] = None
+            raise pending
+
+
+def interrupt(exc: BaseException) -> None:
+    """Raise ``exc`` (from a signal handler) now, or on leaving :func:`uninterrupted`."""
+    if _DEFERRED["depth"] > 0:
+        _DEFERRED["pending"] = exc
+        return
+    raise exc
+
+
+#: Opens the temp file's descriptor for writing (a seam: tests make it fail as a full disk does).
+_fdopen = os.fdopen
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError behind ``exc`` (itself, or its cause or context: torch wraps a failed write in
+    a RuntimeError), if any."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, OSError):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _write_error(path: Path, err: OSError, existed: bool) -> WriteError:
+    reason = err.strerror or errno.errorcode.get(err.errno or 0, "") or str(err)
+    kept = "the previous file is kept" if existed else "nothing was written"
+    return WriteError(f"{path}: cannot write ({reason}); {kept}")
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(binary_file)`` on a temp file beside ``path``, then rename it over ``path``.
+
+    If writing fails (no space left, a read-only disk), the temp file is removed, ``path`` keeps
+    its previous content, and a one-line :class:`~zeronas.errors.WriteError` is raised.
+    """
+    with uninterrupted():
+        _atomic_write(path, write)
+
+
+def _atomic_write(path: Path, write) -> None:
+    existed = path.is_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc, existed) from None
+    try:
+        with _fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        err = _os_error(exc) if isinstance(exc, Exception) else None
+        if err is not None:
+            raise _write_error(path, err, existed) from None
         raise
 
 
@@ -96,18 +165,43 @@ class EpochLog:
             self.writer.flush()
 
 
+def check_run_dir(out: Path, resume: bool) -> None:
+    """Check, creating nothing, that ``out`` can hold a new run (new or empty) or, with
+    ``resume``, is a run directory to continue."""
+    if resume:
+        if not (out / CHECKPOINT).is_file() and not (out / "config.json").is_file():
+            raise ZeroNASError(f"{out}: not a run directory to resume (no {CHECKPOINT})")
+        return
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ZeroNASError(f"{out}: already exists and is not empty; choose another --out or use --resume {out}")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ZeroNASError(f"{out}: cannot create it ({parent} is not a directory)")
+            break
+
+
+def first_missing(path: Path) -> Path | None:
+    """The top-most directory that creating ``path`` would create (None if it exists)."""
+    missing = None
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        missing = p
+    return missing
+
+
 def prepare_run_dir(out: Path, resume: bool) -> Path:
     """Create a fresh run directory, or check that one exists to resume.
 
     A non-empty directory is never reused without ``resume``.
     """
-    if resume:
-        if not (out / CHECKPOINT).is_file() and not (out / "config.json").is_file():
-            raise ZeroNASError(f"{out}: not a run directory to resume (no {CHECKPOINT})")
-        return out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ZeroNASError(f"{out}: already exists and is not empty; choose another --out or use --resume {out}")
-    out.mkdir(parents=True, exist_ok=True)
+    check_run_dir(out, resume)
+    if not resume:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ZeroNASError(f"{out}: cannot create it ({exc.strerror or exc})") from None
     return out
 
 
@@ -160,6 +254,21 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return payload
 
 
+def checkpoint_position(run_dir: Path) -> tuple[str, int] | None:
+    """The stage and epoch of ``run_dir``'s checkpoint (None without one), read without loading
+    its tensors."""
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # an old or odd file: read it the usual way (and refuse it the usual way)
+        payload = load_checkpoint(path)
+    if payload.get("version") == 2:
+        payload = _upgrade_layout_2(payload)
+    return str(payload.get("stage", payload.get("kind", "?"))), int(payload.get("epoch", 0))
+
+
 def _upgrade_layout_2(payload: dict) -> dict:
     """Layout 2 -> 3: the trainer's ``opt_g``/``opt_d`` and the searcher's ``opt`` and
     ``halves`` become one session ``state`` (``opt``, ``pools``); a search is stage ``search``."""
@@ -199,10 +308,28 @@ def write_record(run_dir: Path, command: str, **fields: object) -> None:
     write_json(run_dir / "config.json", {"command": command, **fields, "versions": versions(), "argv": sys.argv})
 
 
+#: The forms ``--device`` takes.
+DEVICE_FORMS = "auto, cpu, cuda, cuda:N, mps"
+
+
 def pick_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; never hard-coded."""
-    if name == "auto":
+    """The device ``name`` names (``auto`` picks CUDA when present; never hard-coded), checked to
+    exist on this machine; a one-line error otherwise."""
+    text = name.strip().lower()
+    if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ZeroNASError(f"--device {name}: CUDA is not available on this machine")
-    return torch.device(name)
+    m = re.fullmatch(r"(cpu|cuda|mps)(?::(\d+))?", text)
+    if m is None:
+        raise ZeroNASError(f"--device {name!r}: not a device (allowed: {DEVICE_FORMS})")
+    kind, index = m.group(1), int(m.group(2)) if m.group(2) is not None else None
+    if kind == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ZeroNASError(f"--device {name}: CUDA is not available on this machine (use auto or cpu)")
+        if index is not None and index >= count:
+            raise ZeroNASError(f"--device {name}: this machine has {count} CUDA device(s), cuda:0..cuda:{count - 1}")
+    if kind == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ZeroNASError(f"--device {name}: MPS is not available on this machine (use auto or cpu)")
+    if kind in ("cpu", "mps") and index not in (None, 0):
+        raise ZeroNASError(f"--device {name}: {kind} has no device {index} (use {kind})")
+    return torch.device(text)

@@ -76,10 +76,73 @@ def test_finished_cells_are_never_recomputed(compare_grid):
     assert {p: p.stat().st_mtime_ns for p in cells} == before
 
 
-def test_a_grid_with_other_settings_is_refused(compare_grid):
-    res = invoke("experiment", "compare", "--seeds", "3", "--out", str(compare_grid), *TINY)
-    assert res.exit_code != 0
-    assert "other settings" in str(res.exception)
+def _cells(grid: Path) -> dict[str, int]:
+    """Finished cells (relative path -> metrics.json's mtime)."""
+    return {
+        str(p.parent.relative_to(grid / "cells")): p.stat().st_mtime_ns
+        for p in (grid / "cells").rglob("metrics.json")
+        if p.parent.name.startswith(("seed", "draw"))
+    }
+
+
+def _ran(output: str) -> set[str]:
+    return {ln.split()[1] for ln in output.splitlines() if ln.startswith("[run] ")}
+
+
+def test_a_grid_grows_by_a_seed_and_computes_only_the_new_cells(tmp_path):
+    out = tmp_path / "grow"
+    res = invoke("experiment", "compare", "--seeds", "1", "--methods", "eszsl,fix", "--out", str(out), *TINY)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    before = _cells(out)
+    assert set(before) == {"fmnist/eszsl/seed0", "fmnist/clswgan/fix/seed0"}
+
+    res = invoke("experiment", "compare", "--seeds", "2", "--methods", "eszsl,fix", "--out", str(out), *TINY)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert _ran(res.output) == {"fmnist/clswgan/fix/seed1"}
+    after = _cells(out)
+    assert {k: after[k] for k in before} == before  # the finished cells were not touched
+    runs = {r["method"]: int(r["runs"]) for r in csv.DictReader((out / "compare.csv").open())}
+    assert runs == {"eszsl": 1, "fix": 2}
+    asked = json.loads((out / "grid.json").read_text())["asked"]
+    assert [a["seeds"] for a in asked] == [1, 2] and asked[-1]["methods"] == ["eszsl", "fix"]
+
+    # a grid made before cells had keys (no key.json, the old grid.json) is adopted as it is
+    for key in (out / "cells").rglob("key.json"):
+        key.unlink()
+    (out / "grid.json").write_text(json.dumps({"datasets": asked[0]["datasets"], "seeds": 2, "sets": TINY[1::2]}))
+    res = invoke("experiment", "compare", "--seeds", "2", "--methods", "eszsl,fix", "--out", str(out), *TINY)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert _ran(res.output) == set() and "[stale]" not in res.output
+    assert _cells(out) == after
+    assert len(list((out / "cells").rglob("key.json"))) == 3
+
+
+def test_editing_a_setting_recomputes_exactly_the_affected_cells(tmp_path):
+    out = tmp_path / "edit"
+    methods = ("--methods", "eszsl,linear,fix", "--out", str(out))
+    res = invoke("experiment", "compare", "--seeds", "1", *methods, *TINY)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    first = _cells(out)
+
+    # the GAN's learning rate: the FIX training only (ESZSL and the linear generator do not read it)
+    res = invoke("experiment", "compare", "--seeds", "1", *methods, *TINY, "--set", "train.lr=0.0002")
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert _ran(res.output) == {"fmnist/clswgan/fix/seed0"}
+    assert "[stale] fmnist/clswgan/fix/seed0: config.train.lr changed" in res.output
+    assert json.loads((out / "cells/fmnist/clswgan/fix/seed0/config.json").read_text())["config"]["train"]["lr"] == 2e-4
+    assert len(list((out / "stale").rglob("metrics.json"))) == 1  # moved aside, not deleted
+
+    # the synthetic features of the final classifiers: every generator, not ESZSL
+    res = invoke("experiment", "compare", "--seeds", "1", *methods, *TINY, "--set", "eval.syn_num_zsl=20")
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert _ran(res.output) == {"fmnist/linear/seed0", "fmnist/clswgan/fix/seed0"}
+
+    # a setting that never changes a result (checkpoints): nothing
+    res = invoke("experiment", "compare", "--seeds", "1", *methods, *TINY, "--set", "train.checkpoint_every=3")
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert _ran(res.output) == set()
+    assert res.output.count("[restored]") == 2  # the first cells, kept in stale/, match again
+    assert _cells(out) == first
 
 
 def test_figures_from_a_compare_grid(compare_grid):
@@ -166,3 +229,91 @@ def test_compare_has_a_fix_and_a_nas_row_per_framework(tmp_path):
         for method in ("fix", "nas"):
             cfg = json.loads((out / "cells/fmnist" / fw / method / "seed0/config.json").read_text())
             assert cfg["config"]["model"]["framework"] == fw
+
+
+def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
+    """Which edits change which methods' keys (no training: keys only)."""
+    import shutil
+
+    import torch
+
+    from zeronas.data import load_dataset
+    from zeronas.experiments.grid import NO_FRAMEWORK, Grid, _digest, method_spec
+
+    data = tmp_path / "fmnist"
+    shutil.copytree(bundled_dataset_path(), data)
+    methods = ["eszsl", "linear", "fix", "paper", "random", "nas", "nas_g_only"]
+
+    def keys(sets: tuple[str, ...] = (), path: Path = data) -> dict[str, str]:
+        grid = Grid(tmp_path / "g", [str(path)], 1, sets, torch.device("cpu"), lambda m: None)
+        ds = load_dataset(path)
+        return {
+            m: _digest(grid.key_inputs(method_spec(grid, ds, "" if m in NO_FRAMEWORK else "clswgan", m, 0)))
+            for m in methods
+        }
+
+    base = keys()
+    assert len(set(base.values())) == len(methods)
+
+    def changed(*sets: str) -> set[str]:
+        new = keys(sets)
+        return {m for m in methods if new[m] != base[m]}
+
+    trainings = {"fix", "paper", "random", "nas", "nas_g_only"}
+    assert changed("search.lr=0.001") == {"nas", "nas_g_only"}
+    assert changed("search.g_widths=8,8") == {"random", "nas", "nas_g_only"}  # random draws in the search space
+    assert changed("train.lr=0.001") == trainings
+    assert changed("model.fix_hidden=64") == trainings  # nas_g_only keeps D at FIX
+    assert changed("eval.syn_num_zsl=10") == trainings | {"linear"}
+    assert changed("eval.folds=2") == set(methods)
+    assert changed("clswgan.pretrain_cls_epochs=3") == trainings
+    assert changed("vaegan.encoder_hidden=16") == set()  # another framework's section
+    assert changed("train.checkpoint_every=5", "search.tensorboard=true") == set()
+    # the same bytes elsewhere: the same keys; other bytes under the same name: every key
+    moved = tmp_path / "elsewhere" / "fmnist"
+    shutil.copytree(data, moved)
+    assert keys(path=moved) == base
+    other = tmp_path / "other" / "fmnist"
+    shutil.copytree(TEXT, other)
+    assert all(keys(path=other)[m] != base[m] for m in methods)
+
+
+def test_editing_a_config_file_changes_the_keys_of_the_cells_that_read_it(tmp_path, monkeypatch):
+    """The key holds the resolved config: an edited ``configs/fmnist.toml`` (not only ``--set``)
+    changes the keys of the cells whose method reads the edited value (no training: keys only)."""
+    import shutil
+    import tomllib
+
+    import torch
+
+    import zeronas.config
+    from zeronas.data import load_dataset
+    from zeronas.experiments.grid import NO_FRAMEWORK, Grid, _digest, method_spec
+
+    configs = tmp_path / "configs"
+    shutil.copytree(zeronas.config.CONFIG_DIR, configs)
+    monkeypatch.setattr(zeronas.config, "CONFIG_DIR", configs)
+    ds = load_dataset(bundled_dataset_path())
+    methods = ["eszsl", "linear", "fix", "nas"]
+
+    def keys() -> dict[str, str]:
+        grid = Grid(tmp_path / "g", [str(bundled_dataset_path())], 1, (), torch.device("cpu"), lambda m: None)
+        return {
+            m: _digest(grid.key_inputs(method_spec(grid, ds, "" if m in NO_FRAMEWORK else "clswgan", m, 0)))
+            for m in methods
+        }
+
+    before = keys()
+    toml = configs / "fmnist.toml"
+    text = toml.read_text()
+    assert "lr" not in tomllib.loads(text)["train"] and text.count("[train]\n") == 1
+    toml.write_text(text.replace("[train]\n", "[train]\nlr = 2e-4\n"))  # the GAN's learning rate
+    after = keys()
+    assert {m for m in methods if after[m] != before[m]} == {"fix", "nas"}
+
+
+def test_one_seed_shows_no_plus_minus():
+    from zeronas.experiments.tables import _fmt, _summary
+
+    assert _fmt(*_summary([0.5])) == "50.0"
+    assert _fmt(*_summary([0.5, 0.7])) == "60.0 ± 14.1"  # sample std over seeds

@@ -17,15 +17,23 @@ Extension points:
   warm-up epochs without architecture steps).
 - Several stages can share one runner and one history (stage names are free): a training
   per validation fold, say, each resumable.
+
+Progress: a stage that says how many iterations an epoch has (:meth:`Stage.iterations`) and
+calls :attr:`Stage.tick` after each shows progress within the epoch. On a terminal it is a
+tqdm bar (stage, epoch, iterations, ETA of the stage), and the epoch lines are written around
+it; elsewhere (a pipe, a batch log) a plain line every ``ZERONAS_PROGRESS_EVERY`` seconds (30 by
+default; 0 turns it off) names the stage, epoch, iteration and ETA (:class:`Progress`).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from tqdm import tqdm
 
@@ -48,9 +56,126 @@ def check_finite(losses: dict[str, float], where: str) -> None:
             raise DivergenceError(f"{where}: loss '{name}' is {value}; the last good checkpoint is kept")
 
 
-def progress(start: int, stop: int, desc: str) -> Iterable[int]:
-    """Epochs ``start..stop`` with a progress bar on a terminal (resumed runs start part-way)."""
-    return tqdm(range(start, stop + 1), desc=desc, initial=start - 1, total=stop, disable=None, leave=False)
+#: Environment variable: seconds between the plain progress lines off a terminal (0: none).
+PROGRESS_EVERY_ENV = "ZERONAS_PROGRESS_EVERY"
+PROGRESS_EVERY = 30.0
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+class Progress:
+    """Progress through the iterations of epochs ``start..stop`` of one stage.
+
+    On a terminal: a tqdm bar over the stage's iterations (resumed runs start part-way), its
+    description the stage and epoch, with the ETA of the stage. Elsewhere: a plain line through
+    ``log`` every ``every`` seconds, e.g. ``progress: search epoch 3/20, iteration 40/120,
+    2m10s elapsed, ETA 14m05s``. The ETA divides the remaining iterations by the mean rate so far
+    (which counts the epochs' scoring too).
+
+    Args:
+        label: the stage as the lines name it.
+        start, stop: the first epoch to run and the last.
+        iterations: iterations per epoch (1 when the stage does not tell: then it moves by epochs).
+        log: where the plain lines go.
+        tty: bar or lines; default: whether ``stream`` is a terminal.
+        every: seconds between plain lines; default: ``$ZERONAS_PROGRESS_EVERY`` or 30.
+        stream: the bar's stream (stderr).
+        clock: seconds, monotonic (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        label: str,
+        start: int,
+        stop: int,
+        iterations: int | None,
+        log: Callable[[str], None],
+        *,
+        tty: bool | None = None,
+        every: float | None = None,
+        stream: IO[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.label, self.stop, self.log, self.clock = label, stop, log, clock
+        self.per_epoch = max(1, iterations or 1)
+        self.epoch, self.done = start, 0  # iterations done in the current epoch
+        self.total = max(0, stop - start + 1) * self.per_epoch  # still to run when the stage opens
+        self.count = 0
+        stream = stream or sys.stderr
+        self.tty = bool(getattr(stream, "isatty", lambda: False)()) if tty is None else tty
+        if every is None:
+            try:
+                every = float(os.environ.get(PROGRESS_EVERY_ENV, PROGRESS_EVERY))
+            except ValueError:
+                every = PROGRESS_EVERY
+        self.every = every
+        self.t0 = self.last = clock()
+        self.bar: Any = None
+        if self.tty and self.total:
+            self.bar = tqdm(
+                total=stop * self.per_epoch,
+                initial=(start - 1) * self.per_epoch,
+                desc=self._desc(),
+                unit="it",
+                file=stream,
+                leave=False,
+                smoothing=0,
+                dynamic_ncols=True,
+            )
+
+    def _desc(self) -> str:
+        return f"{self.label} epoch {self.epoch}/{self.stop}"
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.epoch, self.done = epoch, 0
+        if self.bar is not None:
+            self.bar.set_description_str(self._desc(), refresh=False)
+
+    def tick(self, n: int = 1) -> None:
+        """``n`` iterations of the current epoch are done."""
+        n = min(n, self.per_epoch - self.done)
+        if n <= 0:
+            return
+        self.done += n
+        self.count += n
+        if self.bar is not None:
+            self.bar.update(n)
+            return
+        now = self.clock()
+        if self.every > 0 and now - self.last >= self.every:
+            self.last = now
+            self.log(self.line(now))
+
+    def end_epoch(self) -> None:
+        """The epoch is over: count the iterations the stage did not report."""
+        self.tick(self.per_epoch - self.done)
+
+    def line(self, now: float | None = None) -> str:
+        """The plain progress line."""
+        elapsed = (now if now is not None else self.clock()) - self.t0
+        eta = elapsed / self.count * (self.total - self.count) if self.count else math.nan
+        return (
+            f"progress: {self._desc()}, iteration {self.done}/{self.per_epoch}, "
+            f"{_duration(elapsed)} elapsed, ETA {_duration(eta) if math.isfinite(eta) else '?'}"
+        )
+
+    def write(self, msg: str, log: Callable[[str], None]) -> None:
+        """``log(msg)`` without gluing it to the bar (cleared, then redrawn)."""
+        if self.bar is None:
+            log(msg)
+            return
+        with tqdm.external_write_mode(file=self.bar.fp):
+            log(msg)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 class Stage:
@@ -63,6 +188,12 @@ class Stage:
 
     def __init__(self, name: str, session: Session, stop: int, label: str = ""):
         self.name, self.session, self.stop, self.label = name, session, stop, label or name
+        #: Called after each iteration of :meth:`train_epoch` (the runner sets it: progress).
+        self.tick: Callable[[], None] = lambda: None
+
+    def iterations(self) -> int | None:
+        """Iterations of one epoch, if the stage reports them through :attr:`tick`."""
+        return None
 
     def begin_epoch(self, epoch: int) -> None:
         """Before the epoch's training (schedules)."""
@@ -153,23 +284,33 @@ class EpochRunner:
 
     def run(self, stage: Stage, start: int) -> None:
         """Epochs ``start..stage.stop`` of ``stage``."""
-        for epoch in progress(start, stage.stop, stage.label):
-            t0 = time.perf_counter()
-            stage.begin_epoch(epoch)
-            losses = stage.train_epoch(epoch)
-            check_finite(losses, stage.where(epoch))
-            row = stage.row(epoch, losses)
-            for hook in self.on_row:
-                hook(stage, epoch, row)
-            row["seconds"] = round(time.perf_counter() - t0, 3)
-            self.history.append(row)
-            self.log(stage.describe(row))
-            self.epoch_log.write(self.history)
-            stage.end_epoch(epoch, row)
-            if epoch % self.checkpoint_every == 0 or epoch == stage.stop:
-                self.checkpoint(stage, epoch)
-            for on_epoch in self.on_epoch:
-                on_epoch(stage.name, epoch, stage.session)
+        if start > stage.stop:
+            return
+        bar = Progress(stage.label, start, stage.stop, stage.iterations(), self.log)
+        stage.tick = bar.tick
+        try:
+            for epoch in range(start, stage.stop + 1):
+                t0 = time.perf_counter()
+                bar.begin_epoch(epoch)
+                stage.begin_epoch(epoch)
+                losses = stage.train_epoch(epoch)
+                bar.end_epoch()
+                check_finite(losses, stage.where(epoch))
+                row = stage.row(epoch, losses)
+                for hook in self.on_row:
+                    hook(stage, epoch, row)
+                row["seconds"] = round(time.perf_counter() - t0, 3)
+                self.history.append(row)
+                bar.write(stage.describe(row), self.log)
+                self.epoch_log.write(self.history)
+                stage.end_epoch(epoch, row)
+                if epoch % self.checkpoint_every == 0 or epoch == stage.stop:
+                    self.checkpoint(stage, epoch)
+                for on_epoch in self.on_epoch:
+                    on_epoch(stage.name, epoch, stage.session)
+        finally:
+            bar.close()
+            stage.tick = lambda: None
 
     def checkpoint(self, stage: Stage, epoch: int) -> None:
         save_checkpoint(

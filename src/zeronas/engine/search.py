@@ -136,12 +136,17 @@ def search_iteration(session: Session, with_arch: bool = True) -> torch.Tensor:
     return torch.cat(row)
 
 
-def search_epoch(session: Session, with_arch: bool = True) -> dict[str, float]:
-    """An epoch of the search: as many iterations as ``D_tr`` holds batches."""
+def search_epoch(session: Session, with_arch: bool = True, tick: Callable[[], None] | None = None) -> dict[str, float]:
+    """An epoch of the search: as many iterations as ``D_tr`` holds batches (``tick()`` after each)."""
     session.fw.train()
     iters = session.iterations("tr")
-    sums = sum(search_iteration(session, with_arch) for _ in range(iters))
-    assert isinstance(sums, torch.Tensor)
+    sums: torch.Tensor | None = None
+    for _ in range(iters):
+        step = search_iteration(session, with_arch)
+        sums = step if sums is None else sums + step
+        if tick is not None:
+            tick()
+    assert sums is not None
     return dict(zip(step_names(type(session.fw)), (sums / iters).tolist(), strict=True))
 
 
@@ -169,11 +174,15 @@ class SearchStage(Stage):
         self.run_dir, self.arch_history = run_dir, arch_history
         self.genotype: Genotype | None = None
 
+    def iterations(self) -> int:
+        return self.session.iterations("tr")
+
     def begin_epoch(self, epoch: int) -> None:
         set_schedules(self.session, epoch)
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        return search_epoch(self.session, with_arch=epoch > self.session.cfg.search.warmup_epochs)
+        with_arch = epoch > self.session.cfg.search.warmup_epochs
+        return search_epoch(self.session, with_arch, self.tick)
 
     def row(self, epoch: int, losses: dict[str, float]) -> dict:
         cfg, session = self.session.cfg, self.session

@@ -48,9 +48,10 @@ def stat_names(kind: type[Framework]) -> tuple[str, ...]:
     return critic + ("generator_loss", *kind.generator_stats)
 
 
-def train_epoch(session: Session) -> dict[str, float]:
+def train_epoch(session: Session, tick: Callable[[], None] | None = None) -> dict[str, float]:
     """One epoch: ``n_train / batch`` iterations of ``critic_iters`` critic steps and one G
-    step; the row holds the last critic step's figures and the G step's, averaged."""
+    step (``tick()`` after each); the row holds the last critic step's figures and the G step's,
+    averaged."""
     loop, fw = session.loop, session.fw
     fw.train()
     names = stat_names(type(fw))
@@ -64,6 +65,8 @@ def train_epoch(session: Session) -> dict[str, float]:
             row += critic
         row += session.step("w_g", fw.generator_loss, "train")
         sums += torch.stack(row)
+        if tick is not None:
+            tick()
     return dict(zip(names, (sums / iters).tolist(), strict=True))
 
 
@@ -74,8 +77,11 @@ class TrainStage(Stage):
         super().__init__(name, session, stop, label)
         self.score = score
 
+    def iterations(self) -> int:
+        return self.session.iterations("train")
+
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        return train_epoch(self.session)
+        return train_epoch(self.session, self.tick)
 
     def row(self, epoch: int, losses: dict[str, float]) -> dict:
         scores = self.score(self.session, epoch)

@@ -1,28 +1,53 @@
-"""The paper's experiments as resumable grids of cells.
+"""The paper's experiments as resumable grids of cells, keyed by content.
 
-A grid directory holds ``grid.json`` (what was asked), one run directory per cell under
-``cells/`` (a finished cell has ``metrics.json`` and is never recomputed; an unfinished
-one resumes from its checkpoint), and the tables (``zeronas.experiments.tables``) as
-Markdown, LaTeX and CSV.
+A grid directory holds ``grid.json`` (every request made of it), one run directory per cell
+under ``cells/<dataset>/<framework>/<method>/seed<N>`` (readable paths), and the tables
+(``zeronas.experiments.tables``) as Markdown, LaTeX and CSV.
+
+Each cell stores its **key** in ``key.json``: a sha256 of what its result depends on (the
+method, the seed, the dataset's content fingerprint (:mod:`zeronas.data.fingerprint`), the
+resolved settings the method reads (:func:`result_config`: ESZSL only ``eval.folds``, the
+trainings every section but ``search``, the searches all; never the ``log`` settings such as
+``checkpoint_every``), and the genotype a training trains). A cell whose key matches is reused
+(finished) or resumed (unfinished); one whose key differs (a setting, a config file or the data
+changed) is moved aside to ``stale/<old key>/<path>``, never deleted, and computed again; a
+stale cell whose key matches again (the setting changed back) is restored. So a grid grows
+(more seeds, methods, frameworks, datasets) and re-runs exactly the cells an edit affects.
+
+Cells made before keys existed (no ``key.json``) are adopted when the key recomputed from their
+run record (``config.json``: resolved config, data path, seed) and their ``genotype.json``
+matches the new one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from zeronas.config import Config, load_config
+from zeronas.config import LOG, Config, load_config, role
 from zeronas.data import ZSLDataset
+from zeronas.data.fingerprint import fingerprint
 from zeronas.errors import ZeroNASError
-from zeronas.nas.genotype import Genotype, random_genotype
+from zeronas.frameworks import framework_sections
+from zeronas.nas.genotype import Genotype, GenotypeError, fixed_genotype, random_genotype
 from zeronas.nas.ops import OP_SETS
 from zeronas.pipeline import run_fix, run_nas, train_genotype
 from zeronas.runs import Log, write_json, write_record
+
+#: Version of the key's recipe: a new recipe makes every cell stale (moved aside, not lost).
+KEY_VERSION = 1
+#: Methods that train a given genotype (their key holds it) and those that search.
+TRAINS = ("fix", "paper", "random", "transfer")
+SEARCHES = ("nas", "nas_g_only", "nas_d_only")
 
 METHODS = {
     "oracle": "Planted generator (oracle ceiling)",
@@ -93,6 +118,50 @@ def random_pair(cfg: Config, draw: int) -> Genotype:
     )
 
 
+def result_config(cfg: Config, method: str) -> dict:
+    """The resolved settings a cell of ``method`` reads, without the ``log`` ones: what its key
+    holds. ESZSL reads ``eval.folds``; the linear generator and the oracle ``[eval]``; a training
+    ``[model]``, ``[train]``, ``[eval]`` and its framework's sections; a search ``[search]`` too."""
+    full = cfg.to_dict()
+    if method == "eszsl":
+        return {"eval": {"folds": full["eval"]["folds"]}}
+    if method in ("linear", "oracle"):
+        wanted = ["eval"]
+    else:
+        wanted = ["model", "train", "eval", *framework_sections(cfg.model.framework)]
+        if method in SEARCHES:
+            wanted.append("search")
+    return {
+        name: {k: v for k, v in full[name].items() if role(f"{name}.{k}") != LOG} for name in wanted if name in full
+    }
+
+
+@dataclass
+class CellSpec:
+    """One cell: where it lives, and everything its result depends on."""
+
+    rel: str
+    method: str
+    ds: ZSLDataset
+    cfg: Config
+    seed: int
+    genotype: Genotype | None = None  # what a training (TRAINS) trains
+
+
+def _digest(inputs: dict) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _differences(old: object, new: object, prefix: str = "") -> list[str]:
+    """The dotted keys where two key inputs differ (``train.lr``, ``data``, ``genotype``)."""
+    if not isinstance(old, dict) or not isinstance(new, dict) or prefix == "genotype.":
+        return [prefix.rstrip(".")] if old != new else []
+    found: list[str] = []
+    for k in sorted(set(old) | set(new), key=str):
+        found += _differences(old.get(k), new.get(k), f"{prefix}{k}.")
+    return found
+
+
 @dataclass
 class Grid:
     """Shared settings of every cell of a grid."""
@@ -104,33 +173,65 @@ class Grid:
     device: torch.device = torch.device("cpu")
     log: Log = print
     random_draws: int = 8  # random genotypes of the ``random`` method
+    _hashes: dict[str, dict] = field(default_factory=dict, repr=False)
 
-    def open(self) -> None:
-        """Create the grid directory, or check that an existing one has the same datasets, seeds
-        and settings (then its finished cells are reused: compare and ablation share FIX and NAS)."""
-        spec = {
+    def open(self, command: str = "", **asked: object) -> None:
+        """Create the grid directory, or reopen an existing one (its cells are reused where their
+        keys match: a grid grows, and compare and ablation share FIX and NAS), and record the
+        request in ``grid.json``."""
+        request = {
+            "command": command,
             "datasets": self.datasets,
             "seeds": self.seeds,
             "sets": list(self.sets),
             "random_draws": self.random_draws,
+            **asked,
         }
         path = self.out / "grid.json"
         if path.is_file():
-            old = json.loads(path.read_text())
-            if isinstance(old.get("seeds"), int):  # grids made before seed lists: a count N
-                old["seeds"] = list(range(old["seeds"]))
-            if old != spec:
-                raise ZeroNASError(f"{self.out}: a grid made with other settings ({old}); choose another --out")
-            self.log(f"resuming grid {self.out}: finished cells are kept")
+            try:
+                old = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ZeroNASError(f"{path}: cannot read the grid record ({exc})") from None
+            if old.get("format") != "zeronas-grid":  # a grid of zeronas <= 0.2: its one request
+                old = {"format": "zeronas-grid", "version": 2, "asked": [{"command": "?", **old}]}
+            self.log(f"resuming grid {self.out}: cells whose key matches are kept")
         else:
+            old = {"format": "zeronas-grid", "version": 2, "asked": []}
             self.out.mkdir(parents=True, exist_ok=True)
-            write_json(path, spec)
+        last = old["asked"][-1] if old["asked"] else None
+        if last is None or {k: v for k, v in last.items() if k != "at"} != request:
+            old["asked"].append({"at": datetime.now(UTC).isoformat(timespec="seconds"), **request})
+        write_json(path, old)
+        cache = self.out / "fingerprints.json"
+        if cache.is_file():
+            with contextlib.suppress(OSError, json.JSONDecodeError):
+                self._hashes.update(json.loads(cache.read_text()))
 
     def config(self, ds: ZSLDataset, framework: str = "clswgan") -> Config:
         cfg, _ = load_config(None, ds.name)
         cfg.apply_overrides(self.sets)
         cfg.model.framework = framework
         return cfg
+
+    def fingerprint(self, source: str, split_seed: int) -> str:
+        """The dataset's content fingerprint (file hashes cached in ``fingerprints.json``)."""
+        known = dict(self._hashes)
+        fp = fingerprint(source, split_seed, self._hashes)
+        if self._hashes != known and self.out.is_dir():
+            write_json(self.out / "fingerprints.json", self._hashes)
+        return fp
+
+    def key_inputs(self, spec: CellSpec) -> dict:
+        """What a cell's result depends on (hashed into its key)."""
+        return {
+            "version": KEY_VERSION,
+            "method": spec.method,
+            "seed": spec.seed,
+            "data": self.fingerprint(spec.ds.source, spec.ds.split_seed),
+            "config": result_config(spec.cfg, spec.method),
+            "genotype": spec.genotype.to_dict() if spec.genotype is not None else None,
+        }
 
     def record(self, d: Path, what: str, ds: ZSLDataset, cfg: Config, seed: int) -> None:
         """The run record (config.json) of a run of this grid in ``d``."""
@@ -145,20 +246,110 @@ class Grid:
             device=str(self.device),
         )
 
-    def cell(self, rel: str, fn: Callable[[Path], dict], ds: ZSLDataset, cfg: Config, seed: int) -> dict:
-        """Run one cell unless its metrics.json exists; resume it if it was interrupted."""
-        d = self.out / "cells" / rel
+    def _stored(self, d: Path, spec: CellSpec) -> tuple[str, dict] | None:
+        """The key a cell directory was made with: its ``key.json``, or (a cell made before keys)
+        the key recomputed from its run record; None if it has neither."""
+        try:
+            stored = json.loads((d / "key.json").read_text())
+            return stored["key"], stored["inputs"]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError):
+            pass
+        try:
+            rec = json.loads((d / "config.json").read_text())
+            cfg = Config.from_dict(rec["config"], check=False)
+            genotype = None
+            if spec.method in TRAINS:
+                genotype = Genotype.load(d / "genotype.json")
+            legacy = CellSpec(spec.rel, spec.method, spec.ds, cfg, int(rec["seed"]), genotype)
+            inputs = self.key_inputs(legacy)
+            inputs["data"] = self.fingerprint(rec["data"], int(rec.get("split_seed", 0)))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, ZeroNASError, GenotypeError):
+            return None
+        return _digest(inputs), inputs
+
+    def settle(self, spec: CellSpec) -> Path:
+        """Bring ``cells/<rel>`` in line with the cell's key: keep it if the key matches (adopting
+        a cell made before keys), move it aside to ``stale/`` if not, restore a stale copy whose key
+        matches. Returns the cell's directory (which may not exist yet)."""
+        inputs = self.key_inputs(spec)
+        key = _digest(inputs)
+        d = self.out / "cells" / spec.rel
+        if d.is_dir():
+            stored = self._stored(d, spec)
+            if stored is not None and stored[0] == key:
+                if not (d / "key.json").is_file():
+                    write_json(d / "key.json", {"key": key, "inputs": inputs})
+                return d
+            old_key = stored[0] if stored else "unkeyed"
+            why = ", ".join(_differences(stored[1], inputs)) if stored else "no key or run record"
+            dest = self.out / "stale" / old_key[:16] / spec.rel
+            n = 1
+            while dest.exists():
+                n += 1
+                dest = self.out / "stale" / f"{old_key[:16]}-{n}" / spec.rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(d), str(dest))
+            self.log(f"[stale] {spec.rel}: {why} changed; moved to {dest.relative_to(self.out)}")
+        kept = self.out / "stale" / key[:16] / spec.rel
+        if kept.is_dir():
+            d.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(kept), str(d))
+            self.log(f"[restored] {spec.rel} from {kept.relative_to(self.out)}")
+        return d
+
+    def prepare(self, spec: CellSpec) -> Path:
+        """The cell's directory, settled and created with its key (and run record, if new)."""
+        return self._create(self.settle(spec), spec)
+
+    def _create(self, d: Path, spec: CellSpec) -> Path:
+        """Create the settled cell directory ``d`` with its key and run record, where missing."""
+        if not (d / "key.json").is_file():
+            d.mkdir(parents=True, exist_ok=True)
+            inputs = self.key_inputs(spec)
+            write_json(d / "key.json", {"key": _digest(inputs), "inputs": inputs})
+        if not (d / "config.json").is_file():
+            self.record(d, f"experiment cell {spec.rel}", spec.ds, spec.cfg, spec.seed)
+        return d
+
+    def cell(self, spec: CellSpec, fn: Callable[[Path], dict]) -> dict:
+        """Run one cell unless it is finished (its key matches and it has metrics.json); resume
+        it if it was interrupted."""
+        d = self.settle(spec)
         done = d / "metrics.json"
         if done.is_file():
-            self.log(f"[done] {rel}")
+            self.log(f"[done] {spec.rel}")
             return json.loads(done.read_text())
-        self.log(f"[run] {rel}")
-        d.mkdir(parents=True, exist_ok=True)
-        self.record(d, f"experiment cell {rel}", ds, cfg, seed)
+        self.log(f"[run] {spec.rel}")
+        self._create(d, spec)
         metrics = fn(d)
         if not done.is_file():
             write_json(done, metrics)
         return metrics
+
+
+def method_spec(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: int) -> CellSpec:
+    """The cell of ``method`` on ``ds`` with ``framework`` and ``seed`` (see :func:`method_cell`)."""
+    from zeronas.nas.paper import paper_genotype
+
+    cfg = grid.config(ds, framework)
+    if method == "nas_g_only":
+        cfg.search.fixed_d = True
+    elif method == "nas_d_only":
+        cfg.search.fixed_g = True
+    genotype = None
+    if method == "fix":
+        genotype = fixed_genotype(cfg.model.fix_hidden)
+    elif method == "paper":
+        genotype = paper_genotype(paper_arch_for(ds))
+    elif method == "random":
+        genotype = random_pair(cfg, seed)
+    if method in NO_FRAMEWORK:
+        rel = f"{ds.name}/{method}/seed{seed}"
+    elif method == "random":
+        rel = f"{ds.name}/{framework}/random/draw{seed}"
+    else:
+        rel = f"{ds.name}/{framework}/{method}/seed{seed}"
+    return CellSpec(rel, method, ds, cfg, seed, genotype)
 
 
 def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: int) -> dict:
@@ -167,13 +358,9 @@ def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
     random genotype ``N`` at ``cells/<dataset>/<framework>/random/draw<N>`` (trained with seed N)."""
     from zeronas.baselines.eszsl import eszsl_evaluate
     from zeronas.baselines.generators import linear_generator_evaluate, oracle_evaluate
-    from zeronas.nas.paper import paper_genotype
 
-    cfg = grid.config(ds, framework)
-    if method == "nas_g_only":
-        cfg.search.fixed_d = True
-    elif method == "nas_d_only":
-        cfg.search.fixed_g = True
+    spec = method_spec(grid, ds, framework, method, seed)
+    cfg = spec.cfg
 
     def fn(d: Path) -> dict:
         if method == "eszsl":
@@ -184,17 +371,9 @@ def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
             return oracle_evaluate(ds, cfg, seed)
         if method == "fix":
             return run_fix(ds, cfg, seed, d, grid.device, True, grid.log)
-        if method == "paper":
-            arch = paper_genotype(paper_arch_for(ds))
-            return train_genotype(ds, arch, cfg, seed, d, grid.device, True, grid.log)
-        if method == "random":  # the draw's genotype.json is in the cell
-            return train_genotype(ds, random_pair(cfg, seed), cfg, seed, d, grid.device, True, grid.log)
+        if method in ("paper", "random"):  # a random draw's genotype.json is in the cell
+            assert spec.genotype is not None
+            return train_genotype(ds, spec.genotype, cfg, seed, d, grid.device, True, grid.log)
         return run_nas(ds, cfg, seed, d, grid.device, True, grid.log)
 
-    if method in NO_FRAMEWORK:
-        rel = f"{ds.name}/{method}/seed{seed}"
-    elif method == "random":
-        rel = f"{ds.name}/{framework}/random/draw{seed}"
-    else:
-        rel = f"{ds.name}/{framework}/{method}/seed{seed}"
-    return grid.cell(rel, fn, ds, cfg, seed)
+    return grid.cell(spec, fn)

@@ -14,7 +14,16 @@ import numpy as np
 
 from zeronas.config import Config
 from zeronas.data import ZSLDataset, load_dataset
-from zeronas.experiments.grid import METHODS, NO_FRAMEWORK, Grid, method_cell, paper_arch_for, seeds_label
+from zeronas.experiments.grid import (
+    METHODS,
+    NO_FRAMEWORK,
+    CellSpec,
+    Grid,
+    method_cell,
+    method_spec,
+    paper_arch_for,
+    seeds_label,
+)
 from zeronas.experiments.recovery import recovery_table
 from zeronas.nas.genotype import Genotype
 from zeronas.pipeline import run_search, train_genotype
@@ -158,14 +167,14 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
     csv_rows: list[dict] = []
     found: dict[tuple[str, int], Genotype] = {}
     for src in datasets:
-        cfg = grid.config(src, framework)
         for s in grid.seeds:
-            d = grid.out / "cells" / src.name / framework / "nas" / f"seed{s}" / "search"
+            spec = method_spec(grid, src, framework, "nas", s)  # the search of A's NAS cell
+            d = grid.prepare(spec) / "search"
             g_path = d / "genotype.json"
             if not g_path.is_file():
                 d.mkdir(parents=True, exist_ok=True)
-                grid.record(d, "experiment transfer search", src, cfg, s)
-                run_search(src, cfg, s, d, grid.device, True, grid.log)
+                grid.record(d, "experiment transfer search", src, spec.cfg, s)
+                run_search(src, spec.cfg, s, d, grid.device, True, grid.log)
             found[(src.name, s)] = Genotype.load(g_path)
     table = [["searched on \\ trained on"] + [f"{b.name} ZSL T1 / H (cal.)" for b in datasets]]
     for source in [*datasets, None]:
@@ -183,7 +192,7 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
                     def run(d: Path, ds: ZSLDataset = dst, g: Genotype = geno, c: Config = cfg, s: int = s) -> dict:
                         return train_genotype(ds, g, c, s, d, grid.device, True, grid.log)
 
-                    m = grid.cell(rel, run, dst, cfg, s)
+                    m = grid.cell(CellSpec(rel, "transfer", dst, cfg, s, geno), run)
                 runs.append(_row_values(m))
             z, h = _summary([r["zsl_top1"] for r in runs]), _summary([r["cal_h"] for r in runs])
             cells.append(f"{_fmt(*z)} / {_fmt(*h)}")

@@ -9,7 +9,13 @@ import importlib
 import pkgutil
 
 from zeronas.frameworks.base import Framework, Stats, group_parameters
-from zeronas.frameworks.registry import REGISTRY, framework_class, register_framework, term_labels
+from zeronas.frameworks.registry import (
+    REGISTRY,
+    framework_class,
+    framework_sections,
+    register_framework,
+    term_labels,
+)
 
 # The built-in frameworks, in the order of the paper's Table 1 (the registry's order).
 # isort: off
@@ -38,6 +44,7 @@ __all__ = [
     "Stats",
     "discover",
     "framework_class",
+    "framework_sections",
     "group_parameters",
     "register_framework",
     "term_labels",

@@ -19,9 +19,11 @@ from zeronas.frameworks.wgan import generator_terms, wgan_critic_loss
 class CLSWGANConfig:
     """``[clswgan]``: the frozen classifier of the classification loss (also LisGAN's)."""
 
-    pretrain_cls_lr: float = setting(1e-3, "learning rate of the frozen classifier behind the classification loss")
-    pretrain_cls_epochs: int = setting(50, "epochs of that pre-trained classifier")
-    pretrain_cls_batch: int = setting(100, "batch size of that pre-trained classifier")
+    pretrain_cls_lr: float = setting(
+        1e-3, "learning rate of the frozen classifier behind the classification loss", gt=0
+    )
+    pretrain_cls_epochs: int = setting(50, "epochs of that pre-trained classifier", min=1)
+    pretrain_cls_batch: int = setting(100, "batch size of that pre-trained classifier", min=1)
 
 
 @register_framework

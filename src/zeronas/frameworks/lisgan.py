@@ -29,10 +29,10 @@ from zeronas.frameworks.wgan import generator_terms
 class LisGANConfig:
     """``[lisgan]``: the soul samples (the frozen classifier is ``[clswgan]``'s)."""
 
-    souls_per_class: int = setting(3, "k-means clusters of each seen class's real features")
-    sample_soul_weight: float = setting(0.01, "weight pulling each fake feature to its class's nearest soul")
-    class_soul_weight: float = setting(0.01, "weight pulling each class's mean fake feature to its nearest soul")
-    soul_syn_num: int = setting(20, "fakes per seen class for the class-level term")
+    souls_per_class: int = setting(3, "k-means clusters of each seen class's real features", min=1)
+    sample_soul_weight: float = setting(0.01, "weight pulling each fake feature to its class's nearest soul", min=0)
+    class_soul_weight: float = setting(0.01, "weight pulling each class's mean fake feature to its nearest soul", min=0)
+    soul_syn_num: int = setting(20, "fakes per seen class for the class-level term", min=1)
 
 
 class Souls(nn.Module):

@@ -42,6 +42,19 @@ def framework_class(name: str) -> type[Framework]:
         raise ZeroNASError(f"unknown framework {name!r} (known: {', '.join(REGISTRY)})") from None
 
 
+def framework_sections(name: str) -> list[str]:
+    """The config sections framework ``name`` reads: its own and its bases' (LisGAN: ``clswgan``
+    and ``lisgan``); none for ``""`` (a method without a framework)."""
+    if not name:
+        return []
+    found = []
+    for cls in reversed(framework_class(name).__mro__):
+        own = cls.__dict__.get("config_section")
+        if own is not None:
+            found.append(own[0])
+    return found
+
+
 def term_labels() -> dict[str, str]:
     """Every registered framework's figure labels (registration order)."""
     labels: dict[str, str] = {}

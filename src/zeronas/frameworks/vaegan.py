@@ -43,22 +43,22 @@ from zeronas.nas.ops import init_weights
 class VAEGANConfig:
     """``[vaegan]``: the VAE around the shared generator (f-VAEGAN-D2 and TF-VAEGAN)."""
 
-    gan_weight_d: float = setting(10.0, "weight of the critic's WGAN-GP loss (the authors' gamma_d)")
-    gan_weight_g: float = setting(10.0, "weight of the WGAN term in the generator's loss (gamma_g)")
+    gan_weight_d: float = setting(10.0, "weight of the critic's WGAN-GP loss (the authors' gamma_d)", min=0)
+    gan_weight_g: float = setting(10.0, "weight of the WGAN term in the generator's loss (gamma_g)", min=0)
     encoded_noise: bool = setting(True, "the generator's WGAN fakes decode the encoder's z, not prior noise")
-    encoder_hidden: int = setting(4096, "hidden width of the encoder")
+    encoder_hidden: int = setting(4096, "hidden width of the encoder", min=1)
 
 
 @dataclass
 class TFVAEGANConfig:
     """``[tfvaegan]``: TF-VAEGAN's semantic decoder and feedback module."""
 
-    recons_weight: float = setting(0.01, "cycle-consistency weight of the semantic decoder")
-    feedback_weight: float = setting(1.0, "a1: feedback strength while training")
-    feedback_weight_syn: float = setting(1.0, "a2: feedback strength when synthesising features")
-    decoder_hidden: int = setting(4096, "hidden width of the semantic decoder")
-    decoder_lr: float = setting(1e-4, "learning rate of the semantic decoder")
-    feedback_lr: float = setting(1e-5, "learning rate of the feedback module")
+    recons_weight: float = setting(0.01, "cycle-consistency weight of the semantic decoder", min=0)
+    feedback_weight: float = setting(1.0, "a1: feedback strength while training", min=0)
+    feedback_weight_syn: float = setting(1.0, "a2: feedback strength when synthesising features", min=0)
+    decoder_hidden: int = setting(4096, "hidden width of the semantic decoder", min=1)
+    decoder_lr: float = setting(1e-4, "learning rate of the semantic decoder", gt=0)
+    feedback_lr: float = setting(1e-5, "learning rate of the feedback module", gt=0)
 
 
 class Encoder(nn.Module):
