@@ -413,12 +413,24 @@ def figures(grid_dir: Path, out: Path | None) -> None:
 
 def _print_metrics(m: dict, run_dir: Path) -> None:
     cal = m["calibrated"]
-    click.echo(
-        f"ZSL top-1 {m['zsl_top1']:.4f} | GZSL S {m['gzsl_seen']:.4f} U {m['gzsl_unseen']:.4f} H {m['gzsl_h']:.4f}"
-        f" | calibrated (constant {cal['stacking_constant']:.2f}) S {cal['gzsl_seen']:.4f} U {cal['gzsl_unseen']:.4f}"
-        f" H {cal['gzsl_h']:.4f}\nepochs selected on validation classes: {m['selected_epoch']}\n"
-        f"wrote {run_dir / 'metrics.json'}"
-    )
+    zsl = m["validation"]["zsl"]
+    spread = f" ± {100 * zsl['val_zsl_top1_std']:.1f}" if "val_zsl_top1_std" in zsl else ""
+    lines = [
+        f"ZSL top-1 {100 * m['zsl_top1']:.1f}% | GZSL S {100 * m['gzsl_seen']:.1f}% U {100 * m['gzsl_unseen']:.1f}% "
+        f"H {100 * m['gzsl_h']:.1f}% | calibrated (constant {cal['stacking_constant']:.3f}) "
+        f"S {100 * cal['gzsl_seen']:.1f}% U {100 * cal['gzsl_unseen']:.1f}% H {100 * cal['gzsl_h']:.1f}%",
+        f"epochs selected on the validation folds: {m['selected_epoch']} "
+        f"(validation ZSL {100 * zsl['val_zsl_top1']:.1f}%{spread} over {m.get('validation_folds', 1)} fold(s))",
+    ]
+    search = m.get("search")
+    if search:
+        verdict = "decisive" if search.get("decisive") else "NOT decisive: " + "; ".join(search.get("warnings", []))
+        margins = ", ".join(
+            f"{r} {v:.3g} ({search['op_ratio'][r]:.0f}x initial)" for r, v in search["op_median"].items()
+        )
+        lines.append(f"search: {verdict}; median operation margins {margins}")
+    lines.append(f"wrote {run_dir / 'metrics.json'}")
+    click.echo("\n".join(lines))
 
 
 def main() -> None:

@@ -100,7 +100,10 @@ class SearchConfig:
     fixed_g: bool = setting(False, "keep G at the FIX architecture, search D only ('Fixed G', Table 3)")
     fixed_d: bool = setting(False, "keep D at the FIX architecture, search G only ('Fixed D', Table 3)")
     eval_every: int = setting(1, "score the supernet G on validation classes every N epochs (0: never)")
-    select: str = setting("last", "genotype of the 'last' epoch, or of the best 'val' epoch")
+    select: str = setting(
+        "last", "genotype of the 'last' epoch, or 'val': the last distinct genotypes retrained on the validation folds"
+    )
+    val_candidates: int = setting(3, "select = 'val': how many of the last distinct genotypes are retrained")
     checkpoint_every: int = setting(1, "write checkpoint.pt every N epochs")
     tensorboard: bool = setting(False, "also log every epoch's row to RUN_DIR/tensorboard")
 

@@ -5,6 +5,7 @@ The CLI and the experiment grids both call these, so a grid cell is exactly a CL
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -49,7 +50,9 @@ def run_nas(
     else:
         genotype = run_search(ds, cfg, seed, search_dir, device, resume, log)
     metrics = train_genotype(ds, genotype, cfg, seed, train_dir, device, resume, log)
-    write_json(run_dir / "metrics.json", {**metrics, "genotype": genotype.to_dict()})
+    verdict = json.loads((search_dir / "genotype.json").read_text()).get("search")
+    metrics = {**metrics, "genotype": genotype.to_dict(), "search": verdict}
+    write_json(run_dir / "metrics.json", metrics)
     return metrics
 
 

@@ -95,6 +95,7 @@ PINNED = {
     "search.fixed_d": False,
     "search.eval_every": 1,
     "search.select": "last",
+    "search.val_candidates": 3,
     "search.checkpoint_every": 1,
     "search.tensorboard": False,
     "vaegan.gan_weight_d": 10.0,

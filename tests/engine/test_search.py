@@ -87,3 +87,45 @@ def test_gdas_search_anneals_the_temperature_and_updates_alpha(searcher):
     before = _snapshot(s)
     assert torch.isfinite(search_iteration(s)).all()
     assert _changed(before, _snapshot(s)) == set(before)
+
+
+def test_select_val_retrains_the_last_genotypes_on_the_folds_and_never_reads_test(tmp_path, monkeypatch):
+    """search.select = "val": the last distinct genotypes, each scored by the mean validation
+    ZSL over the folds (the signal of every choice), the best one kept; test data untouched.
+    Protects: a selection on the supernet's single-fold score, or one that reads test data."""
+    from zeronas.data import load_dataset
+    from zeronas.engine import search
+
+    cfg = Config()
+    for item in (
+        "search.epochs=2",
+        "search.batch_size=128",
+        "train.batch_size=128",
+        "eval.folds=2",
+        "search.g_widths=8,8,8,8",
+        "search.d_widths=8,8,8,8",
+        "search.arch_lr=0.3",
+        "search.select=val",
+        "search.val_candidates=2",
+        "train.epochs=1",
+        "model.fix_hidden=16",
+        "eval.syn_num_zsl=20",
+        "eval.syn_num_gzsl=20",
+        "eval.final_cls_epochs=2",
+        "clswgan.pretrain_cls_epochs=2",
+    ):
+        cfg.apply_overrides([item])
+    ds = load_dataset(None)
+    monkeypatch.setattr(type(ds), "test_task", lambda self: pytest.fail("the search read the test task"))
+    genotype = search(ds, cfg, 0, tmp_path, torch.device("cpu"), log=lambda m: None)
+    import json
+
+    info = json.loads((tmp_path / "genotype.json").read_text())["search"]
+    cands = info["candidates"]
+    assert 1 <= len(cands) <= 2 and cands[0]["epoch"] == 2  # the latest first
+    best = max(cands, key=lambda c: (c["val_zsl_top1"], c["epoch"]))
+    assert info["epoch"] == best["epoch"]
+    chosen = json.loads((tmp_path / "arch_history.json").read_text())[best["epoch"] - 1]["genotype_dict"]
+    assert genotype.to_dict() == chosen
+    for c in cands:
+        assert (tmp_path / "candidates" / f"epoch{c['epoch']}" / "validation.json").is_file()

@@ -19,12 +19,14 @@ the finished search judges itself (decisive, stable) in ``genotype.json``.
 all eight (see ``zeronas.nas.supernet``), at the temperature :func:`gumbel_temperature`.
 
 After each epoch the supernet's generator is scored on the validation classes (ZSL
-top-1, "accuracy during searching", paper Fig. 6); ``search.select = "val"`` takes the
-genotype of the best such epoch, ``"last"`` (default) that of the final epoch.
+top-1, "accuracy during searching", paper Fig. 6). ``search.select = "last"`` (default)
+takes the final epoch's genotype; ``"val"`` retrains the last distinct genotypes on the
+validation folds and takes the best (:func:`choose_by_validation`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from zeronas.data import ZSLDataset
 from zeronas.engine.networks import SearchSpace
 from zeronas.engine.runner import EpochRunner, Stage
 from zeronas.engine.session import LossFn, Session, split_classes, split_halves
+from zeronas.engine.train import validate_genotype
 from zeronas.evaluation import choose_genotype, zsl_accuracy
 from zeronas.frameworks import Framework
 from zeronas.frameworks.base import Stats
@@ -221,7 +224,13 @@ def search(
     init: dict = runner.restored("arch_init", None) or arch_state(session)
     runner.state["arch_init"] = init
     runner.run(SearchStage(session, run_dir, arch_history), start)
-    genotype, chosen = choose_genotype(runner.history, arch_history, s.select)
+    verdict_extra: dict = {}
+    if s.select == "val":
+        genotype, chosen, verdict_extra["candidates"] = choose_by_validation(
+            dataset, cfg, arch_history, seed, run_dir, device, resume, log
+        )
+    else:
+        genotype, chosen = choose_genotype(runner.history, arch_history, s.select)
     log(f"search: genotype of epoch {chosen} ({s.select!r})")
     verdict = assess(arch_history, init, s.keep_edges)
     margins = ", ".join(
@@ -231,8 +240,43 @@ def search(
     for warning in verdict.warnings:
         log(f"warning: {warning}")
     write_json(run_dir / "arch_init.json", init)
-    genotype.save(run_dir / "genotype.json", {"search": {"epoch": chosen, "select": s.select, **verdict.to_dict()}})
+    extra = {"epoch": chosen, "select": s.select, **verdict.to_dict(), **verdict_extra}
+    genotype.save(run_dir / "genotype.json", {"search": extra})
     return genotype
+
+
+def choose_by_validation(
+    dataset: ZSLDataset,
+    cfg: Config,
+    arch_history: list[dict],
+    seed: int,
+    run_dir: Path,
+    device: torch.device,
+    resume: bool,
+    log: Log,
+) -> tuple[Genotype, int, list[dict]]:
+    """``search.select = "val"``: the distinct genotypes of the last epochs after the warm-up
+    (at most ``search.val_candidates``, the latest first), each retrained on the validation
+    folds exactly as a training's select stages do, the best mean validation ZSL top-1 wins
+    (the latest on ties). Test data is never read. Each candidate's runs are kept in
+    ``run_dir/candidates/epoch<N>`` (resumable)."""
+    s = cfg.search
+    seen: dict[str, dict] = {}
+    for entry in reversed([a for a in arch_history if a["epoch"] > s.warmup_epochs] or arch_history):
+        key = json.dumps(entry["genotype_dict"], sort_keys=True)
+        if key not in seen and len(seen) < s.val_candidates:
+            seen[key] = entry
+    scored = []
+    for entry in seen.values():
+        genotype = Genotype.from_dict(entry["genotype_dict"])
+        where = run_dir / "candidates" / f"epoch{entry['epoch']}"
+        where.mkdir(parents=True, exist_ok=True)
+        log(f"search: validating the genotype of epoch {entry['epoch']} on {cfg.eval.folds} fold(s)")
+        selection = validate_genotype(dataset, genotype, cfg, seed, where, device, resume, log)
+        scored.append({"epoch": entry["epoch"], "val_zsl_top1": selection["zsl"]["val_zsl_top1"]})
+    best = max(scored, key=lambda c: (c["val_zsl_top1"], c["epoch"]))
+    entry = next(a for a in arch_history if a["epoch"] == best["epoch"])
+    return Genotype.from_dict(entry["genotype_dict"]), best["epoch"], scored
 
 
 def margin_columns(state: dict, keep: int) -> dict[str, float]:

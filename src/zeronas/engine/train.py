@@ -16,6 +16,7 @@ only in their :class:`~zeronas.frameworks.Framework`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import cast
@@ -133,6 +134,55 @@ def fold_stages(folds: int) -> list[str]:
     return ["select"] if folds == 1 else [f"select{f}" for f in range(folds)]
 
 
+def select_on_folds(
+    runner: EpochRunner, dataset: ZSLDataset, genotype: Genotype, config: Config, seed: int, device: torch.device
+) -> dict:
+    """The select stages, one per validation fold (seeds ``seed``, ``seed + 1000``, ...;
+    resuming the fold of the runner's checkpoint, finished folds kept), and the epochs and
+    stacking constant chosen on their mean (:func:`~zeronas.evaluation.select_epochs`)."""
+    folds = config.eval.folds
+    runner.state.setdefault("stacks", runner.restored("stacks", {}))
+    names = fold_stages(folds)
+    start = names.index(runner.saved_stage) if runner.saved_stage in names else 0
+    rows, stacks = [], []
+    for f, name in enumerate(names):
+        if f < start:  # finished before the checkpoint resumed from
+            rows.append([r for r in runner.history if r["stage"] == name])
+            kept = cast(dict[str, dict], runner.state["stacks"])[name]
+            stacks.append({int(e): StackedTask.from_state(st) for e, st in kept.items()})
+            continue
+        task = dataset.validation_task(f, folds)
+        fold_rows, fold_stacks = select_stage(runner, task, seed + 1000 * f, genotype, config, device, name)
+        rows.append(fold_rows)
+        stacks.append(fold_stacks)
+    selection = select_epochs(rows, stacks, config.eval.calibration_points)
+    runner.state["selection"] = selection
+    runner.state["stacks"] = {}  # no longer needed: keep checkpoints small
+    return selection
+
+
+def validate_genotype(
+    dataset: ZSLDataset,
+    genotype: Genotype,
+    config: Config,
+    seed: int,
+    run_dir: Path,
+    device: torch.device,
+    resume: bool = False,
+    log: Log = print,
+) -> dict:
+    """Only the select stages of :func:`train_and_evaluate`: the genotype's selection on the
+    validation folds (its mean validation figures), without touching test data. Writes
+    ``run_dir/validation.json``; a finished directory is read back, not recomputed."""
+    done = run_dir / "validation.json"
+    if done.is_file():
+        return cast(dict, json.loads(done.read_text()))
+    runner = EpochRunner(run_dir, "validate", "history.csv", config.train, log=log, resume=resume)
+    selection = select_on_folds(runner, dataset, genotype, config, seed, device)
+    write_json(done, selection)
+    return selection
+
+
 def train_and_evaluate(
     dataset: ZSLDataset,
     genotype: Genotype,
@@ -157,26 +207,9 @@ def train_and_evaluate(
         runner.on_epoch.append(on_epoch)
     selection: dict | None = runner.restored("selection", None)
     results: dict = runner.restored("results", {})
-    runner.state.update(selection=selection, results=results, stacks=runner.restored("stacks", {}))
-    names = fold_stages(folds)
-    stage = runner.saved_stage or names[0]
-
-    if stage in names:
-        rows, stacks = [], []
-        for f, name in enumerate(names):
-            if names.index(stage) > f:  # finished before the checkpoint resumed from
-                done = [r for r in runner.history if r["stage"] == name]
-                rows.append(done)
-                kept = cast(dict[str, dict], runner.state["stacks"])[name]
-                stacks.append({int(e): StackedTask.from_state(st) for e, st in kept.items()})
-                continue
-            task = dataset.validation_task(f, folds)
-            fold_rows, fold_stacks = select_stage(runner, task, seed + 1000 * f, genotype, config, device, name)
-            rows.append(fold_rows)
-            stacks.append(fold_stacks)
-        selection = select_epochs(rows, stacks, config.eval.calibration_points)
-        runner.state["selection"] = selection
-        runner.state["stacks"] = {}  # no longer needed: keep checkpoints small
+    runner.state.update(selection=selection, results=results)
+    if (runner.saved_stage or "select") != "final":
+        selection = select_on_folds(runner, dataset, genotype, config, seed, device)
         log(
             f"selected on {folds} validation fold(s): "
             + ", ".join(f"{k} epoch {v['epoch']}" for k, v in selection.items())

@@ -145,16 +145,9 @@ def evaluate_test_once(
 
 
 def choose_genotype(history: list[dict], arch_history: list[dict], how: str) -> tuple[Genotype, int]:
-    """The last epoch's genotype, or (``val``) that of the epoch whose supernet generator
-    scored best on the validation classes (earliest on ties)."""
-    if how == "last":
-        entry = arch_history[-1]
-    elif how == "val":
-        scored = [r for r in history if r.get("val_zsl") is not None]
-        if not scored:
-            raise ZeroNASError("search.select = 'val' needs search.eval_every > 0")
-        best = _best(scored, "val_zsl")["epoch"]
-        entry = next(a for a in arch_history if a["epoch"] == best)
-    else:
+    """The last epoch's genotype (``search.select = "last"``; ``"val"`` is the search's own,
+    :func:`zeronas.engine.search.choose_by_validation`)."""
+    if how != "last":
         raise ZeroNASError(f"search.select must be 'last' or 'val', not {how!r}")
+    entry = arch_history[-1]
     return Genotype.from_dict(entry["genotype_dict"]), entry["epoch"]

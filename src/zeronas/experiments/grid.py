@@ -151,9 +151,8 @@ def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
         if method == "paper":
             arch = paper_genotype(paper_arch_for(ds))
             return train_genotype(ds, arch, cfg, seed, d, grid.device, True, grid.log)
-        if method == "random":
-            metrics = train_genotype(ds, random_pair(cfg, seed), cfg, seed, d, grid.device, True, grid.log)
-            return {**metrics, "genotype": random_pair(cfg, seed).to_dict()}
+        if method == "random":  # the draw's genotype.json is in the cell
+            return train_genotype(ds, random_pair(cfg, seed), cfg, seed, d, grid.device, True, grid.log)
         return run_nas(ds, cfg, seed, d, grid.device, True, grid.log)
 
     if method in NO_FRAMEWORK:

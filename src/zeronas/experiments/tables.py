@@ -13,6 +13,7 @@ import numpy as np
 from zeronas.config import Config
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.experiments.grid import METHODS, NO_FRAMEWORK, Grid, method_cell, paper_arch_for
+from zeronas.experiments.recovery import recovery_table
 from zeronas.nas.genotype import Genotype
 from zeronas.pipeline import run_search, train_genotype
 from zeronas.plots import plot_transfer
@@ -139,6 +140,11 @@ def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[st
     text = "\n".join(md) + "\n" + note
     atomic_write_text(grid.out / f"{name}.md", text)
     _write_rows(grid.out / f"{name}.csv", csv_rows)
+    for ds in datasets:
+        for fw in frameworks:
+            planted = recovery_table(grid.out, ds, fw)
+            if planted is not None:
+                text += f"\nRecovery of the planted generator ({ds.name}, {fw}; recovery.md):\n\n{planted}"
     return text
 
 

@@ -1,0 +1,119 @@
+"""The comparison's floors, ceiling and baselines on a tiny planted-architecture benchmark:
+oracle, ESZSL, linear generator, FIX, the paper's genotype, random search and NAS, with the
+recovery table of the planted generator."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from zeronas.cli import cli
+from zeronas.config import load_config
+from zeronas.experiments.grid import random_pair
+from zeronas.nas.genotype import Genotype
+from zeronas.synthetic import SynthConfig, build_benchmark
+
+TINY = [
+    *("--set", "train.epochs=1"),
+    *("--set", "search.epochs=1"),
+    *("--set", "model.fix_hidden=16"),
+    *("--set", "eval.syn_num_zsl=10"),
+    *("--set", "eval.syn_num_gzsl=10"),
+    *("--set", "eval.final_cls_epochs=2"),
+    *("--set", "clswgan.pretrain_cls_epochs=2"),
+    *("--set", "search.g_widths=8,8,8,8"),
+    *("--set", "search.d_widths=8,8,8,8"),
+]
+METHODS = "oracle,eszsl,linear,fix,paper,random,nas"
+
+
+@pytest.fixture(scope="module")
+def planted_grid(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("planted")
+    data = root / "awa2_planted"
+    cfg = SynthConfig(base="awa2", variant="genotype", widths=(8, 8, 8, 8), feature_dim=16)
+    cfg.trainval_per_class, cfg.test_seen_per_class, cfg.test_unseen_per_class = 6, 2, 4
+    build_benchmark(cfg, data)
+    out = root / "grid"
+    args = ["experiment", "compare", "--data", str(data), "--seeds", "1", "--random-draws", "3", "--out", str(out)]
+    res = CliRunner().invoke(cli, [*args, "--methods", METHODS, *TINY], catch_exceptions=True)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    return data, out
+
+
+def test_every_method_has_its_row_and_cells(planted_grid):
+    _, out = planted_grid
+    md = (out / "compare.md").read_text()
+    for label in (
+        "Planted generator (oracle ceiling)",
+        "ESZSL",
+        "Linear generator",
+        "f-CLSWGAN FIX",
+        "the paper's AWA genotype",  # the name awa2_planted starts with the paper's "awa"
+        "random genotypes, median of 3",
+        "best of 3 on validation (random search)",
+        "f-CLSWGAN + ZeroNAS",
+    ):
+        assert label in md, label
+    cells = out / "cells" / "awa2_planted"
+    for rel in (
+        "oracle/seed0",
+        "eszsl/seed0",
+        "linear/seed0",
+        "clswgan/fix/seed0",
+        "clswgan/paper/seed0",
+        "clswgan/random/draw2",
+        "clswgan/nas/seed0",
+    ):
+        assert (cells / rel / "metrics.json").is_file(), rel
+
+
+def test_random_rows_are_the_median_and_the_best_on_validation(planted_grid):
+    _, out = planted_grid
+    cells = [
+        json.loads((out / "cells/awa2_planted/clswgan/random" / f"draw{k}/metrics.json").read_text()) for k in range(3)
+    ]
+    zsl = [100 * m["zsl_top1"] for m in cells]
+    val = [m["validation"]["zsl"]["val_zsl_top1"] for m in cells]
+    md = (out / "compare.md").read_text()
+    median_row = next(line for line in md.splitlines() if "median of 3" in line).split(" | ")
+    best_row = next(line for line in md.splitlines() if "random search" in line).split(" | ")
+    # columns: method, val ZSL, ZSL T1, ...
+    assert median_row[2].startswith(f"{np.median(zsl):.1f} [")
+    assert best_row[2] == f"{zsl[int(np.argmax(val))]:.1f}"
+
+
+def test_random_draws_are_the_spaces_and_repeatable(planted_grid):
+    data, out = planted_grid
+    cfg, _ = load_config(None, data.name)
+    cfg.apply_overrides([TINY[i + 1] for i in range(0, len(TINY), 2)])
+    stored = Genotype.load(out / "cells/awa2_planted/clswgan/random/draw1/genotype.json")
+    assert stored == random_pair(cfg, 1)
+    assert random_pair(cfg, 1) != random_pair(cfg, 2)
+
+
+def test_recovery_table_of_the_planted_generator(planted_grid):
+    _, out = planted_grid
+    text = (out / "recovery.md").read_text()
+    assert text.startswith("Planted generator: `")
+    per_cell = json.loads((out / "recovery.json").read_text())
+    assert set(per_cell) == {"nas", "random"} and len(per_cell["random"]) == 3
+    for cells in per_cell.values():
+        for c in cells:
+            assert 0.0 <= c["ops"] <= c["edges"] <= 1.0 and c["ops"] <= c["activations"] <= c["edges"]
+    mean_edges = 100 * np.mean([c["edges"] for c in per_cell["random"]])
+    assert re.search(rf"\| random \| 3 \| {mean_edges:.1f} ±", text)
+
+
+def test_oracle_needs_a_planted_benchmark(tmp_path):
+    from zeronas.baselines.generators import oracle_evaluate
+    from zeronas.data import load_dataset
+    from zeronas.errors import ZeroNASError
+
+    with pytest.raises(ZeroNASError, match="not a semi-synthetic benchmark"):
+        oracle_evaluate(load_dataset(None), load_config(None, "fmnist")[0])
