@@ -57,7 +57,7 @@ def tiny_config() -> Config:
         "search.g_widths": (8, 8, 8, 8),
         "search.d_widths": (8, 8, 8, 8),
         "search.eval_every": 1,
-        "search.select": "val",  # the genotype then depends on the validation scores too
+        "search.select": "val",  # candidates retrained on the validation folds choose the genotype
     }.items():
         cfg.set(key, value, "test")
     return cfg
@@ -238,9 +238,14 @@ def searched(tmp_path_factory, datasets) -> dict:
 
 
 def test_the_search_builds_the_validation_task_only(searched):
-    """Protects: the search never builds the test task. Fails when ``search_session`` uses
+    """Protects: the search never builds the test task, neither for its epochs (one
+    validation split) nor for ``search.select = "val"`` (each candidate retrained on every
+    validation fold). Fails when ``search_session`` or ``choose_by_validation`` uses
     ``dataset.test_task()``."""
-    assert searched["clean"]["events"] == [("validation_task", 0, 1)]
+    events = searched["clean"]["events"]
+    candidates = len(searched["clean"]["genotype"]["search"]["candidates"])
+    assert candidates >= 1
+    assert events == [("validation_task", 0, 1)] + [("validation_task", f, FOLDS) for f in range(FOLDS)] * candidates
 
 
 def test_poisoned_test_split_changes_nothing_of_a_search(searched):

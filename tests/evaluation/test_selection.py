@@ -5,12 +5,15 @@ genotype choice (``search.select``)."""
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import zeronas.evaluation.selection as selection_module
 from tests.evaluation.test_calibration import separable
-from zeronas.config import EvalConfig
+from zeronas.config import Config, EvalConfig
 from zeronas.errors import ZeroNASError
 from zeronas.evaluation import choose_genotype, evaluate_test_once, select_epochs
 from zeronas.evaluation.calibration import apply_constant, choose_constant
@@ -153,16 +156,49 @@ def test_select_last_takes_the_final_epochs_genotype():
     assert (geno, epoch) == (fixed_genotype(40), 4)
 
 
-def test_select_val_takes_the_best_scored_epoch_earliest_on_ties():
-    history = [{"epoch": 1, "val_zsl": 0.2}, {"epoch": 2, "val_zsl": 0.6}, {"epoch": 3}, {"epoch": 4, "val_zsl": 0.6}]
-    geno, epoch = choose_genotype(history, ARCH, "val")
-    assert (geno, epoch) == (fixed_genotype(20), 2)
-    history[2]["val_zsl"] = 0.61
-    assert choose_genotype(history, ARCH, "val") == (fixed_genotype(30), 3)
-
-
-def test_select_val_needs_scores_and_select_needs_a_known_rule():
-    with pytest.raises(ZeroNASError, match="search.eval_every > 0"):
-        choose_genotype([{"epoch": 1}], ARCH[:1], "val")
+def test_select_needs_a_known_rule():
     with pytest.raises(ZeroNASError, match="'last' or 'val'"):
         choose_genotype([{"epoch": 1}], ARCH[:1], "best")
+
+
+def choose_by_validation(monkeypatch, run_dir: Path, arch: list[dict], scores: dict[int, float], **settings) -> tuple:
+    """``search.select = "val"`` over ``arch`` with the fold retraining replaced by a table of
+    mean validation ZSL per FIX width; also returns the epochs validated, in order."""
+    search_module = importlib.import_module("zeronas.engine.search")
+    validated: list[int] = []
+
+    def validate(dataset, genotype, cfg, seed, where, device, resume, log):
+        validated.append(int(where.name.removeprefix("epoch")))
+        width = next(w for w in scores if fixed_genotype(w) == genotype)
+        return {"zsl": {"val_zsl_top1": scores[width]}}
+
+    monkeypatch.setattr(search_module, "validate_genotype", validate)
+    cfg = Config()
+    for key, value in settings.items():
+        cfg.set(f"search.{key}", value, "test")
+    genotype, epoch, scored = search_module.choose_by_validation(
+        None, cfg, arch, 0, run_dir, None, False, lambda m: None
+    )
+    return genotype, epoch, scored, validated
+
+
+def test_select_val_validates_the_last_distinct_genotypes_and_keeps_the_best_latest_on_ties(monkeypatch, tmp_path):
+    """Protects ``search.select = "val"``: candidates are the distinct genotypes of the last
+    epochs (latest first, a repeated genotype validated once, at most ``val_candidates``,
+    none from the warm-up), the best mean validation ZSL wins, the latest on ties."""
+    arch = [arch_entry(e, w) for e, w in ((1, 10), (2, 20), (3, 30), (4, 30), (5, 40))]
+    scores = {10: 0.99, 20: 0.9, 30: 0.5, 40: 0.5}
+    genotype, epoch, scored, validated = choose_by_validation(monkeypatch, tmp_path, arch, scores, val_candidates=2)
+    assert validated == [5, 4]  # epoch 3 repeats epoch 4's genotype; epoch 2 is one too many
+    assert (genotype, epoch) == (fixed_genotype(40), 5)  # a tie: the latest
+    assert scored == [{"epoch": 5, "val_zsl_top1": 0.5}, {"epoch": 4, "val_zsl_top1": 0.5}]
+    _, epoch, _, validated = choose_by_validation(monkeypatch, tmp_path, arch, scores, val_candidates=3)
+    assert (validated, epoch) == ([5, 4, 2], 2)
+    _, epoch, _, validated = choose_by_validation(
+        monkeypatch, tmp_path, arch, scores, val_candidates=9, warmup_epochs=2
+    )
+    assert (validated, epoch) == ([5, 4], 5)  # epochs 1-2 are the warm-up
+    _, epoch, _, validated = choose_by_validation(
+        monkeypatch, tmp_path, arch[:2], scores, val_candidates=9, warmup_epochs=2
+    )
+    assert (validated, epoch) == ([2, 1], 1)  # all warm-up: every epoch is a candidate
