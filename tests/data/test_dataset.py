@@ -876,7 +876,7 @@ def test_bad_input_cli_subprocess(case, tmp_path):
         [sys.executable, "-m", "zeronas.cli", "data", "check", str(path)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a liveness bound: starting torch on a loaded machine can take minutes
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
