@@ -63,9 +63,9 @@ def test_config_show_is_the_resolved_config_as_toml_with_help(tmp_path, monkeypa
 
 
 def test_config_show_unmatched_name_says_defaults(tmp_path, monkeypatch, capsys):
-    code, out, _ = _cli(monkeypatch, capsys, "config", "show", "--data", str(tmp_path / "CUB_features"))
+    code, out, _ = _cli(monkeypatch, capsys, "config", "show", "--data", str(tmp_path / "birds_features"))
     assert code == 0
-    assert out.splitlines()[0] == "# config: defaults (no config matches 'CUB_features'; use --config)"
+    assert out.splitlines()[0] == "# config: defaults (no config matches 'birds_features'; use --config)"
     assert tomllib.loads(out)["train"]["epochs"] == Config().train.epochs
 
 
@@ -79,7 +79,8 @@ def test_config_show_bad_config_is_one_line(monkeypatch, capsys):
     ("source", "arg", "name", "line"),
     [
         ("/pkg/configs/cub.toml", None, "CUB", "config: cub.toml (matched by dataset name)"),
-        ("defaults", None, "CUB_features", "config: defaults (no config matches 'CUB_features'; use --config)"),
+        ("/pkg/configs/cub.toml", None, "CUB_features", "config: cub.toml (matched by dataset name prefix 'cub')"),
+        ("defaults", None, "birds", "config: defaults (no config matches 'birds'; use --config)"),
         ("/pkg/configs/flo.toml", "flo", "mine", "config: flo.toml (--config flo)"),
         ("/home/me/x.toml", "/home/me/x.toml", "mine", "config: /home/me/x.toml (--config /home/me/x.toml)"),
     ],
@@ -92,7 +93,8 @@ def test_describe_source(source, arg, name, line):
     ("folder", "line"),
     [
         ("cub", "config: cub.toml (matched by dataset name)"),
-        ("CUB_features", "config: defaults (no config matches 'CUB_features'; use --config)"),
+        ("CUB_features", "config: cub.toml (matched by dataset name prefix 'cub')"),
+        ("birds", "config: defaults (no config matches 'birds'; use --config)"),
     ],
 )
 def test_train_says_which_config_at_start(tmp_path, monkeypatch, capsys, folder, line):

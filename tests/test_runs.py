@@ -44,6 +44,12 @@ def zeronas(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
+def _default_sigint() -> None:
+    # A shell's background job (as CI may run the suite) ignores SIGINT, and Python keeps an
+    # ignored SIGINT ignored: give the child the terminal's default so Ctrl-C can be tested.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "zeronas.cli", *args],
@@ -51,6 +57,7 @@ def start(*args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=ENV,
+        preexec_fn=_default_sigint,
     )
 
 
@@ -294,3 +301,16 @@ def test_a_layout_2_checkpoint_is_upgraded_and_continues_identically(tmp_path, k
     expected = epoch(a)
     torch.manual_seed(2)
     assert epoch(b) == expected
+
+
+def test_train_validate_only_writes_the_selection_and_never_a_final_stage(tmp_path):
+    """`zeronas train --validate-only`, for tuning settings: the select stages only."""
+    run = tmp_path / "v"
+    proc = zeronas("train", "--validate-only", "--out", str(run), "--epochs", "2", *TINY)
+    selection = json.loads((run / "validation.json").read_text())
+    assert set(selection) >= {"zsl", "gzsl", "gzsl_calibrated"}
+    assert 1 <= selection["zsl"]["epoch"] <= 2
+    assert not (run / "metrics.json").exists()
+    stages = {line.split(",")[0] for line in (run / "history.csv").read_text().splitlines()[1:]}
+    assert stages and all(s.startswith("select") for s in stages)  # no final stage on all seen data
+    assert "no test data was read" in proc.stdout and "validation folds (mean): ZSL top-1" in proc.stdout

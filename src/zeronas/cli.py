@@ -190,8 +190,14 @@ def _setup(run_dir: Path, resumed: bool, command: str, data_path, seed, config, 
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="New run directory.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
 @click.option("--epochs", type=int, default=None, help="Upper bound on GAN epochs (train.epochs).")
-def train(data, seed, config, framework, sets, device, tensorboard, arch, out, resume, epochs) -> None:
+@click.option(
+    "--validate-only",
+    is_flag=True,
+    help="Only the select stages on the validation folds (for tuning settings): no final stage, no test data.",
+)
+def train(data, seed, config, framework, sets, device, tensorboard, arch, out, resume, epochs, validate_only) -> None:
     """Train a generator/critic pair with a framework (default f-CLSWGAN) and evaluate it (ZSL and GZSL)."""
+    from zeronas.engine.train import validate_genotype
     from zeronas.pipeline import train_genotype
 
     run_dir, resumed = _start("train", out, resume)
@@ -209,8 +215,14 @@ def train(data, seed, config, framework, sets, device, tensorboard, arch, out, r
         arch=arch,
         tensorboard=tensorboard,
         framework=framework,
+        validate_only=validate_only,
     )
     genotype, _ = _load_arch(extra["arch"], cfg)
+    if extra["validate_only"]:
+        genotype.save(run_dir / "genotype.json")
+        selection = validate_genotype(ds, genotype, cfg, seed, run_dir, dev, resumed, _log)
+        _print_validation(selection, run_dir)
+        return
     metrics = train_genotype(ds, genotype, cfg, seed, run_dir, dev, resumed, _log)
     _print_metrics(metrics, run_dir)
 
@@ -431,6 +443,17 @@ def _print_metrics(m: dict, run_dir: Path) -> None:
         lines.append(f"search: {verdict}; median operation margins {margins}")
     lines.append(f"wrote {run_dir / 'metrics.json'}")
     click.echo("\n".join(lines))
+
+
+def _print_validation(selection: dict, run_dir: Path) -> None:
+    zsl, gzsl, cal = selection["zsl"], selection["gzsl"], selection["gzsl_calibrated"]
+    spread = f" ± {100 * zsl['val_zsl_top1_std']:.1f}" if "val_zsl_top1_std" in zsl else ""
+    click.echo(
+        f"validation folds (mean): ZSL top-1 {100 * zsl['val_zsl_top1']:.1f}%{spread} at epoch {zsl['epoch']} | "
+        f"GZSL H {100 * gzsl['val_h']:.1f}% at epoch {gzsl['epoch']} | "
+        f"calibrated H {100 * cal['val_h']:.1f}% at epoch {cal['epoch']}\n"
+        f"no test data was read; wrote {run_dir / 'validation.json'}"
+    )
 
 
 def main() -> None:

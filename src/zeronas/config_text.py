@@ -36,7 +36,9 @@ def describe_source(source: str, config_arg: str | None, name: str, sets: tuple[
     elif source == "defaults":
         line = f"config: defaults (no config matches '{name}'; use --config)"
     else:
-        line = f"config: {Path(source).name} (matched by dataset name)"
+        matched = Path(source).stem
+        how = "dataset name" if matched == name.lower() else f"dataset name prefix '{matched}'"
+        line = f"config: {Path(source).name} (matched by {how})"
     return line + (f", with --set {' '.join(sets)}" if sets else "")
 
 

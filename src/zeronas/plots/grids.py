@@ -32,14 +32,15 @@ def plot_transfer(rows: list[dict], path: Path, title: str = "") -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(4.2 + 2.6 * len(dsts), 1.6 + 0.9 * len(srcs)))
     for ax, (key, label) in zip(axes, (("zsl", "ZSL top-1 (%)"), ("cal_h", "GZSL H, calibrated (%)")), strict=True):
         mean = np.array([[float(cell[(a, b)][f"{key}_mean_pct"]) for b in dsts] for a in srcs])
-        std = np.array([[float(cell[(a, b)][f"{key}_std_pct"]) for b in dsts] for a in srcs])
+        # one seed has no spread: the cell shows the mean alone
+        std = [[cell[(a, b)][f"{key}_std_pct"] for b in dsts] for a in srcs]
         ax.imshow(mean, cmap="viridis", vmin=0, vmax=100, aspect="auto")
         for i in range(len(srcs)):
             for j in range(len(dsts)):
                 ax.text(
                     j,
                     i,
-                    f"{mean[i, j]:.1f}\n± {std[i, j]:.1f}",
+                    f"{mean[i, j]:.1f}" + (f"\n± {float(std[i][j]):.1f}" if std[i][j] is not None else ""),
                     ha="center",
                     va="center",
                     color="white" if mean[i, j] < 60 else "black",
