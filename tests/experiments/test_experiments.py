@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from tests.processes import wait_for
 from zeronas.cli import cli
 from zeronas.data.dataset import bundled_dataset_path
-from zeronas.runs import CHECKPOINT
 
 TINY = [
     "--set",
@@ -80,36 +74,6 @@ def test_finished_cells_are_never_recomputed(compare_grid):
     assert res.exit_code == 0
     assert "[run]" not in res.output
     assert {p: p.stat().st_mtime_ns for p in cells} == before
-
-
-def test_a_grid_killed_mid_cell_resumes_that_cell_and_keeps_the_finished_ones(tmp_path, compare_grid):
-    """Protects grid resume after a crash: `kill -9` while the second FIX cell trains, then the
-    same command again: the finished cell is not touched (bytes and mtime), the killed one
-    continues from its checkpoint and ends with the numbers of an uninterrupted grid's cell
-    (``compare_grid``'s, same settings and seed)."""
-    out = tmp_path / "killed"
-    args = ["experiment", "compare", "--seeds", "2", "--methods", "fix", "--out", str(out), *TINY]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zeronas.cli", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    cells = out / "cells/fmnist/clswgan/fix"
-    wait_for(lambda: (cells / "seed1" / CHECKPOINT).is_file(), proc)  # written after its first epoch
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert not (cells / "seed1/metrics.json").exists(), "the cell finished before it was killed"
-    done = cells / "seed0/metrics.json"
-    before = (done.read_bytes(), done.stat().st_mtime_ns)
-    res = invoke(*args)
-    assert res.exit_code == 0, res.output + repr(res.exception)
-    assert "[done] fmnist/clswgan/fix/seed0" in res.output and "[run] fmnist/clswgan/fix/seed1" in res.output
-    assert (done.read_bytes(), done.stat().st_mtime_ns) == before
-    for seed in (0, 1):
-        reference = compare_grid / f"cells/fmnist/clswgan/fix/seed{seed}/metrics.json"
-        assert (cells / f"seed{seed}/metrics.json").read_text() == reference.read_text()
 
 
 def test_a_grid_with_other_settings_is_refused(compare_grid):
