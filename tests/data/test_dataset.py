@@ -5,7 +5,9 @@
   its validation task never touches a test sample (AWA1, AWA2, SUN and FLO have
   ``train_loc``/``val_loc`` overlapping ``test_seen_loc``).
 * Every bad input fails with one :class:`DataError` naming the file and the problem, and
-  ``zeronas data check`` turns it into exit status 2 and one line on stderr.
+  ``zeronas data check`` turns it into exit status 2 and one line on stderr (checked once
+  per place that raises).
+* A seen class of 2 trainval samples holds one out for validation; one of 1 is refused.
 * MATLAB v7.3 (HDF5) files read the same as v5 files.
 * Preprocessing is fitted on training rows only; class vectors come out unit L2.
 """
@@ -396,6 +398,34 @@ def test_class_vectors_unit_l2(tmp_path):
         np.testing.assert_allclose(task.class_vectors.numpy(), unit, atol=1e-6)
 
 
+# ============================================================================ small classes
+
+
+def test_a_class_of_two_trainval_samples_holds_one_out_in_every_fold(tmp_path):
+    """Protects the small-class fix: with ``round(0.2 * 2) = 0`` a 2-sample class used to
+    hold out nothing, and scoring its (empty) validation images failed deep in a run
+    (``ValueError: class 2 has no samples`` from ESZSL). Now it trains on one and holds one
+    out, in every fold where it trains, and the whole protocol runs."""
+    from zeronas.baselines import eszsl_evaluate
+
+    a = make_arrays(n_classes=10, n_unseen=3, per_class=20, val_classes=(0, 1))
+    small = a["trainval"][a["labels"][a["trainval"]] == 2]
+    a["trainval"] = np.setdiff1d(a["trainval"], small[2:])  # class 2 keeps 2 trainval samples
+    ds = load_dataset(write_xlsa17(tmp_path / "small", a))
+    trained = 0
+    for fold in range(3):
+        split = ds.validation_split(fold, 3)
+        if 2 in ds.fold_classes(3)[fold]:
+            continue
+        trained += 1
+        labels = a["labels"]
+        assert (labels[split["train"]] == 2).sum() == 1
+        assert (labels[split["test_seen"]] == 2).sum() == 1
+    assert trained >= 2
+    m = eszsl_evaluate(ds)  # raised ValueError before the fix
+    assert 0.0 <= m["gzsl_h"] <= 1.0
+
+
 # ============================================================================ bad inputs
 #
 # Each case builds a bad dataset under tmp and returns (path to check, file the message
@@ -439,6 +469,12 @@ TV, TS, TU = A["trainval"], A["test_seen"], A["test_unseen"]
 
 def _loc(idx) -> np.ndarray:
     return (np.asarray(idx) + 1)[:, None]
+
+
+def _one_of_class(c: int) -> np.ndarray:
+    """trainval with a single sample left of seen class ``c``."""
+    of_c = TV[A["labels"][TV] == c]
+    return np.setdiff1d(TV, of_c[1:])
 
 
 def case_missing_res101(tmp):
@@ -607,6 +643,11 @@ XLSA17_CASES = {
         _att(d),
         r"labels contradict the splits: 'test_seen_loc' holds classes \[4\] with no training samples",
     ),
+    "seen class with one trainval sample": lambda t: (
+        (d := _x(t, trainval_loc=_loc(_one_of_class(3)))),
+        _att(d),
+        r"seen class 3 \(class_3\) has 1 sample in 'trainval_loc'; every seen class needs at least 2",
+    ),
     "val_loc on unseen classes": lambda t: (
         (d := _x(t, val_loc=_loc(TU[:3]))),
         _att(d),
@@ -756,6 +797,11 @@ NPZ_CASES = {
         str(p),
         r"labels contradict the splits: 'test_seen_idx' holds classes \[2\] with no training samples",
     ),
+    "seen class with one trainval sample": lambda t: (
+        (p := _n(t, trainval_idx=_one_of_class(0))),
+        str(p),
+        r"seen class 0 \(class_0\) has 1 sample in 'trainval_idx'",
+    ),
     "val_classes unseen": lambda t: (
         (p := _n(t, val_classes=np.array([0, 6]))),
         str(p),
@@ -787,7 +833,25 @@ def test_bad_input_raises_data_error(case, tmp_path):
     assert "\n" not in msg
 
 
-@pytest.mark.parametrize("case", list(BAD))
+# The CLI turns every DataError into the same one line (``zeronas.cli.main``), so the table
+# runs through it once per place that raises, not once per case: load_dataset itself, the
+# MATLAB v5, HDF5 and .npz readers, the consistency checks, and the dataset's class sizes.
+CLI_CASES = [
+    "xlsa17: missing folder",
+    "xlsa17: neither folder nor npz",
+    "xlsa17: missing key features",
+    "xlsa17: res101.mat is text",
+    "xlsa17: missing key (HDF5)",
+    "xlsa17: res101.mat is broken HDF5",
+    "npz: text named .npz",
+    "npz: missing key class_vectors",
+    "xlsa17: trainval overlaps test_seen",
+    "npz: class with no samples",
+    "xlsa17: seen class with one trainval sample",
+]
+
+
+@pytest.mark.parametrize("case", CLI_CASES)
 def test_bad_input_cli_exit_2_one_line(case, tmp_path, monkeypatch, capsys):
     import zeronas.cli
 
@@ -812,7 +876,7 @@ def test_bad_input_cli_subprocess(case, tmp_path):
         [sys.executable, "-m", "zeronas.cli", "data", "check", str(path)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a liveness bound: starting torch on a loaded machine can take minutes
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
-from zeronas.nas.genotype import Edge, Genotype, GenotypeError, NetGenotype, Node, fixed_genotype
+from zeronas.nas.genotype import Edge, Genotype, GenotypeError, NetGenotype, Node, derive, fixed_genotype
 from zeronas.nas.network import DiscreteNet
 from zeronas.nas.ops import OPS
 from zeronas.nas.supernet import Supernet
@@ -35,6 +36,40 @@ def test_derivation_follows_constructed_alpha_and_beta():
     got[7] = {e.src: e.op for e in geno.output}
     expected = {j: {i: OPS[k] for i, k in ch.items()} for j, ch in plan.items()}
     assert got == expected
+
+
+def hand_weights() -> tuple[dict, dict]:
+    """softmax(alpha) and softmax(beta) of a generator with nodes 3, 4 and output 5, written
+    out with ties: node 3's 2nd place (sources 1 and 2), node 4's sources 0-2, the output's
+    top pair, and edge 0->3's best operation (ops 2 and 5)."""
+    edges = {3: [0.4, 0.3, 0.3], 4: [0.1, 0.1, 0.1, 0.7], 5: [0.0, 0.0, 0.0, 0.5, 0.5]}
+    ops = {(i, j): np.full(len(OPS), 0.1) for j in edges for i in range(j)}
+    ops[(0, 3)][[2, 5]] = 0.3
+    ops[(1, 3)][6] = 0.3
+    ops[(3, 4)][4] = 0.3
+    return ops, {j: np.array(w) for j, w in edges.items()}
+
+
+@pytest.mark.parametrize(
+    ("keep", "nodes", "output"),
+    [
+        (1, {3: ((0, 2),)}, ((3, 0),)),
+        (2, {3: ((0, 2), (1, 6)), 4: ((0, 0), (3, 4))}, ((3, 0), (4, 0))),
+        (3, {3: ((0, 2), (1, 6), (2, 0)), 4: ((0, 0), (1, 0), (3, 4))}, ((0, 0), (3, 0), (4, 0))),
+    ],
+)
+def test_derivation_by_hand_with_ties_and_any_number_of_kept_edges(keep, nodes, output):
+    """Protects ``derive`` (SPEC §6): the ``keep`` strongest in-edges per node, the earliest
+    source on a tie, each with its strongest operation (the first on a tie), dead nodes
+    dropped (``keep = 1``: node 4 feeds nothing)."""
+    ops, edges = hand_weights()
+    got = derive("generator", (4, 4), ops, edges, keep)
+
+    def edge_list(pairs):
+        return tuple(Edge(i, OPS[k]) for i, k in pairs)
+
+    want = NetGenotype("generator", tuple(Node(j, 4, edge_list(p)) for j, p in nodes.items()), edge_list(output))
+    assert got == want
 
 
 def test_dead_nodes_are_dropped():

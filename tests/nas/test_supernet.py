@@ -89,12 +89,15 @@ def test_sampled_forward_equals_the_mixture_when_alpha_is_one_hot(role):
 
 
 def test_sampled_forward_draws_operations_and_trains_alpha():
+    """Protects the GDAS draw: without dropout, two passes differ only by their Gumbel draws
+    (fails when the sampled forward ignores ``tau`` and returns the mixture)."""
     torch.manual_seed(0)
-    net = Supernet("generator", (5, 3), (4, 6), 7)
-    net.tau = 5.0
+    net = Supernet("generator", (5, 3), (4, 6), 7, dropout=0.0)
     a, b = torch.randn(9, 5), torch.randn(9, 3)
+    assert torch.equal(net(a, b), net(a, b))  # the mixture is deterministic
+    net.tau = 5.0
     outs = [net(a, b) for _ in range(3)]
-    assert not torch.allclose(outs[0], outs[1])  # a new draw (and dropout) per pass
+    assert not torch.allclose(outs[0], outs[1])  # a new draw per pass
     net(a, b).pow(2).sum().backward()
     assert net.alpha.grad is not None and net.alpha.grad.abs().sum() > 0
     assert net.beta.grad is not None and torch.isfinite(net.beta.grad).all()

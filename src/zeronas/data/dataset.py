@@ -109,6 +109,25 @@ def _make_task(
     )
 
 
+def _check_class_sizes(raw: RawArrays) -> None:
+    """Every seen class needs 2 trainval samples: in each validation task where it trains,
+    one at least is held out to play test-seen (a class of 2 gives 1 and keeps 1), and a
+    class without held-out samples cannot be scored (per-class accuracy over no images)."""
+    labels = raw.labels[raw.splits["trainval"]]
+    classes, counts = np.unique(labels, return_counts=True)
+    small = classes[counts < 2]
+    if small.size:
+        c = int(small[0])
+        name = f" ({raw.class_names[c]})" if raw.class_names else ""
+        more = f" (and {small.size - 1} more)" if small.size > 1 else ""
+        file, key = raw.where("trainval")
+        raise DataError(
+            file,
+            f"seen class {c}{name}{more} has 1 sample in '{key}'; every seen class needs at least 2 "
+            "(one to train on, one held out as a validation image)",
+        )
+
+
 class ZSLDataset:
     """A validated dataset with its class roles.
 
@@ -119,7 +138,8 @@ class ZSLDataset:
         split_seed: seed of the derived validation classes (when the file names none)
             and of the validation task's held-out seen samples.
         val_fraction: fraction of seen samples per training class held out as the
-            validation task's "test-seen" images.
+            validation task's "test-seen" images (rounded, at least one: a class of 2
+            trainval samples trains on 1). A seen class of 1 sample is a :class:`DataError`.
     """
 
     def __init__(
@@ -131,6 +151,7 @@ class ZSLDataset:
         val_fraction: float = 0.2,
     ):
         validate(raw)
+        _check_class_sizes(raw)
         self.raw = raw
         self.name = name
         self.source = source
@@ -204,7 +225,7 @@ class ZSLDataset:
         """Sample indices of the validation task of ``fold``; every one of them is in ``trainval``.
 
         The fold's classes play the unseen classes; every other seen class trains, with
-        ``val_fraction`` of its samples held out to play the test-seen images.
+        ``val_fraction`` of its samples (at least one) held out to play the test-seen images.
         """
         if not 0 <= fold < folds:
             raise DataError(self.source, f"validation fold {fold} does not exist (folds: {folds})")
@@ -216,7 +237,7 @@ class ZSLDataset:
         for c in np.setdiff1d(self.seen_classes, val_classes):
             idx = trainval[labels == c]
             idx = idx[rng.permutation(idx.size)]
-            k = int(round(idx.size * self.val_fraction)) if idx.size > 1 else 0
+            k = max(1, int(round(idx.size * self.val_fraction)))  # >= 2 samples: see _check_class_sizes
             held.append(idx[:k])
             train.append(idx[k:])
         unseen = trainval[np.isin(labels, val_classes)]

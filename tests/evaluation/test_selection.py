@@ -1,0 +1,204 @@
+"""The selection protocol on hand-made rows: epochs chosen on the mean over the validation
+folds (earliest on ties, scored epochs only, common to every fold), the calibrated choice on
+the stacking margins, the test figures at their selected epochs only, and the search's
+genotype choice (``search.select``)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zeronas.evaluation.selection as selection_module
+from tests.evaluation.test_calibration import separable
+from zeronas.config import Config, EvalConfig
+from zeronas.errors import ZeroNASError
+from zeronas.evaluation import choose_genotype, evaluate_test_once, select_epochs
+from zeronas.evaluation.calibration import apply_constant, choose_constant
+from zeronas.nas.genotype import fixed_genotype
+
+BLIND = separable([0.1, -0.1], [0.1, -0.1])  # no constant separates: H at most 1/2
+SHARP = separable([0.5, 0.6], [0.1, 0.2])  # H = 1 for c in [0.2, 0.5)
+
+
+def row(epoch: int, zsl: float | None = None, h: float = 0.0, stage: str = "select") -> dict:
+    """A select-stage row; without ``zsl`` an epoch that was not scored."""
+    r: dict = {"stage": stage, "epoch": epoch, "critic_loss": -1.0}
+    if zsl is not None:
+        r.update(val_zsl=zsl, val_seen=0.9, val_unseen=0.1, val_h=h)
+    return r
+
+
+def test_the_mean_over_folds_decides_not_a_single_fold():
+    folds = [[row(1, 0.9), row(2, 0.5)], [row(1, 0.1), row(2, 0.6)]]  # means 0.5, 0.55
+    stacks = [{1: BLIND, 2: BLIND}, {1: BLIND, 2: BLIND}]
+    sel = select_epochs(folds, stacks, 11)
+    assert sel["zsl"]["epoch"] == 2
+    assert sel["zsl"]["val_zsl_top1"] == pytest.approx(0.55)
+    assert sel["zsl"]["val_zsl_top1_folds"] == [0.5, 0.6]
+    assert sel["zsl"]["val_zsl_top1_std"] == pytest.approx(np.std([0.5, 0.6], ddof=1))
+
+
+def test_ties_go_to_the_earliest_epoch():
+    folds = [[row(e, 0.5, h=0.3) for e in (1, 2, 3)], [row(e, 0.7, h=0.3) for e in (1, 2, 3)]]
+    stacks = [{e: SHARP for e in (1, 2, 3)}] * 2
+    sel = select_epochs(folds, stacks, 11)
+    assert [sel[k]["epoch"] for k in ("zsl", "gzsl", "gzsl_calibrated")] == [1, 1, 1]
+    # and a later epoch wins only when strictly better
+    folds[0][2] = row(3, 0.5 + 1e-9, h=0.3)
+    assert select_epochs(folds, stacks, 11)["zsl"]["epoch"] == 3
+
+
+def test_rows_without_validation_scores_never_compete():
+    """``train.eval_every`` > 1 leaves unscored rows; the last epoch is always scored."""
+    folds = [[row(1), row(2, 0.4), row(3), row(4, 0.6)]] * 2
+    stacks = [{2: BLIND, 4: BLIND}] * 2
+    sel = select_epochs(folds, stacks, 11)
+    assert sel["zsl"]["epoch"] == 4
+    for choice in sel.values():
+        assert choice["epoch"] in (2, 4)
+
+
+def test_plain_and_calibrated_gzsl_are_chosen_on_their_own_figures():
+    """val_h (plain GZSL, from the rows) picks epoch 1; the calibrated H, computed from the
+    stacking margins, picks epoch 2; ZSL picks epoch 3."""
+    folds = [[row(1, 0.2, h=0.8), row(2, 0.3, h=0.1), row(3, 0.9, h=0.2)]] * 2
+    stacks = [{1: BLIND, 2: SHARP, 3: BLIND}] * 2
+    sel = select_epochs(folds, stacks, 11)
+    assert (sel["zsl"]["epoch"], sel["gzsl"]["epoch"], sel["gzsl_calibrated"]["epoch"]) == (3, 1, 2)
+    assert sel["gzsl"]["val_h"] == pytest.approx(0.8)
+    cal = sel["gzsl_calibrated"]
+    assert cal["val_h"] == 1.0 and 0.2 <= cal["stacking_constant"] < 0.5
+    assert cal["val_h_folds"] == [1.0, 1.0]
+
+
+def test_the_stacking_constant_is_chosen_jointly_over_the_folds():
+    a = separable([0.5, 0.6], [0.1, 0.2])
+    b = separable([0.05, 0.9], [0.0, 0.3])
+    folds = [[row(1, 0.5)], [row(1, 0.5)]]
+    sel = select_epochs(folds, [{1: a}, {1: b}], 21)["gzsl_calibrated"]
+    constant, joint = choose_constant([a, b], 21)
+    assert sel["stacking_constant"] == constant and sel["val_h"] == joint["h"]
+    assert sel["val_h_folds"] == [apply_constant(a, constant)["h"], apply_constant(b, constant)["h"]]
+    assert sel["val_h_std"] == pytest.approx(np.std(sel["val_h_folds"], ddof=1))
+
+
+def test_only_epochs_scored_in_every_fold_compete():
+    # epoch 2 is the best of fold 0 but was not scored in fold 1; epoch 3 has no margins in fold 0
+    folds = [[row(1, 0.3), row(2, 0.99), row(3, 0.9)], [row(1, 0.3), row(2), row(3, 0.9)]]
+    stacks = [{1: BLIND, 2: BLIND}, {1: BLIND, 2: BLIND, 3: BLIND}]
+    sel = select_epochs(folds, stacks, 11)
+    assert {c["epoch"] for c in sel.values()} == {1}
+    with pytest.raises(ZeroNASError, match="no epoch was scored on every validation fold"):
+        select_epochs([[row(1, 0.3)], [row(2, 0.3)]], [{1: BLIND}, {2: BLIND}], 11)
+
+
+def test_one_fold_reports_no_spread():
+    sel = select_epochs([[row(1, 0.4, h=0.2)]], [{1: SHARP}], 11)
+    assert sel["zsl"]["val_zsl_top1_std"] == 0.0 and sel["gzsl"]["val_h_std"] == 0.0
+
+
+# --------------------------------------------------------------------------- test once
+
+
+class FakeScores:
+    """GZSL scores whose S/U/H tell the constant they were evaluated with."""
+
+    def evaluate(self, task, stacking_constant: float = 0.0) -> dict[str, float]:
+        return {"seen": 0.5, "unseen": stacking_constant, "h": 0.25}
+
+
+def test_test_figures_are_scored_at_their_selected_epochs_only(monkeypatch):
+    calls: list[tuple[str, int]] = []
+    epoch = {"now": 0}
+
+    def zsl(fw, task, cfg):
+        calls.append(("zsl", epoch["now"]))
+        return 0.7
+
+    def gzsl(fw, task, cfg):
+        calls.append(("gzsl", epoch["now"]))
+        return FakeScores()
+
+    monkeypatch.setattr(selection_module, "zsl_accuracy", zsl)
+    monkeypatch.setattr(selection_module, "gzsl_scores", gzsl)
+    selection = {"zsl": {"epoch": 2}, "gzsl": {"epoch": 3}, "gzsl_calibrated": {"epoch": 3, "stacking_constant": 0.4}}
+    results: dict = {}
+    for e in range(1, 5):
+        epoch["now"] = e
+        evaluate_test_once(None, None, EvalConfig(), selection, e, results)  # type: ignore[arg-type]
+        if e == 1:
+            assert results == {}
+    assert calls == [("zsl", 2), ("gzsl", 3)]  # one GZSL classifier for both GZSL figures
+    assert results == {
+        "zsl_top1": 0.7,
+        "gzsl_seen": 0.5,
+        "gzsl_unseen": 0.0,  # plain: constant 0
+        "gzsl_h": 0.25,
+        "calibrated": {"stacking_constant": 0.4, "gzsl_seen": 0.5, "gzsl_unseen": 0.4, "gzsl_h": 0.25},
+    }
+
+
+# --------------------------------------------------------------------------- the search's genotype
+
+
+def arch_entry(epoch: int, hidden: int) -> dict:
+    return {"epoch": epoch, "genotype_dict": fixed_genotype(hidden).to_dict()}
+
+
+ARCH = [arch_entry(e, 10 * e) for e in (1, 2, 3, 4)]
+
+
+def test_select_last_takes_the_final_epochs_genotype():
+    geno, epoch = choose_genotype([{"epoch": e, "val_zsl": 0.9} for e in (1, 2, 3, 4)], ARCH, "last")
+    assert (geno, epoch) == (fixed_genotype(40), 4)
+
+
+def test_select_needs_a_known_rule():
+    with pytest.raises(ZeroNASError, match="'last' or 'val'"):
+        choose_genotype([{"epoch": 1}], ARCH[:1], "best")
+
+
+def choose_by_validation(monkeypatch, run_dir: Path, arch: list[dict], scores: dict[int, float], **settings) -> tuple:
+    """``search.select = "val"`` over ``arch`` with the fold retraining replaced by a table of
+    mean validation ZSL per FIX width; also returns the epochs validated, in order."""
+    search_module = importlib.import_module("zeronas.engine.search")
+    validated: list[int] = []
+
+    def validate(dataset, genotype, cfg, seed, where, device, resume, log):
+        validated.append(int(where.name.removeprefix("epoch")))
+        width = next(w for w in scores if fixed_genotype(w) == genotype)
+        return {"zsl": {"val_zsl_top1": scores[width]}}
+
+    monkeypatch.setattr(search_module, "validate_genotype", validate)
+    cfg = Config()
+    for key, value in settings.items():
+        cfg.set(f"search.{key}", value, "test")
+    genotype, epoch, scored = search_module.choose_by_validation(
+        None, cfg, arch, 0, run_dir, None, False, lambda m: None
+    )
+    return genotype, epoch, scored, validated
+
+
+def test_select_val_validates_the_last_distinct_genotypes_and_keeps_the_best_latest_on_ties(monkeypatch, tmp_path):
+    """Protects ``search.select = "val"``: candidates are the distinct genotypes of the last
+    epochs (latest first, a repeated genotype validated once, at most ``val_candidates``,
+    none from the warm-up), the best mean validation ZSL wins, the latest on ties."""
+    arch = [arch_entry(e, w) for e, w in ((1, 10), (2, 20), (3, 30), (4, 30), (5, 40))]
+    scores = {10: 0.99, 20: 0.9, 30: 0.5, 40: 0.5}
+    genotype, epoch, scored, validated = choose_by_validation(monkeypatch, tmp_path, arch, scores, val_candidates=2)
+    assert validated == [5, 4]  # epoch 3 repeats epoch 4's genotype; epoch 2 is one too many
+    assert (genotype, epoch) == (fixed_genotype(40), 5)  # a tie: the latest
+    assert scored == [{"epoch": 5, "val_zsl_top1": 0.5}, {"epoch": 4, "val_zsl_top1": 0.5}]
+    _, epoch, _, validated = choose_by_validation(monkeypatch, tmp_path, arch, scores, val_candidates=3)
+    assert (validated, epoch) == ([5, 4, 2], 2)
+    _, epoch, _, validated = choose_by_validation(
+        monkeypatch, tmp_path, arch, scores, val_candidates=9, warmup_epochs=2
+    )
+    assert (validated, epoch) == ([5, 4], 5)  # epochs 1-2 are the warm-up
+    _, epoch, _, validated = choose_by_validation(
+        monkeypatch, tmp_path, arch[:2], scores, val_candidates=9, warmup_epochs=2
+    )
+    assert (validated, epoch) == ([2, 1], 1)  # all warm-up: every epoch is a candidate
