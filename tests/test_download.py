@@ -76,12 +76,12 @@ def _zip_of(folders: dict[str, Path]) -> bytes:
 
 
 def _shaped(tmp: Path, name: str, seed: int = 0, **overrides) -> Path:
-    """A dataset with the benchmark's dims and class counts, 2 images per class."""
+    """A dataset with the benchmark's dims and class counts, 3 images per class (2 to train on)."""
     b = BENCHMARKS[name]
     a = make_arrays(
         n_classes=b.seen + b.unseen,
         n_unseen=b.unseen,
-        per_class=2,
+        per_class=3,
         feat_dim=b.feature_dim,
         att_dim=b.class_vector_dim,
         seed=seed,
@@ -139,7 +139,7 @@ def test_download_verifies_unpacks_records_and_data_check_passes(server, archive
     code, out, err = _cli(monkeypatch, capsys, "data", "download", "cub", "--root", str(root))
     assert code == 0, err
     assert server.requests == [("/xlsa17.zip", None)]
-    assert "CUB: verified: 2048-d features of 400 images, 312-d class vectors, 150 seen + 50 unseen classes" in err
+    assert "CUB: verified: 2048-d features of 600 images, 312-d class vectors, 150 seen + 50 unseen classes" in err
     assert out.splitlines() == [f"{root / 'CUB'}: ready (zeronas data check {root / 'CUB'})"]
     assert sorted(p.name for p in (root / "CUB").iterdir()) == ["att_splits.mat", "res101.mat"]
     assert _leftovers(root) == []  # no archive, no .part, no temporary folder
@@ -244,7 +244,7 @@ def test_flo_comes_from_the_fclswgan_archive(server, archives, tmp_path, monkeyp
     code, _, err = _cli(monkeypatch, capsys, *args)
     assert code == 0, err
     assert server.requests == [("/cvpr18xian.zip", None)]
-    assert "FLO: verified: 2048-d features of 204 images, 1024-d class vectors, 82 seen + 20 unseen classes" in err
+    assert "FLO: verified: 2048-d features of 306 images, 1024-d class vectors, 82 seen + 20 unseen classes" in err
 
 
 def test_an_unreachable_host_is_one_line(tmp_path, monkeypatch, capsys):

@@ -104,7 +104,7 @@ def test_a_grid_grows_by_a_seed_and_computes_only_the_new_cells(tmp_path):
     runs = {r["method"]: int(r["runs"]) for r in csv.DictReader((out / "compare.csv").open())}
     assert runs == {"eszsl": 1, "fix": 2}
     asked = json.loads((out / "grid.json").read_text())["asked"]
-    assert [a["seeds"] for a in asked] == [1, 2] and asked[-1]["methods"] == ["eszsl", "fix"]
+    assert [a["seeds"] for a in asked] == [[0], [0, 1]] and asked[-1]["methods"] == ["eszsl", "fix"]
 
     # a grid made before cells had keys (no key.json, the old grid.json) is adopted as it is
     for key in (out / "cells").rglob("key.json"):

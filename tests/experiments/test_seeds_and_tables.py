@@ -71,13 +71,14 @@ def test_seeds_label():
     assert seeds_label([0, 2, 5]) == "0, 2, 5"
 
 
-def test_a_grid_of_seed_counts_resumes_with_the_same_seeds_as_a_list(tmp_path):
-    (tmp_path / "grid.json").write_text(
-        json.dumps({"datasets": ["d"], "seeds": 3, "sets": [], "random_draws": 8})  # before seed lists
-    )
-    Grid(tmp_path, ["d"], [0, 1, 2]).open()
-    with pytest.raises(ZeroNASError, match="other settings"):
-        Grid(tmp_path, ["d"], [0, 1]).open()
+def test_a_grid_of_seed_counts_is_adopted_and_records_each_request(tmp_path):
+    old = {"datasets": ["d"], "seeds": 3, "sets": [], "random_draws": 8}  # a grid before seed lists
+    (tmp_path / "grid.json").write_text(json.dumps(old))
+    Grid(tmp_path, ["d"], [0, 1, 2]).open("compare")
+    Grid(tmp_path, ["d"], [0, 1]).open("compare")  # grids grow or shrink by cell keys: no refusal
+    asked = json.loads((tmp_path / "grid.json").read_text())["asked"]
+    assert asked[0] == {"command": "?", **old}
+    assert [a["seeds"] for a in asked[1:]] == [[0, 1, 2], [0, 1]]
 
 
 def test_a_compare_grid_over_a_seed_list(tmp_path):
@@ -87,7 +88,7 @@ def test_a_compare_grid_over_a_seed_list(tmp_path):
     fix = sorted(p.name for p in (out / "cells/fmnist/clswgan/fix").iterdir())
     assert fix == ["seed1", "seed3"]
     assert sorted(p.name for p in (out / "cells/fmnist/eszsl").iterdir()) == ["seed1"]
-    assert json.loads((out / "grid.json").read_text())["seeds"] == [1, 3]
+    assert json.loads((out / "grid.json").read_text())["asked"][-1]["seeds"] == [1, 3]
     md = (out / "compare.md").read_text()
     assert "over seeds 1, 3, in %" in md
     rows = list(csv.DictReader((out / "compare.csv").open()))
