@@ -138,7 +138,7 @@ def test_sigterm_is_handled_like_ctrl_c_and_the_search_resumes_identically(tmp_p
     """What Slurm and `timeout` send: the last checkpoint kept, the resume command printed, status 143."""
     run = tmp_path / "run"
     proc = start("search", "--out", str(run), "--epochs", "5", *TINY, *FAST_SEARCH)
-    wait_for_rows(run / "search_history.csv", 2, proc)
+    wait_for_rows(run / "search_history.csv", 2, proc)  # two epochs' rows: epoch 1's checkpoint exists
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM

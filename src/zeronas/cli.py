@@ -700,7 +700,9 @@ def main() -> None:
         hint = _continue_hint()
         terminated = isinstance(exc, Terminated) or _CURRENT_RUN.get("signal") == signal.SIGTERM
         what = "terminated (SIGTERM)" if terminated else "interrupted"
-        kept = f"; the last checkpoint is kept, {hint}" if hint else ""
+        run = _CURRENT_RUN.get("dir")
+        saved = "the last checkpoint is kept" if run and any(Path(run).rglob("checkpoint.pt")) else "no epoch had ended"
+        kept = f"; {saved}, {hint}" if hint else ""
         click.echo(f"zeronas: {what}{kept}", err=True)  # click has ended the line of a progress bar
         sys.exit(128 + Terminated.signum if terminated else 130)
     finally:
