@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 import tomllib
 
 import pytest
 
-import zeronas.cli
+from tests.cli import run_main as _cli
 from tests.synth import write_xlsa17
 from zeronas.config import Config, load_config, sections
 from zeronas.config_text import describe_source, render_config
-
-
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["zeronas", *args])
-    code = 0
-    try:
-        zeronas.cli.main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_every_setting_has_one_line_of_help():

@@ -7,7 +7,6 @@ import io
 import json
 import re
 import socket
-import sys
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import zeronas.cli
+from tests.cli import run_main as _cli
 from tests.synth import make_arrays, write_xlsa17
 from zeronas.data.download import BENCHMARKS, CHECKSUMS
 
@@ -108,17 +107,6 @@ def _no_member(cub: Path) -> bytes:
     with zipfile.ZipFile(buf, "w") as zf:
         zf.write(cub / "att_splits.mat", "xlsa17/data/CUB/att_splits.mat")
     return buf.getvalue()
-
-
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["zeronas", *args])
-    code = 0
-    try:
-        zeronas.cli.main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _leftovers(root: Path) -> list[str]:

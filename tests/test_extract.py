@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import scipy.io
 import torch
 from PIL import Image
 
-import zeronas.cli
+from tests.cli import run_main as _cli
 from zeronas.data.extract import CROP, MEAN, STD, load_image
 from zeronas.data.resnet import ResNet, load_resnet
 from zeronas.errors import ZeroNASError
@@ -54,17 +53,6 @@ def images(tmp_path):
     (root / "cat" / "notes.txt").write_text("not an image, ignored")
     (tmp_path / "classes.csv").write_text(VECTORS)
     return root
-
-
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["zeronas", *args])
-    code = 0
-    try:
-        zeronas.cli.main()
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _extract(monkeypatch, capsys, images, out, *extra: str) -> tuple[int, str, str]:

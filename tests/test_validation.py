@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import zeronas.cli
+from tests.cli import run_main as _cli
 from zeronas.config import Config, choices, sections
 
 #: Invalid settings and option values, each given to a command that would otherwise start work.
@@ -107,17 +107,6 @@ INVALID_GRID: list[tuple[str, ...]] = [
     ("experiment", "ablation", "--set", "search.select=best"),
     ("experiment", "transfer", "--device", "gpu"),
 ]
-
-
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["zeronas", *args])
-    code = 0
-    try:
-        zeronas.cli.main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _assert_refused(code: int, err: str, root: Path) -> None:
