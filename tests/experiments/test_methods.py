@@ -29,7 +29,7 @@ TINY = [
     *("--set", "search.g_widths=8,8,8,8"),
     *("--set", "search.d_widths=8,8,8,8"),
 ]
-METHODS = "oracle,eszsl,linear,fix,paper,random,nas"
+METHODS = "oracle,eszsl,linear,fix,paper,random,nas,nas_heldout"
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,7 @@ def test_every_method_has_its_row_and_cells(planted_grid):
         "random genotypes, median of 3",
         "best of 3 on validation (random search)",
         "f-CLSWGAN + ZeroNAS",
+        "f-CLSWGAN + ZeroNAS, architecture steps on held-out classes, cosine architecture lr",
     ):
         assert label in md, label
     cells = out / "cells" / "awa2_planted"
@@ -69,6 +70,7 @@ def test_every_method_has_its_row_and_cells(planted_grid):
         "clswgan/paper/seed0",
         "clswgan/random/draw2",
         "clswgan/nas/seed0",
+        "clswgan/nas_heldout/seed0",
     ):
         assert (cells / rel / "metrics.json").is_file(), rel
 
@@ -102,12 +104,30 @@ def test_recovery_table_of_the_planted_generator(planted_grid):
     text = (out / "recovery.md").read_text()
     assert text.startswith("Planted generator: `")
     per_cell = json.loads((out / "recovery.json").read_text())
-    assert set(per_cell) == {"nas", "random"} and len(per_cell["random"]) == 3
+    assert set(per_cell) == {"nas", "nas_heldout", "random"} and len(per_cell["random"]) == 3
+    heldout = json.loads((out / "cells/awa2_planted/clswgan/nas_heldout/seed0/config.json").read_text())
+    assert heldout["config"]["search"]["split"] == "class" and heldout["config"]["search"]["arch_schedule"] == "cosine"
     for cells in per_cell.values():
         for c in cells:
             assert 0.0 <= c["ops"] <= c["edges"] <= 1.0 and c["ops"] <= c["activations"] <= c["edges"]
     mean_edges = 100 * np.mean([c["edges"] for c in per_cell["random"]])
     assert re.search(rf"\| random \| 3 \| {mean_edges:.1f} ±", text)
+
+
+def test_recovery_reads_only_the_grids_seeds_and_draws(planted_grid, tmp_path):
+    import shutil
+
+    from zeronas.data import load_dataset
+    from zeronas.experiments.recovery import recovery_table
+
+    data, out = planted_grid
+    copy = tmp_path / "grid"
+    shutil.copytree(out, copy)
+    text = recovery_table(copy, load_dataset(data), "clswgan", [0], 2)
+    assert text is not None and "| random | 2 |" in text
+    per_cell = json.loads((copy / "recovery.json").read_text())
+    assert [c["cell"] for c in per_cell["random"]] == ["draw0", "draw1"]
+    assert recovery_table(copy, load_dataset(data), "clswgan", [5], 0) is None  # no such cell
 
 
 def test_oracle_needs_a_planted_benchmark(tmp_path):

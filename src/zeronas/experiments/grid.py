@@ -47,7 +47,13 @@ from zeronas.runs import Log, write_json, write_record
 KEY_VERSION = 1
 #: Methods that train a given genotype (their key holds it) and those that search.
 TRAINS = ("fix", "paper", "random", "transfer")
-SEARCHES = ("nas", "nas_g_only", "nas_d_only")
+SEARCHES = ("nas", "nas_g_only", "nas_d_only", "nas_heldout")
+#: The searches that depart from the paper's (``nas``): the settings each one changes.
+SEARCH_SETTINGS: dict[str, dict[str, object]] = {
+    "nas_g_only": {"search.fixed_d": True},
+    "nas_d_only": {"search.fixed_g": True},
+    "nas_heldout": {"search.split": "class", "search.arch_schedule": "cosine"},
+}
 
 METHODS = {
     "oracle": "Planted generator (oracle ceiling)",
@@ -59,6 +65,7 @@ METHODS = {
     "nas_g_only": "{title} + ZeroNAS, searched G only (fixed D)",
     "nas_d_only": "{title} + ZeroNAS, searched D only (fixed G)",
     "nas": "{title} + ZeroNAS",
+    "nas_heldout": "{title} + ZeroNAS, architecture steps on held-out classes, cosine architecture lr",
 }
 #: Methods without a generator architecture: one row whatever the frameworks.
 NO_FRAMEWORK = ("oracle", "eszsl", "linear")
@@ -332,10 +339,8 @@ def method_spec(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
     from zeronas.nas.paper import paper_genotype
 
     cfg = grid.config(ds, framework)
-    if method == "nas_g_only":
-        cfg.search.fixed_d = True
-    elif method == "nas_d_only":
-        cfg.search.fixed_g = True
+    for key, value in SEARCH_SETTINGS.get(method, {}).items():
+        cfg.set(key, value, f"method {method}")
     genotype = None
     if method == "fix":
         genotype = fixed_genotype(cfg.model.fix_hidden)

@@ -19,7 +19,7 @@ from zeronas.runs import atomic_write_text
 from zeronas.synthetic import recovery
 
 #: Methods whose cells carry a generator genotype, and where it is.
-GENOTYPE_FILES = {"nas": "search/genotype.json", "random": "genotype.json"}
+GENOTYPE_FILES = {"nas": "search/genotype.json", "nas_heldout": "search/genotype.json", "random": "genotype.json"}
 
 
 def planted_genotype(ds: ZSLDataset) -> NetGenotype | None:
@@ -31,17 +31,19 @@ def planted_genotype(ds: ZSLDataset) -> NetGenotype | None:
     return NetGenotype.from_dict("generator", d) if d else None
 
 
-def recovery_table(grid_out: Path, ds: ZSLDataset, framework: str = "clswgan") -> str | None:
+def recovery_table(grid_out: Path, ds: ZSLDataset, framework: str, seeds: list[int], draws: int) -> str | None:
     """``recovery.md``: edges, operations and activations of the planted generator recovered by
-    each finished NAS and random cell (mean ± std; per cell in ``recovery.json``), with the
-    cells' test ZSL top-1. None when ``ds`` has no planted genotype or no cell is finished."""
+    each finished search cell of ``seeds`` and random cell of draws ``0..draws-1`` (mean ± std;
+    per cell in ``recovery.json``), with the cells' test ZSL top-1. None when ``ds`` has no
+    planted genotype or no such cell is finished."""
     planted = planted_genotype(ds)
     if planted is None:
         return None
     base = grid_out / "cells" / ds.name / framework
     per_cell: dict[str, list[dict]] = {}
     for method, rel in GENOTYPE_FILES.items():
-        for cell in sorted((base / method).glob("*")):
+        names = [f"draw{d}" for d in range(draws)] if method == "random" else [f"seed{s}" for s in seeds]
+        for cell in (base / method / name for name in names):
             if not (cell / "metrics.json").is_file() or not (cell / rel).is_file():
                 continue
             found = Genotype.load(cell / rel).generator
