@@ -73,12 +73,25 @@ def wait_for_rows(csv: Path, rows: int, proc: subprocess.Popen, timeout: float =
     raise AssertionError("timed out waiting for epochs")
 
 
-def test_run_end_to_end_is_deterministic(tmp_path):
-    """`zeronas run` (search, retrain, evaluate) twice with one seed: identical genotype and metrics."""
+def test_run_end_to_end_is_deterministic_and_resumes(tmp_path):
+    """`zeronas run` (search, retrain, evaluate) twice with one seed, the second killed in its
+    training and continued with `zeronas run --resume`: identical genotype and metrics, and
+    the finished search is not run again."""
     args = ["--epochs", "2", "--search-epochs", "2", "--seed", "3", *TINY]
-    zeronas("run", "--out", str(tmp_path / "a"), *args)
-    zeronas("run", "--out", str(tmp_path / "b"), *args)
     a, b = tmp_path / "a", tmp_path / "b"
+    zeronas("run", "--out", str(a), *args)
+    proc = start("run", "--out", str(b), *args)
+    t0 = time.time()
+    while not (b / "train" / CHECKPOINT).is_file():  # written after the first training epoch
+        assert proc.poll() is None, f"run ended early: {proc.communicate()}"
+        assert time.time() - t0 < 600, "timed out waiting for the training checkpoint"
+        time.sleep(0.05)
+    proc.kill()
+    proc.communicate()
+    assert (b / "search" / "genotype.json").is_file() and not (b / "metrics.json").exists()
+    search_files = {p: p.read_bytes() for p in (b / "search").iterdir() if p.is_file()}
+    zeronas("run", "--resume", str(b))
+    assert {p: p.read_bytes() for p in search_files} == search_files
     for rel in ("metrics.json", "search/genotype.json", "search/arch_history.json", "train/metrics.json"):
         assert (a / rel).read_text() == (b / rel).read_text(), rel
     m = json.loads((a / "metrics.json").read_text())
