@@ -95,6 +95,40 @@ def test_only_epochs_scored_in_every_fold_compete():
         select_epochs([[row(1, 0.3)], [row(2, 0.3)]], [{1: BLIND}, {2: BLIND}], 11)
 
 
+def test_every_reported_figure_belongs_to_the_selected_epoch():
+    """Each choice reports the fold mean of its own figures at its own epoch, with distinct
+    values per fold and epoch, so that a figure read from another key, epoch or fold shows."""
+
+    def r(epoch: int, zsl: float, seen: float, unseen: float, h: float) -> dict:
+        return {"stage": "select", "epoch": epoch, "val_zsl": zsl, "val_seen": seen, "val_unseen": unseen, "val_h": h}
+
+    folds = [
+        [r(1, 0.2, 0.9, 0.1, 0.3), r(2, 0.6, 0.7, 0.3, 0.1)],
+        [r(1, 0.4, 0.5, 0.2, 0.5), r(2, 0.8, 0.6, 0.4, 0.2)],
+    ]
+    stacks = [{1: BLIND, 2: SHARP}, {1: BLIND, 2: SHARP}]
+    sel = select_epochs(folds, stacks, 11)
+    z, g, c = sel["zsl"], sel["gzsl"], sel["gzsl_calibrated"]
+    assert set(z) == {"epoch", "val_zsl_top1", "val_zsl_top1_folds", "val_zsl_top1_std"}
+    assert z["epoch"] == 2 and z["val_zsl_top1"] == pytest.approx(0.7) and z["val_zsl_top1_folds"] == [0.6, 0.8]
+    assert z["val_zsl_top1_std"] == pytest.approx(np.std([0.6, 0.8], ddof=1))
+    assert set(g) == {"epoch", "val_seen", "val_unseen", "val_h", "val_h_folds", "val_h_std"}
+    assert g["epoch"] == 1 and g["val_h_folds"] == [0.3, 0.5]
+    assert (g["val_seen"], g["val_unseen"], g["val_h"]) == pytest.approx((0.7, 0.15, 0.4))
+    assert g["val_h_std"] == pytest.approx(np.std([0.3, 0.5], ddof=1))
+    constant, joint = choose_constant([SHARP, SHARP], 11)
+    assert c == {
+        "epoch": 2,
+        "stacking_constant": constant,
+        "val_seen": joint["seen"],
+        "val_unseen": joint["unseen"],
+        "val_h": joint["h"],
+        "val_h_folds": [1.0, 1.0],
+        "val_h_std": 0.0,
+    }
+    assert joint["h"] == 1.0
+
+
 def test_one_fold_reports_no_spread():
     sel = select_epochs([[row(1, 0.4, h=0.2)]], [{1: SHARP}], 11)
     assert sel["zsl"]["val_zsl_top1_std"] == 0.0 and sel["gzsl"]["val_h_std"] == 0.0
@@ -139,6 +173,33 @@ def test_test_figures_are_scored_at_their_selected_epochs_only(monkeypatch):
         "gzsl_h": 0.25,
         "calibrated": {"stacking_constant": 0.4, "gzsl_seen": 0.5, "gzsl_unseen": 0.4, "gzsl_h": 0.25},
     }
+
+
+def test_plain_and_calibrated_gzsl_at_different_epochs_each_get_their_own_classifier(monkeypatch):
+    calls: list[tuple[str, int]] = []
+    epoch = {"now": 0}
+
+    class Scores:
+        def __init__(self, at: int):
+            self.at = at
+
+        def evaluate(self, task, stacking_constant: float = 0.0) -> dict[str, float]:
+            return {"seen": self.at / 10, "unseen": stacking_constant, "h": self.at / 100}
+
+    def gzsl(fw, task, cfg):
+        calls.append(("gzsl", epoch["now"]))
+        return Scores(epoch["now"])
+
+    monkeypatch.setattr(selection_module, "zsl_accuracy", lambda fw, task, cfg: calls.append(("zsl", epoch["now"])))
+    monkeypatch.setattr(selection_module, "gzsl_scores", gzsl)
+    selection = {"zsl": {"epoch": 5}, "gzsl": {"epoch": 2}, "gzsl_calibrated": {"epoch": 4, "stacking_constant": 0.3}}
+    results: dict = {}
+    for e in range(1, 6):
+        epoch["now"] = e
+        evaluate_test_once(None, None, EvalConfig(), selection, e, results)  # type: ignore[arg-type]
+    assert calls == [("gzsl", 2), ("gzsl", 4), ("zsl", 5)]
+    assert (results["gzsl_seen"], results["gzsl_unseen"], results["gzsl_h"]) == (0.2, 0.0, 0.02)
+    assert results["calibrated"] == {"stacking_constant": 0.3, "gzsl_seen": 0.4, "gzsl_unseen": 0.3, "gzsl_h": 0.04}
 
 
 # --------------------------------------------------------------------------- the search's genotype

@@ -4,6 +4,7 @@ discrete networks built from genotypes (found or FIX)."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -163,3 +164,61 @@ def test_discrete_net_sums_its_kept_edges():
     expected = e["3_out"](f3) + e["2_out"](torch.cat([z, c], 1))
     torch.testing.assert_close(net(z, c), expected)
     assert (expected >= 0).all()  # the generator's output edges end in ReLU
+
+
+def _nodes_at(*ids: int) -> list[dict]:
+    return [{"id": i, "width": 8, "in": [{"from": 2, "op": "fc_relu"}]} for i in ids]
+
+
+def _node0(d: dict) -> dict:
+    return d["generator"]["nodes"][0]
+
+
+def _second_node(d: dict, node_id: int) -> None:
+    d["generator"]["nodes"].append({"id": node_id, "width": 8, "in": [{"from": 2, "op": "fc_relu"}]})
+
+
+@pytest.mark.parametrize(
+    "d, message",
+    [
+        (_bad(lambda d: d.update(generator=[])), "'generator' must be an object"),
+        (_bad(lambda d: d["generator"].update(nodes={})), "'generator' needs a 'nodes' list and an 'output' object"),
+        (_bad(lambda d: d["critic"].pop("output")), "'critic' needs a 'nodes' list and an 'output' object"),
+        (_bad(lambda d: _node0(d).update(id="3")), "generator.nodes[0] needs integer 'id' and 'width'"),
+        (_bad(lambda d: d["generator"]["nodes"][0].pop("width")), "generator.nodes[0] needs integer 'id' and 'width'"),
+        (_bad(lambda d: d["generator"]["nodes"][0].update(width=0)), "generator.nodes[0]: width must be positive"),
+        (_bad(lambda d: _node0(d).update(id=2)), "generator.nodes[0]: id 2 is an input id or repeated"),
+        (_bad(lambda d: _second_node(d, 3)), "generator.nodes[1]: id 3 is an input id or repeated"),
+        (
+            _bad(lambda d: d["generator"].update(nodes=[*d["generator"]["nodes"], *_nodes_at(5, 4)])),
+            "'generator' nodes must be listed in increasing id order",
+        ),
+        (_bad(lambda d: d["generator"]["nodes"][0].pop("in")), "generator.nodes[0] needs a non-empty 'in' list"),
+        (
+            _bad(lambda d: d["generator"]["nodes"][0].update({"in": ["x"]})),
+            "generator.nodes[0]: each edge needs integer 'from' and string 'op'",
+        ),
+        (
+            _bad(lambda d: d["generator"]["nodes"][0]["in"][0].update(op=3)),
+            "generator.nodes[0]: each edge needs integer 'from' and string 'op'",
+        ),
+        (
+            _bad(lambda d: d["critic"]["output"].update({"in": [{"from": 3, "op": "fc_relu"}]})),
+            "critic.output: operation 'fc_relu' is not one of linear",
+        ),
+        (
+            _bad(lambda d: d["generator"]["output"].update({"in": [{"from": 4, "op": "fc_relu"}]})),
+            "generator.output: edge from node 4, which is not an input or an earlier node",
+        ),
+    ],
+)
+def test_bad_genotypes_get_the_exact_message(d, message):
+    """The whole message, so that a changed condition or location is caught, not only a keyword."""
+    with pytest.raises(GenotypeError, match="^" + re.escape(message) + "$"):
+        Genotype.from_dict(d)
+
+
+def test_the_first_free_id_and_width_one_are_accepted():
+    d = fixed_genotype(16).to_dict()
+    d["generator"]["nodes"][0]["width"] = 1
+    assert Genotype.from_dict(d).generator.nodes[0] == Node(3, 1, (Edge(2, "fc_lrelu"),))
