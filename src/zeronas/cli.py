@@ -560,7 +560,8 @@ frameworks_option = click.option(
     default="eszsl,linear,fix,nas",
     show_default=True,
     help="Comma-separated, among: oracle (semi-synthetic data only), eszsl, linear, fix, paper, random, nas, "
-    "nas_g_only, nas_d_only, nas_heldout (search.split=class, search.arch_schedule=cosine).",
+    "nas_g_only, nas_d_only, nas_class_split (search.split=class), nas_heldout (the same and "
+    "search.arch_schedule=cosine).",
 )
 @click.option(
     "--random-draws", type=click.IntRange(min=1), default=8, show_default=True, help="Random genotypes of 'random'."

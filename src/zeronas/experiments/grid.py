@@ -47,11 +47,12 @@ from zeronas.runs import Log, write_json, write_record
 KEY_VERSION = 1
 #: Methods that train a given genotype (their key holds it) and those that search.
 TRAINS = ("fix", "paper", "random", "transfer")
-SEARCHES = ("nas", "nas_g_only", "nas_d_only", "nas_heldout")
+SEARCHES = ("nas", "nas_g_only", "nas_d_only", "nas_class_split", "nas_heldout")
 #: The searches that depart from the paper's (``nas``): the settings each one changes.
 SEARCH_SETTINGS: dict[str, dict[str, object]] = {
     "nas_g_only": {"search.fixed_d": True},
     "nas_d_only": {"search.fixed_g": True},
+    "nas_class_split": {"search.split": "class"},
     "nas_heldout": {"search.split": "class", "search.arch_schedule": "cosine"},
 }
 
@@ -65,6 +66,7 @@ METHODS = {
     "nas_g_only": "{title} + ZeroNAS, searched G only (fixed D)",
     "nas_d_only": "{title} + ZeroNAS, searched D only (fixed G)",
     "nas": "{title} + ZeroNAS",
+    "nas_class_split": "{title} + ZeroNAS, architecture steps on held-out classes",
     "nas_heldout": "{title} + ZeroNAS, architecture steps on held-out classes, cosine architecture lr",
 }
 #: Methods without a generator architecture: one row whatever the frameworks.

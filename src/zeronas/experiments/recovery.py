@@ -19,7 +19,12 @@ from zeronas.runs import atomic_write_text
 from zeronas.synthetic import recovery
 
 #: Methods whose cells carry a generator genotype, and where it is.
-GENOTYPE_FILES = {"nas": "search/genotype.json", "nas_heldout": "search/genotype.json", "random": "genotype.json"}
+GENOTYPE_FILES = {
+    "nas": "search/genotype.json",
+    "nas_class_split": "search/genotype.json",
+    "nas_heldout": "search/genotype.json",
+    "random": "genotype.json",
+}
 
 
 def planted_genotype(ds: ZSLDataset) -> NetGenotype | None:
