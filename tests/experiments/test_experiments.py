@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ from click.testing import CliRunner
 
 from zeronas.cli import cli
 from zeronas.data.dataset import bundled_dataset_path
+from zeronas.runs import CHECKPOINT
 
 TINY = [
     "--set",
@@ -87,6 +92,39 @@ def _cells(grid: Path) -> dict[str, int]:
 
 def _ran(output: str) -> set[str]:
     return {ln.split()[1] for ln in output.splitlines() if ln.startswith("[run] ")}
+
+
+def test_a_grid_killed_mid_cell_resumes_that_cell_and_keeps_the_finished_ones(tmp_path, compare_grid):
+    """`kill -9` while the second FIX cell trains, then the same command again: the finished
+    cell is not touched (bytes and mtime), the killed one continues from its checkpoint and
+    ends with the numbers of an uninterrupted grid's cell (``compare_grid``'s: same settings)."""
+    out = tmp_path / "killed"
+    args = ["experiment", "compare", "--seeds", "2", "--methods", "fix", "--out", str(out), *TINY]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zeronas.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    cells = out / "cells/fmnist/clswgan/fix"
+    t0 = time.time()
+    while not (cells / "seed1" / CHECKPOINT).is_file():  # written after the cell's first epoch
+        assert proc.poll() is None, f"the grid ended early: {proc.communicate()}"
+        assert time.time() - t0 < 600, "timed out waiting for the second cell"
+        time.sleep(0.05)
+    proc.kill()
+    proc.communicate()
+    assert not (cells / "seed1/metrics.json").exists(), "the cell finished before it was killed"
+    done = cells / "seed0/metrics.json"
+    before = (done.read_bytes(), done.stat().st_mtime_ns)
+    res = invoke(*args)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert "[done] fmnist/clswgan/fix/seed0" in res.output and "[run] fmnist/clswgan/fix/seed1" in res.output
+    assert (done.read_bytes(), done.stat().st_mtime_ns) == before
+    for seed in (0, 1):
+        reference = compare_grid / f"cells/fmnist/clswgan/fix/seed{seed}/metrics.json"
+        assert (cells / f"seed{seed}/metrics.json").read_text() == reference.read_text()
 
 
 def test_a_grid_grows_by_a_seed_and_computes_only_the_new_cells(tmp_path):
