@@ -144,27 +144,39 @@ class FakeScores:
         return {"seen": 0.5, "unseen": stacking_constant, "h": 0.25}
 
 
-def test_test_figures_are_scored_at_their_selected_epochs_only(monkeypatch):
+def spy_test_once(monkeypatch, selection: dict, epochs: int, scores, check=None) -> tuple[list, dict]:
+    """Run ``evaluate_test_once`` over epochs 1..``epochs`` with spies for the two scorings
+    (ZSL gives 0.7, GZSL ``scores(epoch)``); ``check(epoch, results)`` after each epoch.
+    Returns the scorings made, as (kind, epoch), and the results."""
     calls: list[tuple[str, int]] = []
-    epoch = {"now": 0}
+    now = {"epoch": 0}
 
     def zsl(fw, task, cfg):
-        calls.append(("zsl", epoch["now"]))
+        calls.append(("zsl", now["epoch"]))
         return 0.7
 
     def gzsl(fw, task, cfg):
-        calls.append(("gzsl", epoch["now"]))
-        return FakeScores()
+        calls.append(("gzsl", now["epoch"]))
+        return scores(now["epoch"])
 
     monkeypatch.setattr(selection_module, "zsl_accuracy", zsl)
     monkeypatch.setattr(selection_module, "gzsl_scores", gzsl)
-    selection = {"zsl": {"epoch": 2}, "gzsl": {"epoch": 3}, "gzsl_calibrated": {"epoch": 3, "stacking_constant": 0.4}}
     results: dict = {}
-    for e in range(1, 5):
-        epoch["now"] = e
+    for e in range(1, epochs + 1):
+        now["epoch"] = e
         evaluate_test_once(None, None, EvalConfig(), selection, e, results)  # type: ignore[arg-type]
-        if e == 1:
+        if check is not None:
+            check(e, results)
+    return calls, results
+
+
+def test_test_figures_are_scored_at_their_selected_epochs_only(monkeypatch):
+    def nothing_at_epoch_1(epoch: int, results: dict) -> None:
+        if epoch == 1:
             assert results == {}
+
+    selection = {"zsl": {"epoch": 2}, "gzsl": {"epoch": 3}, "gzsl_calibrated": {"epoch": 3, "stacking_constant": 0.4}}
+    calls, results = spy_test_once(monkeypatch, selection, 4, lambda epoch: FakeScores(), nothing_at_epoch_1)
     assert calls == [("zsl", 2), ("gzsl", 3)]  # one GZSL classifier for both GZSL figures
     assert results == {
         "zsl_top1": 0.7,
@@ -176,9 +188,6 @@ def test_test_figures_are_scored_at_their_selected_epochs_only(monkeypatch):
 
 
 def test_plain_and_calibrated_gzsl_at_different_epochs_each_get_their_own_classifier(monkeypatch):
-    calls: list[tuple[str, int]] = []
-    epoch = {"now": 0}
-
     class Scores:
         def __init__(self, at: int):
             self.at = at
@@ -186,17 +195,8 @@ def test_plain_and_calibrated_gzsl_at_different_epochs_each_get_their_own_classi
         def evaluate(self, task, stacking_constant: float = 0.0) -> dict[str, float]:
             return {"seen": self.at / 10, "unseen": stacking_constant, "h": self.at / 100}
 
-    def gzsl(fw, task, cfg):
-        calls.append(("gzsl", epoch["now"]))
-        return Scores(epoch["now"])
-
-    monkeypatch.setattr(selection_module, "zsl_accuracy", lambda fw, task, cfg: calls.append(("zsl", epoch["now"])))
-    monkeypatch.setattr(selection_module, "gzsl_scores", gzsl)
     selection = {"zsl": {"epoch": 5}, "gzsl": {"epoch": 2}, "gzsl_calibrated": {"epoch": 4, "stacking_constant": 0.3}}
-    results: dict = {}
-    for e in range(1, 6):
-        epoch["now"] = e
-        evaluate_test_once(None, None, EvalConfig(), selection, e, results)  # type: ignore[arg-type]
+    calls, results = spy_test_once(monkeypatch, selection, 5, Scores)
     assert calls == [("gzsl", 2), ("gzsl", 4), ("zsl", 5)]
     assert (results["gzsl_seen"], results["gzsl_unseen"], results["gzsl_h"]) == (0.2, 0.0, 0.02)
     assert results["calibrated"] == {"stacking_constant": 0.3, "gzsl_seen": 0.4, "gzsl_unseen": 0.3, "gzsl_h": 0.04}
