@@ -47,7 +47,6 @@ from zeronas.runs import Log, write_json, write_record
 KEY_VERSION = 1
 #: Methods that train a given genotype (their key holds it) and those that search.
 TRAINS = ("fix", "paper", "random", "transfer")
-SEARCHES = ("nas", "nas_g_only", "nas_d_only", "nas_class_split", "nas_heldout")
 #: The searches that depart from the paper's (``nas``): the settings each one changes.
 SEARCH_SETTINGS: dict[str, dict[str, object]] = {
     "nas_g_only": {"search.fixed_d": True},
@@ -55,6 +54,7 @@ SEARCH_SETTINGS: dict[str, dict[str, object]] = {
     "nas_class_split": {"search.split": "class"},
     "nas_heldout": {"search.split": "class", "search.arch_schedule": "cosine"},
 }
+SEARCHES = ("nas", *SEARCH_SETTINGS)
 
 METHODS = {
     "oracle": "Planted generator (oracle ceiling)",
