@@ -59,7 +59,9 @@ sys.path.insert(0, str(HERE))
 _SHARED_NEAR = Path(__file__).resolve().parents[2] / "shared"  # shared/ beside the repository
 _SHARED = os.environ.get("ZERONAS_SHARED", _SHARED_NEAR if _SHARED_NEAR.is_dir() else "/work/shared")
 DEFAULT_ATT = Path(_SHARED) / "data" / "xlsa17" / "CUB" / "att_splits.mat"
-JOBS = ("search", "search_gdas", "reference", "retrain", "fix")
+JOBS = ("search", "search_bf16", "search_gdas", "reference", "authors", "retrain", "fix")
+#: Jobs whose matrix products run in bfloat16 (their peak fraction is against the bf16 peak).
+BF16_JOBS = ("search_bf16",)
 
 
 @dataclass
@@ -214,22 +216,35 @@ def build(job: str, sh: Shapes, att: np.ndarray):
     cfg = make_config(sh)
     device = torch.device("cpu")
     torch.manual_seed(0)
-    if job in ("search", "search_gdas"):
+    if job in ("search", "search_bf16", "search_gdas"):
         from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
         from zeronas.engine.search import set_schedules
 
         if job == "search_gdas":
             cfg.search.mode = "gdas"
+        if job == "search_bf16":
+            cfg.search.precision = "bf16"
         s = Session(cfg, make_task(att, sh), device, SearchSpace(), cfg.search, pools=split_halves)
         set_schedules(s, 1)
         s.fw.train()
-        mode = "one drawn operation per edge (search.mode=gdas)" if job == "search_gdas" else "all operations"
+        mode = {
+            "search": "all operations",
+            "search_bf16": "all operations, search.precision=bf16",
+            "search_gdas": "one drawn operation per edge (search.mode=gdas)",
+        }[job]
         return lambda: search_iteration(s), f"fused Supernet, zeronas search_iteration(), {mode}"
     if job == "reference":
         r = ReferenceSearch(cfg, make_task(att, sh))
         r.G.train()
         r.D.train()
         return r.iteration, "per-op ReferenceSupernet, nothing frozen in arch steps"
+    if job == "authors":
+        from authors import AuthorsSearch
+
+        a = AuthorsSearch(cfg, make_task(att, sh))
+        a.G.train()
+        a.D.train()
+        return a.iteration, "the authors' layout: per-op modules, 3 backward() per critic step, nothing frozen"
     from zeronas.engine import Session, train_epoch
     from zeronas.nas.genotype import Genotype, fixed_genotype
     from zeronas.nas.supernet import Supernet
@@ -300,13 +315,13 @@ def run_job(job: str, sh: Shapes, att: np.ndarray, warmup: int, iters: int, flop
 
 
 # --------------------------------------------------------------------------- parent
-def matmul_peak(quick: bool) -> dict[str, float]:
-    """Best fp32 FLOP/s of several square torch.mm calls on this process's threads,
+def matmul_peak(quick: bool, dtype: torch.dtype = torch.float32) -> dict[str, float]:
+    """Best FLOP/s of several square torch.mm calls in ``dtype`` on this process's threads,
     by wall clock and by process CPU time (the latter divided by the thread count)."""
     best = {"wall": 0.0, "cpu": 0.0}
     threads = torch.get_num_threads()
     for n, reps in ((512, 3),) if quick else ((2048, 4), (4096, 3)):
-        a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+        a, b, c = (torch.randn(n, n, dtype=dtype) for _ in range(3))
         torch.mm(a, b, out=c)
         for _ in range(reps):
             w0, c0 = time.perf_counter(), time.process_time()
@@ -397,8 +412,10 @@ def main() -> None:
         f"iterations per job: 1 FLOP-counted warm-up + {args.warmup - 1} warm-up + {args.iters} measured; "
         f"{args.rounds} round(s); median; clock for the headline: {args.clock}"
     )
-    peaks = [matmul_peak(args.quick)]
-    print(f"fp32 matmul peak before: {peaks[0]['wall'] / 1e9:.1f} GFLOP/s (wall), {peaks[0]['cpu'] / 1e9:.1f} (cpu)")
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
+    peaks = {name: [matmul_peak(args.quick, dt)] for name, dt in dtypes.items()}
+    for name, p in peaks.items():
+        print(f"{name} matmul peak before: {p[0]['wall'] / 1e9:.1f} GFLOP/s (wall), {p[0]['cpu'] / 1e9:.1f} (cpu)")
     res: dict[str, dict] = {}
     for rnd in range(args.rounds):
         for job in jobs:
@@ -421,12 +438,14 @@ def main() -> None:
             f"(after import {r['rss_import_gb']:.2f}, built {r['rss_built_gb']:.2f})"
         )
         print(f"          {r['desc']}")
-    peaks.append(matmul_peak(args.quick))
-    peak = max(p[args.clock] for p in peaks)
-    print(
-        f"fp32 matmul peak after: {peaks[1]['wall'] / 1e9:.1f} GFLOP/s (wall), {peaks[1]['cpu'] / 1e9:.1f} (cpu); "
-        f"using {peak / 1e9:.1f} ({args.clock})"
-    )
+    peak = {}
+    for name, p in peaks.items():
+        p.append(matmul_peak(args.quick, dtypes[name]))
+        peak[name] = max(x[args.clock] for x in p)
+        print(
+            f"{name} matmul peak after: {p[1]['wall'] / 1e9:.1f} GFLOP/s (wall), {p[1]['cpu'] / 1e9:.1f} (cpu); "
+            f"using {peak[name] / 1e9:.1f} ({args.clock})"
+        )
     print(f"load average at end: {load()}")
 
     ref = res.get("reference")
@@ -436,7 +455,7 @@ def main() -> None:
         return {
             "s": f"{r['s']:.{s_digits}f}",
             "gflop": f"{r['flops'] / 1e9:.1f}",
-            "peak_fraction": f"{r['flops'] / r['s'] / peak:.3f}",
+            "peak_fraction": f"{r['flops'] / r['s'] / peak['bf16' if job in BF16_JOBS else 'fp32']:.3f}",
             "mem_gb": f"{r['peak_gb']:.2f}",
             "speedup": f"{ref['s'] / r['s']:.2f}" if ref else "",
         }
@@ -449,6 +468,18 @@ def main() -> None:
             "peak_mem_gb": "mem_gb",
             "search_s": "s",
             "search_gflop": "gflop",
+        },
+        "search_bf16": {
+            "bf16_speedup": "speedup",
+            "bf16_s": "s",
+            "bf16_peak_fraction": "peak_fraction",
+            "bf16_mem_gb": "mem_gb",
+        },
+        "authors": {
+            "authors_s": "s",
+            "authors_gflop": "gflop",
+            "authors_peak_fraction": "peak_fraction",
+            "authors_mem_gb": "mem_gb",
         },
         "search_gdas": {
             "gdas_speedup": "speedup",
@@ -472,7 +503,18 @@ def main() -> None:
         if job in res:
             fig = figures(job, 4 if job in ("retrain", "fix") else 3)
             head.update({k: fig[v] for k, v in names.items() if fig[v]})
-    head["matmul_peak_gflops"] = f"{peak / 1e9:.1f}"
+    authors = res.get("authors")
+    exact = {job: res[job]["s"] for job in ("search", "search_bf16") if job in res}
+    if authors and exact:
+        fastest = min(exact, key=exact.__getitem__)
+        head = {
+            "vs_authors": f"{authors['s'] / exact[fastest]:.2f}",
+            "vs_authors_job": fastest,
+            **({"vs_authors_fp32": f"{authors['s'] / exact['search']:.2f}"} if "search" in exact else {}),
+            **head,
+        }
+    head["matmul_peak_gflops"] = f"{peak['fp32'] / 1e9:.1f}"
+    head["bf16_matmul_peak_gflops"] = f"{peak['bf16'] / 1e9:.1f}"
     head["threads"] = str(threads)
     head["clock"] = args.clock
     print(" ".join(f"{k}={v}" for k, v in head.items()))

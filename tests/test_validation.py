@@ -71,6 +71,8 @@ INVALID: list[tuple[str, ...]] = [
     ("search", "--set", "search.g_ops=all"),
     ("search", "--set", "search.d_ops=3"),
     ("search", "--set", "search.arch_schedule=linear"),
+    ("search", "--set", "search.precision=fp16"),
+    ("train", "--set", "train.precision=bfloat16"),
     ("train", "--set", "model.framework=nope"),
     ("train", "--framework", "nope"),
     # rules between settings

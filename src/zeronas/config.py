@@ -43,16 +43,19 @@ def setting(
     max: float | None = None,
     lt: float | None = None,
     role: str = RESULT,
+    key_default: bool = True,
 ) -> Any:
     """A config field with its one-line help (shown by ``zeronas config show``), its allowed range
     (``min``/``max`` inclusive, ``gt``/``lt`` exclusive; for a tuple, of every item) and its
-    :data:`role <RESULT>`; every section (framework sections too) declares its fields with it."""
+    :data:`role <RESULT>`; every section (framework sections too) declares its fields with it.
+    ``key_default=False`` leaves the setting out of a grid cell's key while it has its default
+    value, so that a setting added to zeronas later does not make every existing cell stale."""
     if isinstance(default, (list, dict, set)):
         raise TypeError("mutable defaults need a default_factory")
     if role not in (RESULT, EXTEND, LOG):
         raise ValueError(f"unknown setting role {role!r}")
     bounds = {k: v for k, v in (("min", min), ("gt", gt), ("max", max), ("lt", lt)) if v is not None}
-    return field(default=default, metadata={"help": help, "bounds": bounds, "role": role})
+    return field(default=default, metadata={"help": help, "bounds": bounds, "role": role, "key_default": key_default})
 
 
 def _rule(bounds: dict[str, float]) -> str:
@@ -131,6 +134,9 @@ class TrainConfig:
     cls_weight: float = setting(0.01, "lambda of Eq. 1: weight of the classification loss (clswgan, lisgan)", min=0)
     gp_weight: float = setting(10.0, "WGAN-GP gradient-penalty weight", min=0)
     critic_iters: int = setting(5, "critic steps per generator step", min=1)
+    precision: str = setting(
+        "fp32", "arithmetic of the GAN steps: fp32 | bf16 (autocast, fp32 master weights)", key_default=False
+    )
     eval_every: int = setting(1, "validation evaluation interval, in epochs", min=1, role=EXTEND)
     checkpoint_every: int = setting(1, "write checkpoint.pt every N epochs", min=1, role=LOG)
     tensorboard: bool = setting(False, "also log every epoch's row to RUN_DIR/tensorboard", role=LOG)
@@ -179,6 +185,9 @@ class SearchConfig:
     d_ops: str = setting("paper", "candidate operations of the critic's edges: paper | no_bn | plain")
     keep_edges: int = setting(2, "in-edges kept per node when deriving the genotype", min=1)
     mode: str = setting("exact", "'exact': every operation (Eq. 2); 'gdas': one drawn operation per edge")
+    precision: str = setting(
+        "fp32", "arithmetic of the search steps: fp32 | bf16 (autocast, fp32 master weights)", key_default=False
+    )
     tau_max: float = setting(10.0, "gdas: Gumbel-softmax temperature of the first epoch", gt=0)
     tau_min: float = setting(0.1, "gdas: temperature of the last epoch (linear in between)", gt=0)
     fixed_g: bool = setting(False, "keep G at the FIX architecture, search D only ('Fixed G', Table 3)")
@@ -212,6 +221,8 @@ _CHOICES: dict[str, tuple[str, list[str]]] = {
     "search.select": ("genotype selection", ["last", "val"]),
     "search.split": ("search split", ["sample", "class"]),
     "search.arch_schedule": ("architecture schedule", ["constant", "cosine"]),
+    "search.precision": ("precision", ["fp32", "bf16"]),
+    "train.precision": ("precision", ["fp32", "bf16"]),
     "search.g_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.d_ops": ("operation set", ["paper", "no_bn", "plain"]),
 }
@@ -377,6 +388,13 @@ def setting_field(dotted: str) -> dataclasses.Field:
 def role(dotted: str) -> str:
     """The :data:`role <RESULT>` of ``section.key``."""
     return setting_field(dotted).metadata.get("role", RESULT)
+
+
+def keyed(dotted: str, value: object) -> bool:
+    """Whether ``section.key`` at ``value`` belongs in a grid cell's key: always, except a
+    ``key_default=False`` setting at its default."""
+    f = setting_field(dotted)
+    return f.metadata.get("key_default", True) or value != f.default
 
 
 def coerce(value: object, current: object) -> object:

@@ -129,3 +129,51 @@ def test_select_val_retrains_the_last_genotypes_on_the_folds_and_never_reads_tes
     assert genotype.to_dict() == chosen
     for c in cands:
         assert (tmp_path / "candidates" / f"epoch{c['epoch']}" / "validation.json").is_file()
+
+
+@pytest.mark.parametrize("opt_key", ["a_d", "w_d", "a_g", "w_g"])
+def test_a_step_computes_the_gradients_of_its_own_set_only(searcher, opt_key):
+    """Protects ``backward(inputs=...)``: no other parameter gets a gradient, not even one
+    that the gradient penalty's double backward could reach."""
+    s = searcher
+    for p in s.all_params:
+        p.grad = None
+    loss = s.fw.critic_loss if opt_key.endswith("d") else s.fw.generator_loss
+    s.step(opt_key, loss, "val" if opt_key.startswith("a") else "tr")
+    own = {id(p) for p in s.params[opt_key]}
+    assert any(p.grad is not None for p in s.params[opt_key])
+    assert all(p.grad is None for p in s.all_params if id(p) not in own)
+
+
+def test_the_weights_adam_is_fused_on_cpu(searcher):
+    assert all(o.defaults["fused"] for o in searcher.opt.values())
+
+
+def test_bf16_steps_run_matmuls_in_bf16_and_keep_fp32_parameters(synthetic_task):
+    """``search.precision = "bf16"``: the networks run under bfloat16 autocast inside a step (so
+    the step differs from fp32), their parameters and optimizer states stay fp32."""
+    results = {}
+    for precision in ("fp32", "bf16"):
+        cfg = Config()
+        cfg.search.g_widths = cfg.search.d_widths = (8, 8, 8, 8)
+        cfg.search.batch_size = 16
+        cfg.search.precision = precision
+        cfg.clswgan.pretrain_cls_epochs = 2
+        torch.manual_seed(0)
+        s = searching(cfg, synthetic_task)
+        seen: list[torch.dtype | None] = []
+
+        def spy(module, inputs, out, seen=seen):
+            bf16 = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+            seen.append(torch.bfloat16 if bf16 else None)
+
+        hook = s.G.register_forward_hook(spy)
+        losses = search_iteration(s)
+        hook.remove()
+        assert torch.isfinite(losses).all()
+        assert {p.dtype for p in s.all_params} == {torch.float32}
+        states = [t for o in s.opt.values() for st in o.state.values() for t in st.values() if t.dim() > 0]
+        assert {t.dtype for t in states} == {torch.float32}
+        assert set(seen) == {torch.bfloat16 if precision == "bf16" else None}
+        results[precision] = [p.detach().clone() for p in s.G.arch_parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(results["fp32"], results["bf16"], strict=True))

@@ -310,6 +310,13 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
     assert changed("clswgan.pretrain_cls_epochs=3") == trainings
     assert changed("vaegan.encoder_hidden=16") == set()  # another framework's section
     assert changed("train.checkpoint_every=5", "search.tensorboard=true") == set()
+    # precision: keyed when not at its default, left out at it (cells made before it existed stay valid)
+    assert changed("search.precision=bf16") == searches
+    assert changed("train.precision=bf16") == trainings
+    assert changed("search.precision=fp32", "train.precision=fp32") == set()
+    grid = Grid(tmp_path / "g", [str(data)], 1, (), torch.device("cpu"), lambda m: None)
+    inputs = grid.key_inputs(method_spec(grid, load_dataset(data), "clswgan", "nas", 0))
+    assert "precision" not in inputs["config"]["search"] and "precision" not in inputs["config"]["train"]
     # the same bytes elsewhere: the same keys; other bytes under the same name: every key
     moved = tmp_path / "elsewhere" / "fmnist"
     shutil.copytree(data, moved)

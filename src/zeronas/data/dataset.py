@@ -83,7 +83,7 @@ def _make_task(
 ) -> ZSLTask:
     feats, fmin, fscale = _preprocess(raw.features.astype(np.float64), train_idx)
     att = raw.class_vectors.astype(np.float32)
-    att = att / np.maximum(np.linalg.norm(att, axis=1, keepdims=True), 1e-12)
+    att = (att / np.maximum(np.linalg.norm(att, axis=1, keepdims=True), 1e-12)).astype(np.float32)
     labels = torch.as_tensor(raw.labels, dtype=torch.long)
 
     def take(idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

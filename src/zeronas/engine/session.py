@@ -25,7 +25,7 @@ from torch import nn
 from zeronas.config import Config
 from zeronas.data import ZSLTask
 from zeronas.engine.networks import Arch, Net, build_networks
-from zeronas.engine.optim import adam, arch_optimizer, set_trainable
+from zeronas.engine.optim import adam, arch_optimizer, autocast, set_trainable
 from zeronas.errors import ZeroNASError
 from zeronas.frameworks import framework_class, group_parameters
 from zeronas.frameworks.base import Stats
@@ -44,6 +44,7 @@ class LoopConfig(Protocol):
     beta1: float
     cls_weight: float
     gp_weight: float
+    precision: str
 
 
 def task_to(task: ZSLTask, device: torch.device) -> ZSLTask:
@@ -144,13 +145,16 @@ class Session:
 
     def step(self, key: str, loss: LossFn, pool: str) -> list[torch.Tensor]:
         """Draw a batch from ``pool``, then update parameter set ``key`` (every other set
-        frozen) on ``loss``; returns the loss and the loss's figures, detached."""
+        frozen) on ``loss``; returns the loss and the loss's figures, detached. The backward pass
+        computes the gradients of that set only (none of e.g. the gradient penalty's inputs)."""
         batch = self.batch(pool)
-        set_trainable(self.all_params, self.params[key])
-        value, stats = loss(*batch)
+        params = self.params[key]
+        set_trainable(self.all_params, params)
+        with autocast(self.device, self.loop.precision):
+            value, stats = loss(*batch)
         opt = self.opt[key]
         opt.zero_grad(set_to_none=True)
-        value.backward()
+        value.backward(inputs=params)
         opt.step()
         return [value.detach(), *stats.values()]
 

@@ -101,8 +101,8 @@ def choose_constant(tasks: Sequence[StackedTask], points: int) -> tuple[float, d
     """The constant with the best mean H over ``tasks`` (closest to 0 on ties), and the mean
     S, U, H it gives."""
     constants = stacking_constants(tasks, points)
-    s, u, h = (np.mean(a, axis=0) for a in zip(*(t.sweep(constants) for t in tasks), strict=True))
-    top = np.flatnonzero(h == h.max())
+    s, u, h = (np.asarray(np.mean(a, axis=0)) for a in zip(*(t.sweep(constants) for t in tasks), strict=True))
+    top = np.flatnonzero(h == np.max(h))
     k = int(top[np.argmin(np.abs(constants[top]))])
     return float(constants[k]), {"seen": float(s[k]), "unseen": float(u[k]), "h": float(h[k])}
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zeronas.config import LOG, Config, load_config, role
+from zeronas.config import LOG, Config, keyed, load_config, role
 from zeronas.data import ZSLDataset
 from zeronas.data.fingerprint import fingerprint
 from zeronas.errors import ZeroNASError
@@ -129,7 +129,8 @@ def random_pair(cfg: Config, draw: int) -> Genotype:
 
 def result_config(cfg: Config, method: str) -> dict:
     """The resolved settings a cell of ``method`` reads, without the ``log`` ones: what its key
-    holds. ESZSL reads ``eval.folds``; the linear generator and the oracle ``[eval]``; a training
+    holds (a setting added later is left out at its default: :func:`zeronas.config.keyed`).
+    ESZSL reads ``eval.folds``; the linear generator and the oracle ``[eval]``; a training
     ``[model]``, ``[train]``, ``[eval]`` and its framework's sections; a search ``[search]`` too."""
     full = cfg.to_dict()
     if method == "eszsl":
@@ -141,7 +142,9 @@ def result_config(cfg: Config, method: str) -> dict:
         if method in SEARCHES:
             wanted.append("search")
     return {
-        name: {k: v for k, v in full[name].items() if role(f"{name}.{k}") != LOG} for name in wanted if name in full
+        name: {k: v for k, v in full[name].items() if role(f"{name}.{k}") != LOG and keyed(f"{name}.{k}", v)}
+        for name in wanted
+        if name in full
     }
 
 
