@@ -59,9 +59,11 @@ sys.path.insert(0, str(HERE))
 _SHARED_NEAR = Path(__file__).resolve().parents[2] / "shared"  # shared/ beside the repository
 _SHARED = os.environ.get("ZERONAS_SHARED", _SHARED_NEAR if _SHARED_NEAR.is_dir() else "/work/shared")
 DEFAULT_ATT = Path(_SHARED) / "data" / "xlsa17" / "CUB" / "att_splits.mat"
-JOBS = ("search", "search_bf16", "search_gdas", "reference", "authors", "retrain", "fix")
-#: Jobs whose matrix products run in bfloat16 (their peak fraction is against the bf16 peak).
-BF16_JOBS = ("search_bf16",)
+JOBS = ("search", "search_bf16", "search_tf32", "search_gdas", "reference", "authors", "retrain", "fix")
+#: Jobs run by default on a CPU (TF32 exists on CUDA only).
+CPU_JOBS = tuple(j for j in JOBS if j != "search_tf32")
+#: The matmul precision of the jobs that do not run in fp32 (their peak fraction is against its peak).
+PRECISION = {"search_bf16": "bf16", "search_tf32": "tf32"}
 
 
 @dataclass
@@ -94,7 +96,7 @@ def class_vectors(att_path: str | None, quick: bool) -> np.ndarray:
     return (att / np.linalg.norm(att, axis=1, keepdims=True)).astype(np.float32)
 
 
-def make_task(att: np.ndarray, sh: Shapes, n_train: int | None = None, seed: int = 0):
+def make_task(att: np.ndarray, sh: Shapes, n_train: int | None = None, seed: int = 0, device: str = "cpu"):
     """A ZSLTask of generated features: a class-dependent mean plus noise, scaled to [0, 1]."""
     from zeronas.data import ZSLTask
 
@@ -108,7 +110,7 @@ def make_task(att: np.ndarray, sh: Shapes, n_train: int | None = None, seed: int
         labels = labels[rng.permutation(labels.size)[:n_train]]
     feats = np.maximum(att[labels] @ proj + 0.3 * rng.normal(size=(labels.size, sh.feature_dim)), 0)
     feats = (feats / feats.max()).astype(np.float32)
-    x, y = torch.from_numpy(feats), torch.from_numpy(labels).long()
+    x, y = torch.from_numpy(feats).to(device), torch.from_numpy(labels).long().to(device)
     empty_x, empty_y = x[:0], y[:0]
     return ZSLTask(
         name="bench",
@@ -118,9 +120,9 @@ def make_task(att: np.ndarray, sh: Shapes, n_train: int | None = None, seed: int
         test_seen_y=empty_y,
         test_unseen_x=empty_x,
         test_unseen_y=empty_y,
-        class_vectors=torch.from_numpy(att),
-        seen_classes=torch.from_numpy(seen).long(),
-        unseen_classes=torch.from_numpy(unseen).long(),
+        class_vectors=torch.from_numpy(att).to(device),
+        seen_classes=torch.from_numpy(seen).long().to(device),
+        unseen_classes=torch.from_numpy(unseen).long().to(device),
     )
 
 
@@ -211,12 +213,12 @@ def vm_status() -> dict[str, float]:
     return out
 
 
-def build(job: str, sh: Shapes, att: np.ndarray):
-    """The object whose ``step()`` is one iteration, and a description."""
+def build(job: str, sh: Shapes, att: np.ndarray, device: torch.device):
+    """The object whose ``step()`` is one iteration, and a description. Everything is created on
+    ``device`` (the default device of the job's process)."""
     cfg = make_config(sh)
-    device = torch.device("cpu")
     torch.manual_seed(0)
-    if job in ("search", "search_bf16", "search_gdas"):
+    if job in ("search", "search_bf16", "search_tf32", "search_gdas"):
         from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
         from zeronas.engine.search import set_schedules
 
@@ -224,24 +226,27 @@ def build(job: str, sh: Shapes, att: np.ndarray):
             cfg.search.mode = "gdas"
         if job == "search_bf16":
             cfg.search.precision = "bf16"
-        s = Session(cfg, make_task(att, sh), device, SearchSpace(), cfg.search, pools=split_halves)
+        if job == "search_tf32":
+            torch.backends.cuda.matmul.allow_tf32 = True
+        s = Session(cfg, make_task(att, sh, device=device.type), device, SearchSpace(), cfg.search, pools=split_halves)
         set_schedules(s, 1)
         s.fw.train()
         mode = {
             "search": "all operations",
             "search_bf16": "all operations, search.precision=bf16",
+            "search_tf32": "all operations, fp32 with TF32 matmuls (CUDA)",
             "search_gdas": "one drawn operation per edge (search.mode=gdas)",
         }[job]
         return lambda: search_iteration(s), f"fused Supernet, zeronas search_iteration(), {mode}"
     if job == "reference":
-        r = ReferenceSearch(cfg, make_task(att, sh))
+        r = ReferenceSearch(cfg, make_task(att, sh, device=device.type))
         r.G.train()
         r.D.train()
         return r.iteration, "per-op ReferenceSupernet, nothing frozen in arch steps"
     if job == "authors":
         from authors import AuthorsSearch
 
-        a = AuthorsSearch(cfg, make_task(att, sh))
+        a = AuthorsSearch(cfg, make_task(att, sh, device=device.type))
         a.G.train()
         a.D.train()
         return a.iteration, "the authors' layout: per-op modules, 3 backward() per critic step, nothing frozen"
@@ -257,7 +262,7 @@ def build(job: str, sh: Shapes, att: np.ndarray):
     else:
         geno = fixed_genotype(sh.fix_hidden)
     # A task of exactly one batch: train_epoch() then runs exactly one iteration.
-    session = Session(cfg, make_task(att, sh, n_train=sh.batch), device, geno, cfg.train)
+    session = Session(cfg, make_task(att, sh, n_train=sh.batch, device=device.type), device, geno, cfg.train)
     desc = f"zeronas train_epoch, G {geno.generator} | D {geno.critic}"
     return lambda: train_epoch(session), desc
 
@@ -285,9 +290,20 @@ def count_flops(step) -> int:
     return counter.get_total_flops()
 
 
-def run_job(job: str, sh: Shapes, att: np.ndarray, warmup: int, iters: int, flops: bool = True) -> dict:
+def run_job(
+    job: str, sh: Shapes, att: np.ndarray, warmup: int, iters: int, flops: bool = True, device: str = "cpu"
+) -> dict:
+    dev = torch.device(device)
+    torch.set_default_device(dev)  # the reference layouts draw their tensors on the default device
+    cuda = dev.type == "cuda"
     base = vm_status()
-    step, desc = build(job, sh, att)
+    built_step, desc = build(job, sh, att, dev)
+
+    def step() -> None:
+        built_step()
+        if cuda:
+            torch.cuda.synchronize()
+
     built = vm_status()
     # The counted iteration is the first warm-up (optimizer states get allocated there).
     flops = count_flops(step) if flops else None
@@ -302,7 +318,9 @@ def run_job(job: str, sh: Shapes, att: np.ndarray, warmup: int, iters: int, flop
         wall.append(time.perf_counter() - w0)
         cpu.append(time.process_time() - c0)
     end = vm_status()
+    gpu = {"gpu_peak_gb": torch.cuda.max_memory_allocated() / 1024**3} if cuda else {}
     return {
+        **gpu,
         "job": job,
         "desc": desc,
         "wall": wall,
@@ -315,20 +333,32 @@ def run_job(job: str, sh: Shapes, att: np.ndarray, warmup: int, iters: int, flop
 
 
 # --------------------------------------------------------------------------- parent
-def matmul_peak(quick: bool, dtype: torch.dtype = torch.float32) -> dict[str, float]:
-    """Best FLOP/s of several square torch.mm calls in ``dtype`` on this process's threads,
-    by wall clock and by process CPU time (the latter divided by the thread count)."""
+CPU = torch.device("cpu")
+
+
+def matmul_peak(quick: bool, precision: str = "fp32", device: torch.device = CPU) -> dict[str, float]:
+    """Best FLOP/s of several square torch.mm calls in ``precision`` (fp32, tf32: fp32 tensors
+    with TF32 matmuls on CUDA, bf16) on this process's threads or on ``device``, by wall clock
+    and by process CPU time (the latter divided by the thread count; meaningless on CUDA)."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     best = {"wall": 0.0, "cpu": 0.0}
     threads = torch.get_num_threads()
-    for n, reps in ((512, 3),) if quick else ((2048, 4), (4096, 3)):
-        a, b, c = (torch.randn(n, n, dtype=dtype) for _ in range(3))
+    cuda = device.type == "cuda"
+    sizes = ((512, 3),) if quick else ((2048, 4), (4096, 3)) if not cuda else ((4096, 10), (8192, 10))
+    for n, reps in sizes:
+        a, b, c = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(3))
         torch.mm(a, b, out=c)
         for _ in range(reps):
+            sync()
             w0, c0 = time.perf_counter(), time.process_time()
             torch.mm(a, b, out=c)  # into a warm buffer: page faults would be counted otherwise
+            sync()
             w, cp = time.perf_counter() - w0, (time.process_time() - c0) / threads
             best["wall"] = max(best["wall"], 2 * n**3 / w)
             best["cpu"] = max(best["cpu"], 2 * n**3 / max(cp, 1e-9))
+    torch.backends.cuda.matmul.allow_tf32 = False
     return best
 
 
@@ -341,6 +371,7 @@ def spawn(job: str, args, flops: bool) -> dict:
         cmd.append("--quick")
     if args.att:
         cmd += ["--att", args.att]
+    cmd += ["--device", args.device]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout + proc.stderr)
@@ -358,7 +389,20 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1, help="warm-up iterations (the first one is FLOP-counted)")
     ap.add_argument("--quick", action="store_true", help="tiny shapes and random class vectors (smoke test)")
     ap.add_argument("--att", default=None, help=f"CUB att_splits.mat (default {DEFAULT_ATT})")
-    ap.add_argument("--jobs", default=",".join(JOBS), help="comma-separated subset of " + ",".join(JOBS))
+    ap.add_argument(
+        "--jobs",
+        default=None,
+        help=f"comma-separated subset of {','.join(JOBS)} (default: all; on a CPU all but search_tf32)",
+    )
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda[:N]: where every job runs")
+    ap.add_argument(
+        "--search-iters",
+        type=int,
+        default=20 * 55,
+        help="iterations of a full search, for its estimated time (default 1100: a CUB search with the paper's "
+        "batch 64 and n_d 5 and zeronas's search.epochs 20, the paper giving none; 55 iterations per epoch: "
+        "half of CUB's 7057 trainval samples per epoch)",
+    )
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's default; 1 with --quick)")
     ap.add_argument(
         "--clock",
@@ -388,9 +432,18 @@ def main() -> None:
 
     if args.job:
         att = class_vectors(args.att, args.quick)
-        print(json.dumps(run_job(args.job, sh, att, args.warmup, args.iters, flops=not args.no_flops)))
+        result = run_job(args.job, sh, att, args.warmup, args.iters, flops=not args.no_flops, device=args.device)
+        print(json.dumps(result))
         return
 
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: CUDA is not available here")
+    cuda = device.type == "cuda"
+    if args.jobs is None:
+        args.jobs = ",".join(JOBS if cuda else CPU_JOBS)
+    if cuda:
+        args.clock = "wall"  # process CPU time does not measure a GPU
     jobs = [j for j in args.jobs.split(",") if j]
     unknown = set(jobs) - set(JOBS)
     if unknown:
@@ -398,6 +451,8 @@ def main() -> None:
     att = class_vectors(args.att, args.quick)
     threads = torch.get_num_threads()
     print(f"zeronas bench: torch {torch.__version__}, {threads} threads, {os.cpu_count()} CPUs, load average {load()}")
+    if cuda:
+        print(f"device: {torch.cuda.get_device_name(device)} ({args.device})")
     if os.getloadavg()[0] > 0.5 and threads > 1:
         print(
             f"WARNING: the machine is not idle (1-min load {os.getloadavg()[0]:.2f}); with several threads, "
@@ -412,8 +467,8 @@ def main() -> None:
         f"iterations per job: 1 FLOP-counted warm-up + {args.warmup - 1} warm-up + {args.iters} measured; "
         f"{args.rounds} round(s); median; clock for the headline: {args.clock}"
     )
-    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
-    peaks = {name: [matmul_peak(args.quick, dt)] for name, dt in dtypes.items()}
+    precisions = ("fp32", "tf32", "bf16") if cuda else ("fp32", "bf16")
+    peaks = {name: [matmul_peak(args.quick, name, device)] for name in precisions}
     for name, p in peaks.items():
         print(f"{name} matmul peak before: {p[0]['wall'] / 1e9:.1f} GFLOP/s (wall), {p[0]['cpu'] / 1e9:.1f} (cpu)")
     res: dict[str, dict] = {}
@@ -436,11 +491,12 @@ def main() -> None:
             f"{r['cpu_s']:.3f} cpu-s/thread | {r['flops'] / 1e9:7.1f} GFLOP/iter, "
             f"{r['flops'] / r['s'] / 1e9:6.1f} GFLOP/s | peak mem {r['peak_gb']:.2f} GB "
             f"(after import {r['rss_import_gb']:.2f}, built {r['rss_built_gb']:.2f})"
+            + (f" | GPU peak {r['gpu_peak_gb']:.2f} GB" if "gpu_peak_gb" in r else "")
         )
         print(f"          {r['desc']}")
     peak = {}
     for name, p in peaks.items():
-        p.append(matmul_peak(args.quick, dtypes[name]))
+        p.append(matmul_peak(args.quick, name, device))
         peak[name] = max(x[args.clock] for x in p)
         print(
             f"{name} matmul peak after: {p[1]['wall'] / 1e9:.1f} GFLOP/s (wall), {p[1]['cpu'] / 1e9:.1f} (cpu); "
@@ -455,8 +511,8 @@ def main() -> None:
         return {
             "s": f"{r['s']:.{s_digits}f}",
             "gflop": f"{r['flops'] / 1e9:.1f}",
-            "peak_fraction": f"{r['flops'] / r['s'] / peak['bf16' if job in BF16_JOBS else 'fp32']:.3f}",
-            "mem_gb": f"{r['peak_gb']:.2f}",
+            "peak_fraction": f"{r['flops'] / r['s'] / peak[PRECISION.get(job, 'fp32')]:.3f}",
+            "mem_gb": f"{r.get('gpu_peak_gb', r['peak_gb']):.2f}",
             "speedup": f"{ref['s'] / r['s']:.2f}" if ref else "",
         }
 
@@ -481,6 +537,7 @@ def main() -> None:
             "authors_peak_fraction": "peak_fraction",
             "authors_mem_gb": "mem_gb",
         },
+        "search_tf32": {"tf32_s": "s", "tf32_peak_fraction": "peak_fraction", "tf32_mem_gb": "mem_gb"},
         "search_gdas": {
             "gdas_speedup": "speedup",
             "gdas_s": "s",
@@ -513,8 +570,16 @@ def main() -> None:
             **({"vs_authors_fp32": f"{authors['s'] / exact['search']:.2f}"} if "search" in exact else {}),
             **head,
         }
-    head["matmul_peak_gflops"] = f"{peak['fp32'] / 1e9:.1f}"
-    head["bf16_matmul_peak_gflops"] = f"{peak['bf16'] / 1e9:.1f}"
+    for job, key in (
+        ("search", "full_search_h"),
+        ("search_tf32", "full_search_tf32_h"),
+        ("search_bf16", "full_search_bf16_h"),
+    ):
+        if job in res:  # the search alone: no evaluation, no checkpoints
+            head[key] = f"{res[job]['s'] * args.search_iters / 3600:.2f}"
+    for name in precisions:
+        head[f"{name}_matmul_peak_gflops" if name != "fp32" else "matmul_peak_gflops"] = f"{peak[name] / 1e9:.1f}"
+    head["device"] = args.device
     head["threads"] = str(threads)
     head["clock"] = args.clock
     print(" ".join(f"{k}={v}" for k, v in head.items()))
