@@ -189,7 +189,7 @@ def test_benchmark_quick_smoke():
         [sys.executable, str(BENCH / "search_step.py"), "--quick"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # 7 jobs, each a fresh process importing torch
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     last = proc.stdout.strip().splitlines()[-1]
@@ -205,6 +205,13 @@ def test_benchmark_quick_smoke():
         "retrain_s",
         "fix_s",
         "matmul_peak_gflops",
+        "bf16_s",
+        "bf16_peak_fraction",
+        "bf16_matmul_peak_gflops",
+        "authors_s",
+        "vs_authors",
+        "vs_authors_fp32",
+        "full_search_h",
     }
     assert expected <= set(pairs), last
     for key in expected:
