@@ -3,6 +3,8 @@ the S/U/H sweep, the grid of constants, the choice (best mean H, closest to 0 on
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -42,7 +44,7 @@ def test_accuracy_is_per_class_for_each_constant():
     acc = st.accuracy(truth, np.array([0, 2]), np.array([0.0, 0.15, 0.35, 0.5]))
     # constant 0.15: class 0 2/3 right, class 2 1/1 -> (2/3 + 1) / 2
     np.testing.assert_allclose(acc, [1.0, (2 / 3 + 1) / 2, (0 + 1) / 2, 0.0])
-    with pytest.raises(ValueError, match="no samples"):
+    with pytest.raises(ValueError, match="^a target class has no samples$"):
         st.accuracy(truth, np.array([0, 2, 5]), np.array([0.0]))
 
 
@@ -53,6 +55,14 @@ def test_sweep_gives_s_u_and_h_by_hand():
     np.testing.assert_allclose(u, [0.0, 0.25, 0.75, 0.75, 1.0])
     np.testing.assert_allclose(h, [0.0, 0.4, 0.75, 2 * 0.25 * 0.75 / 1.0, 0.0])  # 0 when S or U is 0
     assert apply_constant(task, 0.7) == pytest.approx({"seen": 0.25, "unseen": 0.75, "h": 0.375})
+
+
+def test_h_is_zero_without_a_warning_when_s_and_u_are_both_zero():
+    task = separable([0.1], [0.9])  # for c in [0.1, 0.9) both images go the wrong way
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0/0 is not computed into a RuntimeWarning
+        s, u, h = task.sweep(np.array([0.0, 0.5, 1.0]))
+    assert (s.tolist(), u.tolist(), h.tolist()) == ([1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0])
 
 
 def test_stacking_constants_are_zero_and_midpoints_of_quantiles():

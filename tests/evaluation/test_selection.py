@@ -6,17 +6,20 @@ genotype choice (``search.select``)."""
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import zeronas.evaluation.selection as selection_module
 from tests.evaluation.test_calibration import separable
+from tests.evaluation.test_zsl import CFG, Prototypes, make_task
 from zeronas.config import Config, EvalConfig
 from zeronas.errors import ZeroNASError
-from zeronas.evaluation import choose_genotype, evaluate_test_once, select_epochs
-from zeronas.evaluation.calibration import apply_constant, choose_constant
+from zeronas.evaluation import choose_genotype, evaluate_test_once, select_epochs, validation_scores
+from zeronas.evaluation.calibration import StackedTask, apply_constant, choose_constant
 from zeronas.nas.genotype import fixed_genotype
 
 BLIND = separable([0.1, -0.1], [0.1, -0.1])  # no constant separates: H at most 1/2
@@ -91,8 +94,17 @@ def test_only_epochs_scored_in_every_fold_compete():
     stacks = [{1: BLIND, 2: BLIND}, {1: BLIND, 2: BLIND, 3: BLIND}]
     sel = select_epochs(folds, stacks, 11)
     assert {c["epoch"] for c in sel.values()} == {1}
-    with pytest.raises(ZeroNASError, match="no epoch was scored on every validation fold"):
+    message = "no epoch was scored on every validation fold (train.eval_every larger than train.epochs?)"
+    with pytest.raises(ZeroNASError, match="^" + re.escape(message) + "$"):
         select_epochs([[row(1, 0.3)], [row(2, 0.3)]], [{1: BLIND}, {2: BLIND}], 11)
+
+
+def test_every_fold_needs_its_stacking_margins():
+    """One list of margins per fold: a fold without its own is a caller's error, not a fold
+    silently left out of the calibrated choice."""
+    folds = [[row(1, 0.3)], [row(1, 0.4)]]
+    with pytest.raises(ValueError, match="zip"):
+        select_epochs(folds, [{1: SHARP}], 11)
 
 
 def test_every_reported_figure_belongs_to_the_selected_epoch():
@@ -134,39 +146,79 @@ def test_one_fold_reports_no_spread():
     assert sel["zsl"]["val_zsl_top1_std"] == 0.0 and sel["gzsl"]["val_h_std"] == 0.0
 
 
+# --------------------------------------------------------------------------- one epoch's validation figures
+
+
+def test_validation_scores_of_one_epoch_on_one_fold():
+    """Unseen images that look exactly like seen class 4: ZSL (unseen classes only) labels them
+    all one unseen class (1/2), plain GZSL all class 4 (S = 1, U = 0); the calibrated
+    figures and the returned margins are the fold's own (its best constant)."""
+    task = make_task(unseen_look_like=4)
+    torch.manual_seed(0)
+    row, stack = validation_scores(Prototypes(), task, CFG)
+    assert isinstance(stack, StackedTask)
+    assert stack.seen_y.tolist() == task.test_seen_y.tolist()
+    assert stack.unseen_y.tolist() == task.test_unseen_y.tolist()
+    constant, cal = choose_constant([stack], CFG.calibration_points)
+    assert row == {
+        "val_zsl": 0.5,
+        "val_seen": 1.0,
+        "val_unseen": 0.0,
+        "val_h": 0.0,
+        "val_cs_constant": constant,
+        "val_cs_seen": cal["seen"],
+        "val_cs_unseen": cal["unseen"],
+        "val_cs_h": cal["h"],
+    }
+    assert apply_constant(stack, 0.0) == {"seen": 1.0, "unseen": 0.0, "h": 0.0}
+    assert cal["h"] > 0.0  # some constant moves unseen images to their classes
+
+
 # --------------------------------------------------------------------------- test once
+
+
+FW, TASK, TEST_CFG = object(), object(), EvalConfig()  # what evaluate_test_once is given
+SCORED_ON: list = []  # the task each FakeScores/Scores was evaluated on
 
 
 class FakeScores:
     """GZSL scores whose S/U/H tell the constant they were evaluated with."""
 
     def evaluate(self, task, stacking_constant: float = 0.0) -> dict[str, float]:
+        SCORED_ON.append(task)
         return {"seen": 0.5, "unseen": stacking_constant, "h": 0.25}
 
 
 def spy_test_once(monkeypatch, selection: dict, epochs: int, scores, check=None) -> tuple[list, dict]:
     """Run ``evaluate_test_once`` over epochs 1..``epochs`` with spies for the two scorings
     (ZSL gives 0.7, GZSL ``scores(epoch)``); ``check(epoch, results)`` after each epoch.
-    Returns the scorings made, as (kind, epoch), and the results."""
+    Returns the scorings made, as (kind, epoch), and the results; checks that every scoring
+    and every evaluation got the generator, task and settings given."""
     calls: list[tuple[str, int]] = []
+    given: list[tuple] = []
     now = {"epoch": 0}
 
     def zsl(fw, task, cfg):
         calls.append(("zsl", now["epoch"]))
+        given.append((fw, task, cfg))
         return 0.7
 
     def gzsl(fw, task, cfg):
         calls.append(("gzsl", now["epoch"]))
+        given.append((fw, task, cfg))
         return scores(now["epoch"])
 
     monkeypatch.setattr(selection_module, "zsl_accuracy", zsl)
     monkeypatch.setattr(selection_module, "gzsl_scores", gzsl)
+    SCORED_ON.clear()
     results: dict = {}
     for e in range(1, epochs + 1):
         now["epoch"] = e
-        evaluate_test_once(None, None, EvalConfig(), selection, e, results)  # type: ignore[arg-type]
+        evaluate_test_once(FW, TASK, TEST_CFG, selection, e, results)  # type: ignore[arg-type]
         if check is not None:
             check(e, results)
+    assert all(g[0] is FW and g[1] is TASK and g[2] is TEST_CFG for g in given) and len(given) == len(calls)
+    assert SCORED_ON and all(t is TASK for t in SCORED_ON)
     return calls, results
 
 
@@ -193,6 +245,7 @@ def test_plain_and_calibrated_gzsl_at_different_epochs_each_get_their_own_classi
             self.at = at
 
         def evaluate(self, task, stacking_constant: float = 0.0) -> dict[str, float]:
+            SCORED_ON.append(task)
             return {"seen": self.at / 10, "unseen": stacking_constant, "h": self.at / 100}
 
     selection = {"zsl": {"epoch": 5}, "gzsl": {"epoch": 2}, "gzsl_calibrated": {"epoch": 4, "stacking_constant": 0.3}}

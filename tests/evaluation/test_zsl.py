@@ -9,6 +9,8 @@ non-contiguous class ids and a stand-in generator that returns each class's prot
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -91,6 +93,55 @@ def test_zsl_predicts_among_unseen_classes_only(monkeypatch):
     acc = zsl_accuracy(Prototypes(), make_task(unseen_look_like=4), CFG)
     assert set(preds[-1].tolist()) <= set(UNSEEN)
     assert acc == pytest.approx(0.5)  # one unseen class takes every image
+
+
+class Recording(Prototypes):
+    """Prototypes that records what scoring asks it for."""
+
+    def __init__(self):
+        self.asked: list[tuple] = []
+
+    def synthesize(self, class_vectors, classes, per_class):
+        self.asked.append((class_vectors, classes, per_class))
+        return super().synthesize(class_vectors, classes, per_class)
+
+
+def test_scoring_synthesises_the_unseen_classes_from_the_tasks_class_vectors():
+    torch.manual_seed(0)
+    task, fw = make_task(), Recording()
+    cfg = replace(CFG, syn_num_zsl=7, syn_num_gzsl=9)
+    zsl_accuracy(fw, task, cfg)
+    gzsl_scores(fw, task, cfg)
+    assert [(v is task.class_vectors, c is task.unseen_classes, n) for v, c, n in fw.asked] == [
+        (True, True, 7),
+        (True, True, 9),
+    ]
+
+
+@pytest.mark.parametrize("balanced", [False, True])
+def test_the_gzsl_classifier_is_class_balanced_as_configured(monkeypatch, balanced):
+    trained: list[dict] = []
+    real = zsl_module.train_softmax
+
+    def spy(*args, **kwargs):
+        trained.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(zsl_module, "train_softmax", spy)
+    torch.manual_seed(0)
+    gzsl_scores(Prototypes(), make_task(), replace(CFG, gzsl_balanced=balanced))
+    assert [k.get("balanced") for k in trained] == [balanced]
+
+
+def test_zsl_accuracy_needs_test_images_of_every_unseen_class():
+    """Per-class accuracy over the task's unseen classes: a class without test images is an
+    error, not left out of the mean."""
+    task = make_task()
+    keep = task.test_unseen_y != 9
+    task.test_unseen_x, task.test_unseen_y = task.test_unseen_x[keep], task.test_unseen_y[keep]
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="^class 9 has no samples$"):
+        zsl_accuracy(Prototypes(), task, CFG)
 
 
 def test_gzsl_scores_are_probabilities_over_seen_and_unseen():

@@ -10,7 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from zeronas.nas.genotype import Edge, Genotype, GenotypeError, NetGenotype, Node, derive, fixed_genotype
+from zeronas.errors import ZeroNASError
+from zeronas.nas.genotype import (
+    Edge,
+    Genotype,
+    GenotypeError,
+    NetGenotype,
+    Node,
+    derive,
+    fixed_genotype,
+    random_genotype,
+)
 from zeronas.nas.network import DiscreteNet
 from zeronas.nas.ops import OPS
 from zeronas.nas.supernet import Supernet
@@ -71,6 +81,18 @@ def test_derivation_by_hand_with_ties_and_any_number_of_kept_edges(keep, nodes, 
 
     want = NetGenotype("generator", tuple(Node(j, 4, edge_list(p)) for j, p in nodes.items()), edge_list(output))
     assert got == want
+    if keep == 2:  # the default: two in-edges per node (SPEC §6)
+        assert derive("generator", (4, 4), ops, edges) == want
+
+
+def test_a_node_that_feeds_only_a_live_node_is_live():
+    """Liveness runs back through every node: output <- 4 <- 3, with 3 not an output source."""
+    ops = {(i, j): np.eye(len(OPS))[j - 3] for j in (3, 4, 5) for i in range(j)}
+    edges = {3: np.array([1.0, 0, 0]), 4: np.array([0, 0, 0, 1.0]), 5: np.array([0, 0, 0, 0, 1.0])}
+    got = derive("generator", (4, 8), ops, edges, keep=1)
+    assert got == NetGenotype(
+        "generator", (Node(3, 4, (Edge(0, OPS[0]),)), Node(4, 8, (Edge(3, OPS[1]),))), (Edge(4, OPS[2]),)
+    )
 
 
 def test_dead_nodes_are_dropped():
@@ -139,10 +161,15 @@ def test_bad_genotype_files_name_the_file(tmp_path):
         Genotype.load(p)
     with pytest.raises(GenotypeError, match="file not found"):
         Genotype.load(tmp_path / "missing.json")
+    p.write_text(json.dumps({"format": "other"}))
+    message = f"{p}: not a genotype: 'format' must be 'zeronas-genotype'"
+    with pytest.raises(GenotypeError, match="^" + re.escape(message) + "$"):
+        Genotype.load(p)
 
 
 def test_fixed_genotype_builds_the_f_clswgan_networks():
     fix = fixed_genotype(4096)
+    assert fixed_genotype() == fix  # the f-CLSWGAN width by default
     g = DiscreteNet(fix.generator, (85, 85), 2048)
     d = DiscreteNet(fix.critic, (2048, 85), 1)
     lin = [m for m in g.modules() if isinstance(m, torch.nn.Linear)]
@@ -181,6 +208,7 @@ def _second_node(d: dict, node_id: int) -> None:
 @pytest.mark.parametrize(
     "d, message",
     [
+        (_bad(lambda d: d.update(version=99)), "unsupported genotype version 99 (this zeronas reads 1)"),
         (_bad(lambda d: d.update(generator=[])), "'generator' must be an object"),
         (_bad(lambda d: d["generator"].update(nodes={})), "'generator' needs a 'nodes' list and an 'output' object"),
         (_bad(lambda d: d["critic"].pop("output")), "'critic' needs a 'nodes' list and an 'output' object"),
@@ -207,6 +235,10 @@ def _second_node(d: dict, node_id: int) -> None:
             "critic.output: operation 'fc_relu' is not one of linear",
         ),
         (
+            _bad(lambda d: _node0(d)["in"][0].update(op="conv3x3")),
+            "generator.nodes[0]: operation 'conv3x3' is not one of " + ", ".join(OPS),
+        ),
+        (
             _bad(lambda d: d["generator"]["output"].update({"in": [{"from": 4, "op": "fc_relu"}]})),
             "generator.output: edge from node 4, which is not an input or an earlier node",
         ),
@@ -222,3 +254,65 @@ def test_the_first_free_id_and_width_one_are_accepted():
     d = fixed_genotype(16).to_dict()
     d["generator"]["nodes"][0]["width"] = 1
     assert Genotype.from_dict(d).generator.nodes[0] == Node(3, 1, (Edge(2, "fc_lrelu"),))
+
+
+def test_genotype_dict_and_text_by_hand():
+    """The file's layout (docs) and the one-line form logs and tables show."""
+    g = NetGenotype(
+        "generator",
+        (Node(3, 4, (Edge(0, "fc_relu"), Edge(1, "fc_lrelu"))), Node(4, 8, (Edge(3, "fc_bn_relu"),))),
+        (Edge(3, "fc_relu"), Edge(4, "fc_relu_drop")),
+    )
+    assert str(g) == "3:4<fc_relu~0|fc_lrelu~1> 4:8<fc_bn_relu~3> out<fc_relu~3|fc_relu_drop~4>"
+    assert Genotype(g, fixed_genotype(16).critic).to_dict() == {
+        "format": "zeronas-genotype",
+        "version": 1,
+        "generator": {
+            "inputs": ["z", "c", "zc"],
+            "nodes": [
+                {"id": 3, "width": 4, "in": [{"from": 0, "op": "fc_relu"}, {"from": 1, "op": "fc_lrelu"}]},
+                {"id": 4, "width": 8, "in": [{"from": 3, "op": "fc_bn_relu"}]},
+            ],
+            "output": {"in": [{"from": 3, "op": "fc_relu"}, {"from": 4, "op": "fc_relu_drop"}]},
+        },
+        "critic": {
+            "inputs": ["x", "c", "xc"],
+            "nodes": [{"id": 3, "width": 16, "in": [{"from": 2, "op": "fc_lrelu"}]}],
+            "output": {"in": [{"from": 3, "op": "linear"}]},
+        },
+    }
+
+
+# --------------------------------------------------------------------------- random genotypes
+
+
+@pytest.mark.parametrize("ops", [("conv3x3",), ("fc_relu", "conv3x3"), ()])
+def test_random_genotype_needs_known_operations(ops):
+    message = "random_genotype: operations must be among " + ", ".join(OPS)
+    with pytest.raises(ZeroNASError, match="^" + re.escape(message) + "$"):
+        random_genotype("generator", (8,), np.random.default_rng(0), ops=ops)
+
+
+@pytest.mark.parametrize("role", ["generator", "critic"])
+@pytest.mark.parametrize("keep", [1, 2, 3])
+def test_random_genotypes_are_valid_files_with_keep_edges_per_node(role, keep):
+    """Each draw reads back from its own dict (a critic's output edges are linear, every
+    other edge one of the operations), and every node keeps ``keep`` distinct in-edges."""
+    for seed in range(10):
+        g = random_genotype(role, (8, 8, 8), np.random.default_rng(seed), keep=keep)
+        assert g.role == role
+        assert NetGenotype.from_dict(role, g.to_dict()) == g
+        for inputs in [n.inputs for n in g.nodes] + [g.output]:
+            assert len({e.src for e in inputs}) == len(inputs) == keep
+
+
+def test_a_random_pair_draw_is_the_same_in_every_version():
+    """The random-search baseline's draw ``n`` (``experiments.grid.random_pair``: generator,
+    then critic, from one ``default_rng(n)``) names the same pair in every version, so that
+    recorded grid cells keep their meaning; draw 2 of these widths, recorded."""
+    rng = np.random.default_rng(2)
+    g, d = random_genotype("generator", (8, 16, 32), rng), random_genotype("critic", (32, 16, 8), rng)
+    assert str(g) == (
+        "3:8<fc_lrelu_drop~1|fc_relu~2> 4:16<fc_relu~2|fc_bn_lrelu_drop~3> out<fc_bn_relu_drop~3|fc_bn_relu~4>"
+    )
+    assert str(d) == "3:32<fc_relu_drop~1|fc_lrelu~2> 5:8<fc_relu~1|fc_bn_lrelu~3> out<linear~3|linear~5>"
