@@ -519,7 +519,8 @@ grid_options = [
     click.option("--out", type=click.Path(path_type=Path), required=True, help="Grid directory (re-use it to resume)."),
     click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a setting in every cell."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
-    # Where the cells run (not recorded in grid.json: it changes no result).
+    # Where the cells run (not recorded in grid.json: it changes no result). The choices are
+    # zeronas.experiments.executors.EXECUTORS, named here so that --help loads no experiment code.
     click.option(
         "--executor",
         type=click.Choice(["local", "ray"]),

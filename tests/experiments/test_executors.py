@@ -11,7 +11,7 @@ import pytest
 import zeronas.cli
 from tests.experiments.test_experiments import TINY, _cells, _ran, invoke
 from zeronas.errors import ZeroNASError
-from zeronas.experiments.executors import LocalExecutor, Task, run_tasks
+from zeronas.experiments.executors import EXECUTORS, LocalExecutor, Task, run_tasks
 
 # One torch thread per cell for every executor: CPU float results can depend on the thread
 # count, and equal --threads is what makes the tables equal across executors.
@@ -110,3 +110,8 @@ def test_ray_missing_is_one_line_naming_the_extra(tmp_path, monkeypatch, capsys)
 def test_ray_address_needs_the_ray_executor(tmp_path):
     res = invoke(*GRID, "--out", str(tmp_path / "grid"), "--ray-address", "auto")
     assert isinstance(res.exception, ZeroNASError) and "--ray-address needs --executor ray" in str(res.exception)
+
+
+def test_the_executor_option_offers_every_executor():
+    option = next(p for p in zeronas.cli.compare.params if p.name == "executor")
+    assert list(option.type.choices) == list(EXECUTORS)  # type: ignore[attr-defined]
