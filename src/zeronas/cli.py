@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import shutil
 import signal
@@ -518,29 +519,77 @@ grid_options = [
     click.option("--out", type=click.Path(path_type=Path), required=True, help="Grid directory (re-use it to resume)."),
     click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a setting in every cell."),
     click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
+    # Where the cells run (not recorded in grid.json: it changes no result). The choices are
+    # zeronas.experiments.executors.EXECUTORS, named here so that --help loads no experiment code.
+    click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="local: this machine (--jobs cells at once); ray: a Ray cluster, one task per cell "
+        "(pip install 'zeronas[ray]').",
+    ),
+    click.option(
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Cells at once. local: default 1, one after the other in this process; N > 1 runs N processes. "
+        "ray: default as many as the cluster's CPUs (GPUs) hold.",
+    ),
+    click.option(
+        "--threads",
+        type=click.IntRange(min=1),
+        default=None,
+        help="torch threads per cell (CPU results can differ with the thread count: give the same value "
+        "for tables equal across executors). Default: local N > 1: the CPUs / N; ray: 1 (its declared CPUs); "
+        "local 1: torch's default.",
+    ),
+    click.option(
+        "--retries",
+        type=click.IntRange(min=0),
+        default=1,
+        show_default=True,
+        help="Further attempts of a failed cell; then the other cells finish and the command fails naming it.",
+    ),
+    click.option(
+        "--ray-address",
+        default=None,
+        help="Ray cluster to join ('auto': the one `ray start` made on this node; or HOST:PORT); "
+        "default: start a local one for the grid.",
+    ),
 ]
+#: The options of grid_options that say where cells run, handed to the commands as ``run``.
+RUN_OPTIONS = ("executor", "jobs", "threads", "retries", "ray_address")
 
 
 def with_grid(f):
+    @functools.wraps(f)
+    def command(**kw):
+        kw["run"] = {k: kw.pop(k) for k in RUN_OPTIONS}
+        return f(**kw)
+
     for opt in reversed(grid_options):
-        f = opt(f)
-    return f
+        command = opt(command)
+    return command
 
 
-def _grid(kind: str, datasets, seeds, out, sets, device, random_draws: int = 8, **asked):
-    from zeronas.experiments import Grid
+def _grid(kind: str, datasets, seeds, out, sets, device, run: dict, random_draws: int = 8, **asked):
+    """The grid of a command, opened, and the executor of its cells."""
+    from zeronas.experiments import Grid, make_executor
 
     dev = pick_device(device)
     loaded = [load_dataset(p) for p in (datasets or (None,))]
     grid = Grid(out, [str(ds.source) for ds in loaded], seeds, tuple(sets), dev, _log, random_draws)
     for ds in loaded:  # every cell's settings, checked before the grid directory exists
         check_against_dataset(grid.config(ds).check(), ds)
+    name, address = run["executor"], run["ray_address"]
+    executor = make_executor(name, run["jobs"], run["threads"], run["retries"], dev.type == "cuda", address)
     created = first_missing(Path(out))
     grid.open(f"experiment {kind}", **asked)
     _CURRENT_RUN.update(
         dir=str(out), command=f"experiment {kind}", grid=True, created=str(created) if created else None
     )
-    return grid
+    return grid, executor
 
 
 frameworks_option = click.option(
@@ -566,7 +615,7 @@ frameworks_option = click.option(
 @click.option(
     "--random-draws", type=click.IntRange(min=1), default=8, show_default=True, help="Random genotypes of 'random'."
 )
-def compare(datasets, seeds, out, sets, device, frameworks, methods, random_draws) -> None:
+def compare(datasets, seeds, out, sets, device, run, frameworks, methods, random_draws) -> None:
     """Floors, FIX, NAS and random search per framework, over seeds: Tables 1-2 as compare.md / .tex / .csv."""
     from zeronas.experiments import METHODS, method_table
 
@@ -574,32 +623,36 @@ def compare(datasets, seeds, out, sets, device, frameworks, methods, random_draw
     unknown = [m for m in chosen if m not in METHODS]
     if unknown:
         raise ZeroNASError(f"--methods: unknown {', '.join(unknown)} (known: {', '.join(METHODS)})")
-    grid = _grid(
-        "compare", datasets, seeds, out, sets, device, random_draws, methods=chosen, frameworks=list(frameworks)
+    grid, executor = _grid(
+        "compare", datasets, seeds, out, sets, device, run, random_draws, methods=chosen, frameworks=list(frameworks)
     )
-    click.echo(method_table(grid, chosen, "compare", frameworks or ("clswgan",)))
+    click.echo(method_table(grid, chosen, "compare", frameworks or ("clswgan",), executor))
 
 
 @experiment.command()
 @with_grid
 @frameworks_option
-def ablation(datasets, seeds, out, sets, device, frameworks) -> None:
+def ablation(datasets, seeds, out, sets, device, run, frameworks) -> None:
     """Searched G only, searched D only, both (Table 3) against FIX: ablation.md / .tex / .csv."""
     from zeronas.experiments import method_table
 
     methods = ["fix", "nas_g_only", "nas_d_only", "nas"]
-    grid = _grid("ablation", datasets, seeds, out, sets, device, frameworks=list(frameworks))
-    click.echo(method_table(grid, methods, "ablation", frameworks or ("clswgan",)))
+    grid, executor = _grid("ablation", datasets, seeds, out, sets, device, run, frameworks=list(frameworks))
+    click.echo(method_table(grid, methods, "ablation", frameworks or ("clswgan",), executor))
 
 
 @experiment.command()
 @with_grid
 @click.option("--framework", type=click.Choice(list(REGISTRY)), default="clswgan", show_default=True)
-def transfer(datasets, seeds, out, sets, device, framework) -> None:
-    """Architecture searched on A, trained and tested on B, for every pair (Fig. 5)."""
+def transfer(datasets, seeds, out, sets, device, run, framework) -> None:
+    """Architecture searched on A, trained and tested on B, for every pair (Fig. 5).
+
+    With --jobs or --executor ray, the searches run first (in parallel), then the trainings,
+    which need them."""
     from zeronas.experiments import transfer_matrix
 
-    click.echo(transfer_matrix(_grid("transfer", datasets, seeds, out, sets, device, framework=framework), framework))
+    grid, executor = _grid("transfer", datasets, seeds, out, sets, device, run, framework=framework)
+    click.echo(transfer_matrix(grid, framework, executor))
 
 
 @experiment.command()

@@ -22,6 +22,7 @@ matches the new one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import shutil
@@ -34,13 +35,14 @@ import numpy as np
 import torch
 
 from zeronas.config import LOG, Config, keyed, load_config, role
-from zeronas.data import ZSLDataset
-from zeronas.data.fingerprint import fingerprint
+from zeronas.data import ZSLDataset, load_dataset
+from zeronas.data.fingerprint import dataset_files, fingerprint
 from zeronas.errors import ZeroNASError
+from zeronas.experiments.executors import Executor, LocalExecutor, Task, run_tasks
 from zeronas.frameworks import framework_sections
 from zeronas.nas.genotype import Genotype, GenotypeError, fixed_genotype, random_genotype
 from zeronas.nas.ops import OP_SETS
-from zeronas.pipeline import run_fix, run_nas, train_genotype
+from zeronas.pipeline import run_fix, run_nas, run_search, train_genotype
 from zeronas.runs import Log, write_json, write_record
 
 #: Version of the key's recipe: a new recipe makes every cell stale (moved aside, not lost).
@@ -114,6 +116,19 @@ def paper_arch_for(ds: ZSLDataset) -> str:
 
     name = ds.name.lower()
     return next((a for a in PAPER_ARCHS if name.startswith(a)), "cub")
+
+
+def grid_dataset(source: str, split_seed: int = 0) -> ZSLDataset:
+    """The dataset at ``source``, loaded once per process while its files are unchanged: the
+    tables and the cells they compute here, or the cells one worker process computes in turn,
+    share one copy."""
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in dataset_files(source))
+    return _load_dataset(source, split_seed, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_dataset(source: str, split_seed: int, stamp: tuple) -> ZSLDataset:
+    return load_dataset(source, split_seed)
 
 
 def random_pair(cfg: Config, draw: int) -> Genotype:
@@ -323,6 +338,37 @@ class Grid:
             self.record(d, f"experiment cell {spec.rel}", spec.ds, spec.cfg, spec.seed)
         return d
 
+    def finished(self, spec: CellSpec) -> dict | None:
+        """The metrics of the cell if it is finished (its key matches and it has metrics.json),
+        else None; logs nothing."""
+        done = self.settle(spec) / "metrics.json"
+        return json.loads(done.read_text()) if done.is_file() else None
+
+    def portable(self) -> dict:
+        """The grid as plain values for a worker (:meth:`rebuild`): absolute paths, since a
+        worker may start in another directory, and the fingerprint cache, so that it neither
+        hashes the data again nor writes ``fingerprints.json`` beside other workers."""
+        return {
+            "out": str(self.out.resolve()),
+            "datasets": [str(Path(d).resolve()) for d in self.datasets],
+            "seeds": list(self.seeds),
+            "sets": list(self.sets),
+            "device": str(self.device),
+            "random_draws": self.random_draws,
+            "hashes": dict(self._hashes),
+        }
+
+    @classmethod
+    def rebuild(cls, d: dict, log: Log) -> Grid:
+        """The grid of :meth:`portable` in a worker (which does not :meth:`open` it: the grid
+        directory and its record exist)."""
+        device = torch.device(d["device"])
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            device = torch.device("cuda")  # a Ray task sees only the GPU it was given, as cuda:0
+        grid = cls(Path(d["out"]), d["datasets"], d["seeds"], tuple(d["sets"]), device, log, d["random_draws"])
+        grid._hashes.update(d["hashes"])
+        return grid
+
     def cell(self, spec: CellSpec, fn: Callable[[Path], dict]) -> dict:
         """Run one cell unless it is finished (its key matches and it has metrics.json); resume
         it if it was interrupted."""
@@ -362,15 +408,12 @@ def method_spec(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
     return CellSpec(rel, method, ds, cfg, seed, genotype)
 
 
-def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: int) -> dict:
-    """One cell: ``cells/<dataset>/<framework>/<method>/seed<N>``; the methods without a
-    generator architecture (:data:`NO_FRAMEWORK`) at ``cells/<dataset>/<method>/seed<N>``, and
-    random genotype ``N`` at ``cells/<dataset>/<framework>/random/draw<N>`` (trained with seed N)."""
+def _compute(grid: Grid, spec: CellSpec) -> Callable[[Path], dict]:
+    """What computes the cell ``spec`` in its directory (see :func:`method_cell`)."""
     from zeronas.baselines.eszsl import eszsl_evaluate
     from zeronas.baselines.generators import linear_generator_evaluate, oracle_evaluate
 
-    spec = method_spec(grid, ds, framework, method, seed)
-    cfg = spec.cfg
+    ds, cfg, seed, method = spec.ds, spec.cfg, spec.seed, spec.method
 
     def fn(d: Path) -> dict:
         if method == "eszsl":
@@ -381,9 +424,99 @@ def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
             return oracle_evaluate(ds, cfg, seed)
         if method == "fix":
             return run_fix(ds, cfg, seed, d, grid.device, True, grid.log)
-        if method in ("paper", "random"):  # a random draw's genotype.json is in the cell
+        if method in TRAINS:  # paper, random (its genotype.json is in the cell), transfer
             assert spec.genotype is not None
             return train_genotype(ds, spec.genotype, cfg, seed, d, grid.device, True, grid.log)
         return run_nas(ds, cfg, seed, d, grid.device, True, grid.log)
 
-    return grid.cell(spec, fn)
+    return fn
+
+
+def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: int) -> dict:
+    """One cell: ``cells/<dataset>/<framework>/<method>/seed<N>``; the methods without a
+    generator architecture (:data:`NO_FRAMEWORK`) at ``cells/<dataset>/<method>/seed<N>``, and
+    random genotype ``N`` at ``cells/<dataset>/<framework>/random/draw<N>`` (trained with seed N)."""
+    spec = method_spec(grid, ds, framework, method, seed)
+    return grid.cell(spec, _compute(grid, spec))
+
+
+def transfer_spec(grid: Grid, source: str, ds: ZSLDataset, framework: str, seed: int, genotype: Genotype) -> CellSpec:
+    """The cell that trains on ``ds`` the pair found by the search on the dataset named ``source``."""
+    rel = f"transfer/{framework}/{source}__on__{ds.name}/seed{seed}"
+    return CellSpec(rel, "transfer", ds, grid.config(ds, framework), seed, genotype)
+
+
+def search_dir(grid: Grid, spec: CellSpec) -> Path:
+    """The search of the NAS cell ``spec`` (created with its key, if new): what transfer trains."""
+    return grid.prepare(spec) / "search"
+
+
+def nas_search(grid: Grid, spec: CellSpec) -> Genotype:
+    """The search of the NAS cell ``spec``, run unless it has ended; its genotype."""
+    d = search_dir(grid, spec)
+    g_path = d / "genotype.json"
+    if not g_path.is_file():
+        d.mkdir(parents=True, exist_ok=True)
+        grid.record(d, "experiment transfer search", spec.ds, spec.cfg, spec.seed)
+        run_search(spec.ds, spec.cfg, spec.seed, d, grid.device, True, grid.log)
+    return Genotype.load(g_path)
+
+
+@dataclass(frozen=True)
+class CellJob:
+    """A cell as plain values (picklable, small): from these and :meth:`Grid.portable` a worker
+    rebuilds the grid, the dataset and the cell, rather than receiving a dataset.
+
+    ``method`` is a :data:`METHODS` key, ``transfer`` (training ``genotype`` found on the dataset
+    named ``source``), or ``search`` (the search of the NAS cell: what ``transfer`` trains).
+    """
+
+    data: str
+    split_seed: int
+    framework: str
+    method: str
+    seed: int
+    source: str = ""
+    genotype: dict | None = None
+
+    @classmethod
+    def of(cls, ds: ZSLDataset, framework: str, method: str, seed: int) -> CellJob:
+        return cls(str(Path(ds.source).resolve()), ds.split_seed, framework, method, seed)
+
+    def spec(self, grid: Grid) -> CellSpec:
+        ds = grid_dataset(self.data, self.split_seed)
+        if self.method == "transfer":
+            assert self.genotype is not None
+            return transfer_spec(grid, self.source, ds, self.framework, self.seed, Genotype.from_dict(self.genotype))
+        return method_spec(grid, ds, self.framework, "nas" if self.method == "search" else self.method, self.seed)
+
+
+def run_job(grid: dict, job: CellJob, log: Log) -> None:
+    """Compute ``job`` of the grid ``grid`` (:meth:`Grid.portable`), here or in a worker; a
+    finished cell is read, not computed."""
+    g = Grid.rebuild(grid, log)
+    spec = job.spec(g)
+    if job.method == "search":
+        nas_search(g, spec)
+    else:
+        g.cell(spec, _compute(g, spec))
+
+
+def compute_cells(grid: Grid, jobs: list[CellJob], executor: Executor | None = None) -> None:
+    """Compute the unfinished cells of ``jobs`` on ``executor`` (default: one after the other
+    here). The cells are settled and their data fingerprinted here first, so workers write
+    neither ``fingerprints.json`` nor ``stale/``; a cell that fails is retried, then reported
+    (:func:`~zeronas.experiments.executors.run_tasks`) once all others have finished."""
+    tasks = []
+    for job in jobs:
+        spec = job.spec(grid)
+        if job.method == "search":
+            label = f"{spec.rel}/search"
+            finished = (search_dir(grid, spec) / "genotype.json").is_file()
+        else:
+            label, finished = spec.rel, grid.finished(spec) is not None
+        if finished:
+            grid.log(f"[done] {label}")
+        else:  # portable() after settle(): it carries the fingerprints just computed
+            tasks.append(Task(label, functools.partial(run_job, grid.portable(), job)))
+    run_tasks(executor or LocalExecutor(), tasks, grid.log)

@@ -8,25 +8,28 @@ import csv
 import io
 import math
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from zeronas.config import Config
-from zeronas.data import ZSLDataset, load_dataset
+from zeronas.data import ZSLDataset
+from zeronas.errors import ZeroNASError
+from zeronas.experiments.executors import Executor
 from zeronas.experiments.grid import (
     METHODS,
     NO_FRAMEWORK,
+    CellJob,
     CellSpec,
     Grid,
-    method_cell,
+    compute_cells,
+    grid_dataset,
     method_spec,
+    nas_search,
     paper_arch_for,
     seeds_label,
 )
 from zeronas.experiments.recovery import recovery_table
-from zeronas.nas.genotype import Genotype
-from zeronas.pipeline import run_search, train_genotype
 from zeronas.plots import plot_transfer
 from zeronas.runs import atomic_write_text
 
@@ -81,20 +84,35 @@ def _random_rows(runs: list[dict[str, float]]) -> tuple[list[str], list[str]]:
     return median, best
 
 
-def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[str, ...] = ("clswgan",)) -> str:
+def _metrics(grid: Grid, spec: CellSpec) -> dict:
+    """The metrics of a cell that :func:`compute_cells` has finished."""
+    m = grid.finished(spec)
+    if m is None:
+        raise ZeroNASError(f"{grid.out / 'cells' / spec.rel}: the cell has no metrics.json")
+    return m
+
+
+def method_table(
+    grid: Grid,
+    methods: list[str],
+    name: str,
+    frameworks: tuple[str, ...] = ("clswgan",),
+    executor: Executor | None = None,
+) -> str:
     """Run every (dataset, framework, method, seed) cell; write ``name``.md/.csv; return the Markdown.
 
     Methods without a generator architecture (oracle, ESZSL, linear generator) are one row
     whatever the frameworks; the oracle exists on semi-synthetic benchmarks only (elsewhere
     "–"). ``random`` gives two rows: the median of ``grid.random_draws`` random genotypes
     (with quartiles) and random search, the draw best on the validation figure of each column.
+    The unfinished cells are computed first, on ``executor`` (default: one after the other here).
     """
     from zeronas.frameworks import framework_class
 
     rows = [("", m) for m in methods if m in NO_FRAMEWORK]
     rows += [(f, m) for f in frameworks for m in methods if m not in NO_FRAMEWORK]
-    datasets = [load_dataset(p) for p in grid.datasets]
-    results: dict[tuple[str, str, str], list[dict]] = {}
+    datasets = [grid_dataset(p) for p in grid.datasets]
+    wanted: dict[tuple[str, str, str], list[CellJob]] = {}
     for ds in datasets:
         for fw, method in rows:
             if method == "oracle" and not _has_oracle(ds):
@@ -102,7 +120,9 @@ def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[st
             seeds = list(range(grid.random_draws)) if method == "random" else grid.seeds
             if method == "eszsl":  # deterministic: one run
                 seeds = seeds[:1]
-            results[(ds.name, fw, method)] = [_row_values(method_cell(grid, ds, fw, method, s)) for s in seeds]
+            wanted[(ds.name, fw, method)] = [CellJob.of(ds, fw, method, s) for s in seeds]
+    compute_cells(grid, [job for jobs in wanted.values() for job in jobs], executor)
+    results = {k: [_row_values(_metrics(grid, job.spec(grid))) for job in jobs] for k, jobs in wanted.items()}
 
     csv_rows: list[dict] = []
     table = [["Method"] + [f"{ds.name} {label}" for ds in datasets for _, label in COLUMNS]]
@@ -157,45 +177,41 @@ def method_table(grid: Grid, methods: list[str], name: str, frameworks: tuple[st
     return text
 
 
-def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
+def transfer_matrix(grid: Grid, framework: str = "clswgan", executor: Executor | None = None) -> str:
     """Search on each dataset A, train the found pair on each dataset B (paper Fig. 5).
 
     The search on A is the search of A's NAS cell (``cells/A/<framework>/nas/seed<N>/search``),
-    shared with ``compare`` in the same grid; A on A is that NAS cell.
+    shared with ``compare`` in the same grid; A on A is that NAS cell. The searches are computed
+    first on ``executor`` (default: one after the other here), then the trainings, which need them.
     """
-    datasets = [load_dataset(p) for p in grid.datasets]
+    datasets = [grid_dataset(p) for p in grid.datasets]
     csv_rows: list[dict] = []
-    found: dict[tuple[str, int], Genotype] = {}
-    for src in datasets:
-        for s in grid.seeds:
-            spec = method_spec(grid, src, framework, "nas", s)  # the search of A's NAS cell
-            d = grid.prepare(spec) / "search"
-            g_path = d / "genotype.json"
-            if not g_path.is_file():
-                d.mkdir(parents=True, exist_ok=True)
-                grid.record(d, "experiment transfer search", src, spec.cfg, s)
-                run_search(src, spec.cfg, s, d, grid.device, True, grid.log)
-            found[(src.name, s)] = Genotype.load(g_path)
-    table = [["searched on \\ trained on"] + [f"{b.name} ZSL T1 / H (cal.)" for b in datasets]]
+    searches = [CellJob.of(src, framework, "search", s) for src in datasets for s in grid.seeds]
+    compute_cells(grid, searches, executor)
+    found = {
+        (src.name, s): nas_search(grid, method_spec(grid, src, framework, "nas", s))
+        for src in datasets
+        for s in grid.seeds
+    }
+    cells: dict[tuple[str, str, int], CellJob] = {}  # (searched on, trained on, seed)
     for source in [*datasets, None]:
-        cells = [source.name if source else "FIX (no search)"]
         for dst in datasets:
-            cfg = grid.config(dst, framework)
-            runs = []
             for s in grid.seeds:
                 if source is None or source.name == dst.name:
-                    m = method_cell(grid, dst, framework, "fix" if source is None else "nas", s)
+                    job = CellJob.of(dst, framework, "fix" if source is None else "nas", s)
                 else:
-                    rel = f"transfer/{framework}/{source.name}__on__{dst.name}/seed{s}"
-                    geno = found[(source.name, s)]
-
-                    def run(d: Path, ds: ZSLDataset = dst, g: Genotype = geno, c: Config = cfg, s: int = s) -> dict:
-                        return train_genotype(ds, g, c, s, d, grid.device, True, grid.log)
-
-                    m = grid.cell(CellSpec(rel, "transfer", dst, cfg, s, geno), run)
-                runs.append(_row_values(m))
+                    genotype = found[(source.name, s)].to_dict()
+                    job = replace(CellJob.of(dst, framework, "transfer", s), source=source.name, genotype=genotype)
+                cells[(source.name if source else "", dst.name, s)] = job
+    compute_cells(grid, list(cells.values()), executor)
+    table = [["searched on \\ trained on"] + [f"{b.name} ZSL T1 / H (cal.)" for b in datasets]]
+    for source in [*datasets, None]:
+        row = [source.name if source else "FIX (no search)"]
+        for dst in datasets:
+            jobs = [cells[(source.name if source else "", dst.name, s)] for s in grid.seeds]
+            runs = [_row_values(_metrics(grid, job.spec(grid))) for job in jobs]
             z, h = _summary([r["zsl_top1"] for r in runs]), _summary([r["cal_h"] for r in runs])
-            cells.append(f"{_fmt(*z)} / {_fmt(*h)}")
+            row.append(f"{_fmt(*z)} / {_fmt(*h)}")
             csv_rows.append(
                 {
                     "framework": framework,
@@ -207,7 +223,7 @@ def transfer_matrix(grid: Grid, framework: str = "clswgan") -> str:
                     "cal_h_std_pct": None if math.isnan(h[1]) else round(h[1], 2),
                 }
             )
-        table.append(cells)
+        table.append(row)
     note = f"Mean ± sample std over seeds {seeds_label(grid.seeds)}, in %."
     text = _write_tables(grid.out / "transfer", table, note, csv_rows)
     plot_transfer(csv_rows, grid.out / "transfer.png", f"{framework}, seeds {seeds_label(grid.seeds)}")
