@@ -17,49 +17,31 @@ loop (``ReferenceSupernet`` of ``reference.py``), and the step structure of thei
 * the weights' Adam uses betas (0.9, 0.999); the architecture parameters have their own
   Adam with weight decay.
 
-The losses and data are those of ``ReferenceSearch``: same class vectors, features, batch
-size, ``n_d``, widths and frozen classifier, so the FLOPs differ only by the layout.
+The losses and data are those of ``reference.ReferenceSearch``, its base class: same class
+vectors, features, batch size, ``n_d``, widths and frozen classifier, so the FLOPs differ only by the layout.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from reference import ReferenceSearch
 
 
-class AuthorsSearch:
-    """Algorithm 1 in the authors' layout (see the module docstring)."""
+class AuthorsSearch(ReferenceSearch):
+    """Algorithm 1 in the authors' layout (see the module docstring): the networks, halves,
+    batches and frozen classifier of :class:`ReferenceSearch`, the authors' optimizers and steps."""
 
     def __init__(self, cfg, task):
-        from reference import ReferenceSupernet
-
-        from zeronas.frameworks import CLSWGAN
-
-        s, m = cfg.search, cfg.model
-        self.cfg, self.task = cfg, task
-        nz, a = m.noise_dim or task.attr_dim, task.attr_dim
-        self.nz = nz
-        self.G = ReferenceSupernet("generator", (nz, a), s.g_widths, task.feature_dim, m.slope, m.dropout)
-        self.D = ReferenceSupernet("critic", (task.feature_dim, a), s.d_widths, 1, m.slope, m.dropout)
-        perm = torch.randperm(task.train_x.shape[0])
-        half = perm.numel() // 2
-        self.halves = {"tr": perm[:half], "val": perm[half : 2 * half]}
+        super().__init__(cfg, task)
+        s = cfg.search
+        self.nz = cfg.model.noise_dim or task.attr_dim
         self.opt = {
             "a_d": torch.optim.Adam(self.D.arch_parameters(), lr=s.arch_lr, weight_decay=s.arch_weight_decay),
             "w_d": torch.optim.Adam(self.D.weight_parameters(), lr=s.lr),
             "a_g": torch.optim.Adam(self.G.arch_parameters(), lr=s.arch_lr, weight_decay=s.arch_weight_decay),
             "w_g": torch.optim.Adam(self.G.weight_parameters(), lr=s.lr),
         }
-        fw = CLSWGAN(self.G, self.D, task, cfg, s.cls_weight, s.gp_weight)
-        fw.prepare()  # the frozen classifier
-        self.classifier, self.labels = fw.classifier, fw.labels
-        self.gp_weight, self.cls_weight = s.gp_weight, s.cls_weight
-
-    def _batch(self, half):
-        pool = self.halves[half]
-        idx = pool[torch.randint(pool.numel(), (self.cfg.search.batch_size,))]
-        y = self.task.train_y[idx]
-        return self.task.train_x[idx], self.task.class_vectors[y], y
 
     def _critic_step(self, key, half):
         x, c, y = self._batch(half)
@@ -70,15 +52,15 @@ class AuthorsSearch:
         eta = torch.rand(x.shape[0], 1)
         xhat = (eta * x + (1 - eta) * fake.detach()).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.D(xhat, c).sum(), xhat, create_graph=True, retain_graph=True)
-        (self.gp_weight * ((grad.norm(2, dim=1) - 1) ** 2).mean()).backward()
+        (self.fw.gp_weight * ((grad.norm(2, dim=1) - 1) ** 2).mean()).backward()
         self.opt[key].step()
         return c, y
 
     def _generator_step(self, key, c, y):
         self.opt[key].zero_grad(set_to_none=False)
         fake = self.G(torch.randn(c.shape[0], self.nz), c)
-        ce = F.cross_entropy(self.classifier(fake), self.labels.to_local(y))
-        (-self.D(fake, c).mean() + self.cls_weight * ce).backward()
+        ce = F.cross_entropy(self.fw.classifier(fake), self.fw.labels.to_local(y))
+        (-self.D(fake, c).mean() + self.fw.cls_weight * ce).backward()
         self.opt[key].step()
 
     def iteration(self):

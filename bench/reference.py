@@ -1,4 +1,4 @@
-"""A plain per-operation supernet: the layout of the authors' code, used as a reference.
+"""A plain per-operation supernet, the layout of the authors' code, and a search iteration on it.
 
 Every operation of every edge is its own module built by :func:`zeronas.nas.ops.make_op`
 (``nn.Linear`` -> [``nn.BatchNorm1d``] -> ReLU/LeakyReLU -> [``nn.Dropout``]); a mixed
@@ -9,7 +9,8 @@ critic's output node are one plain ``nn.Linear`` each (the WGAN score stays line
 ``alpha`` and ``beta`` have the same shapes and order as in
 :class:`zeronas.nas.supernet.Supernet`, and :meth:`ReferenceSupernet.load_from` copies
 every weight of a fused supernet into this one (through ``edge_op_linear`` /
-``edge_op_bn``), so the two can be compared number for number.
+``edge_op_bn``), so the two can be compared number for number. :class:`ReferenceSearch` runs
+Algorithm 1 on it (the ``reference`` job of ``search_step.py``).
 """
 
 from __future__ import annotations
@@ -112,3 +113,63 @@ class ReferenceSupernet(nn.Module):
                         bn.running_mean.copy_(bm)
                         bn.running_var.copy_(bv)
         return self
+
+
+class ReferenceSearch:
+    """Algorithm 1 on ``ReferenceSupernet`` with the authors' gradient policy.
+
+    Same data halves, batch sampling, losses (the f-CLSWGAN framework's) and optimizers as
+    ``zeronas.engine.search_iteration``; but no parameter is frozen in any step (all gradients are computed and
+    discarded), except the critic's parameters in the two generator steps, as in the
+    f-CLSWGAN code.
+    """
+
+    def __init__(self, cfg, task):
+        from zeronas.frameworks import CLSWGAN
+
+        s, m = cfg.search, cfg.model
+        self.cfg, self.task = cfg, task
+        nz, a = m.noise_dim or task.attr_dim, task.attr_dim
+        self.G = ReferenceSupernet("generator", (nz, a), s.g_widths, task.feature_dim, m.slope, m.dropout)
+        self.D = ReferenceSupernet("critic", (task.feature_dim, a), s.d_widths, 1, m.slope, m.dropout)
+        perm = torch.randperm(task.train_x.shape[0])
+        half = perm.numel() // 2
+        self.halves = {"tr": perm[:half], "val": perm[half : 2 * half]}
+
+        def adam(params, lr, beta1, wd=0.0):
+            return torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999), weight_decay=wd)
+
+        self.opt = {
+            "a_d": adam(self.D.arch_parameters(), s.arch_lr, s.arch_beta1, s.arch_weight_decay),
+            "w_d": adam(self.D.weight_parameters(), s.lr, s.beta1),
+            "a_g": adam(self.G.arch_parameters(), s.arch_lr, s.arch_beta1, s.arch_weight_decay),
+            "w_g": adam(self.G.weight_parameters(), s.lr, s.beta1),
+        }
+        self.fw = CLSWGAN(self.G, self.D, task, cfg, s.cls_weight, s.gp_weight)
+        self.fw.prepare()  # the frozen classifier
+
+    def _batch(self, half):
+        pool = self.halves[half]
+        idx = pool[torch.randint(pool.numel(), (self.cfg.search.batch_size,))]
+        y = self.task.train_y[idx]
+        return self.task.train_x[idx], self.task.class_vectors[y], y
+
+    def _step(self, key, loss, half, critic_frozen):
+        batch = self._batch(half)
+        for p in self.G.parameters():
+            p.requires_grad_(True)
+        for p in self.D.parameters():
+            p.requires_grad_(not critic_frozen)
+        value, _ = loss(*batch)
+        self.G.zero_grad(set_to_none=True)
+        self.D.zero_grad(set_to_none=True)
+        value.backward()
+        self.opt[key].step()
+
+    def iteration(self):
+        fw = self.fw
+        for _ in range(self.cfg.search.critic_iters):
+            self._step("a_d", fw.critic_loss, "val", critic_frozen=False)
+            self._step("w_d", fw.critic_loss, "tr", critic_frozen=False)
+        self._step("a_g", fw.generator_loss, "val", critic_frozen=True)
+        self._step("w_g", fw.generator_loss, "tr", critic_frozen=True)
