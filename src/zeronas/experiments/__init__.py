@@ -2,7 +2,7 @@
 
 from zeronas.experiments.executors import EXECUTORS, make_executor
 from zeronas.experiments.figures import figures
-from zeronas.experiments.grid import METHODS, Grid, method_cell, parse_seeds
+from zeronas.experiments.grid import METHODS, Grid, parse_seeds
 from zeronas.experiments.tables import method_table, transfer_matrix
 
 __all__ = [
@@ -11,7 +11,6 @@ __all__ = [
     "Grid",
     "figures",
     "make_executor",
-    "method_cell",
     "method_table",
     "parse_seeds",
     "transfer_matrix",

@@ -386,7 +386,10 @@ class Grid:
 
 
 def method_spec(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: int) -> CellSpec:
-    """The cell of ``method`` on ``ds`` with ``framework`` and ``seed`` (see :func:`method_cell`)."""
+    """The cell of ``method`` on ``ds`` with ``framework`` and ``seed``:
+    ``cells/<dataset>/<framework>/<method>/seed<N>``; the methods without a generator
+    architecture (:data:`NO_FRAMEWORK`) at ``cells/<dataset>/<method>/seed<N>``, and random
+    genotype ``N`` at ``cells/<dataset>/<framework>/random/draw<N>`` (trained with seed N)."""
     from zeronas.nas.paper import paper_genotype
 
     cfg = grid.config(ds, framework)
@@ -409,7 +412,7 @@ def method_spec(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
 
 
 def _compute(grid: Grid, spec: CellSpec) -> Callable[[Path], dict]:
-    """What computes the cell ``spec`` in its directory (see :func:`method_cell`)."""
+    """What computes the cell ``spec`` in its directory (see :func:`method_spec`)."""
     from zeronas.baselines.eszsl import eszsl_evaluate
     from zeronas.baselines.generators import linear_generator_evaluate, oracle_evaluate
 
@@ -430,14 +433,6 @@ def _compute(grid: Grid, spec: CellSpec) -> Callable[[Path], dict]:
         return run_nas(ds, cfg, seed, d, grid.device, True, grid.log)
 
     return fn
-
-
-def method_cell(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: int) -> dict:
-    """One cell: ``cells/<dataset>/<framework>/<method>/seed<N>``; the methods without a
-    generator architecture (:data:`NO_FRAMEWORK`) at ``cells/<dataset>/<method>/seed<N>``, and
-    random genotype ``N`` at ``cells/<dataset>/<framework>/random/draw<N>`` (trained with seed N)."""
-    spec = method_spec(grid, ds, framework, method, seed)
-    return grid.cell(spec, _compute(grid, spec))
 
 
 def transfer_spec(grid: Grid, source: str, ds: ZSLDataset, framework: str, seed: int, genotype: Genotype) -> CellSpec:
