@@ -213,6 +213,8 @@ CORE_SECTIONS: dict[str, type] = {
     "eval": EvalConfig,
     "search": SearchConfig,
 }
+#: The arithmetic of the update steps (``search.precision``, ``train.precision``).
+PRECISIONS = ("fp32", "bf16")
 #: Sections declared by extensions (each framework with settings), in registration order.
 _SECTIONS: dict[str, type] = {}
 #: Settings that take one of a set of values: dotted key -> (what a value is called, the values).
@@ -221,8 +223,8 @@ _CHOICES: dict[str, tuple[str, list[str]]] = {
     "search.select": ("genotype selection", ["last", "val"]),
     "search.split": ("search split", ["sample", "class"]),
     "search.arch_schedule": ("architecture schedule", ["constant", "cosine"]),
-    "search.precision": ("precision", ["fp32", "bf16"]),
-    "train.precision": ("precision", ["fp32", "bf16"]),
+    "search.precision": ("precision", list(PRECISIONS)),
+    "train.precision": ("precision", list(PRECISIONS)),
     "search.g_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.d_ops": ("operation set", ["paper", "no_bn", "plain"]),
 }

@@ -24,9 +24,9 @@ def adam(
     the fused implementation (one kernel per step instead of one per parameter) where every
     parameter is on a device that has it."""
     params = main + [p for g in extra_groups for p in g["params"]]
-    fused = bool(params) and all(p.device.type in ("cpu", "cuda") for p in params)
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
     return torch.optim.Adam(
-        [{"params": main}, *extra_groups], lr=lr, betas=(beta1, 0.999), weight_decay=weight_decay, fused=fused or None
+        [{"params": main}, *extra_groups], lr=lr, betas=(beta1, 0.999), weight_decay=weight_decay, fused=fused
     )
 
 
