@@ -502,7 +502,7 @@ def compute_cells(grid: Grid, jobs: list[CellJob], executor: Executor | None = N
     here). The cells are settled and their data fingerprinted here first, so workers write
     neither ``fingerprints.json`` nor ``stale/``; a cell that fails is retried, then reported
     (:func:`~zeronas.experiments.executors.run_tasks`) once all others have finished."""
-    tasks = []
+    todo: list[tuple[str, CellJob]] = []
     for job in jobs:
         spec = job.spec(grid)
         if job.method == "search":
@@ -512,6 +512,8 @@ def compute_cells(grid: Grid, jobs: list[CellJob], executor: Executor | None = N
             label, finished = spec.rel, grid.finished(spec) is not None
         if finished:
             grid.log(f"[done] {label}")
-        else:  # portable() after settle(): it carries the fingerprints just computed
-            tasks.append(Task(label, functools.partial(run_job, grid.portable(), job)))
+        else:
+            todo.append((label, job))
+    portable = grid.portable()  # after every settle(): it carries the fingerprints just computed
+    tasks = [Task(label, functools.partial(run_job, portable, job)) for label, job in todo]
     run_tasks(executor or LocalExecutor(), tasks, grid.log)
