@@ -4,6 +4,7 @@ recovery table of the planted generator."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -88,6 +89,19 @@ def test_random_rows_are_the_median_and_the_best_on_validation(planted_grid):
     # columns: method, val ZSL, ZSL T1, ...
     assert median_row[2].startswith(f"{np.median(zsl):.1f} [")
     assert best_row[2] == f"{zsl[int(np.argmax(val))]:.1f}"
+    # compare.csv carries both rows, the median with its quartiles
+    rows = {
+        r["method"]: r
+        for r in csv.DictReader((out / "compare.csv").open())
+        if r["metric"] == "zsl_top1" and r["method"].startswith("random")
+    }
+    q1, q2, q3 = np.percentile(zsl, [25, 50, 75])
+    median = rows["random_median"]
+    assert (float(median["mean_pct"]), float(median["q1_pct"]), float(median["q3_pct"])) == pytest.approx(
+        (q2, q1, q3), abs=0.006
+    )
+    assert median["runs"] == "3" and median["std_pct"] == ""
+    assert float(rows["random_search"]["mean_pct"]) == pytest.approx(zsl[int(np.argmax(val))], abs=0.006)
 
 
 def test_random_draws_are_the_spaces_and_repeatable(planted_grid):

@@ -69,19 +69,43 @@ def _has_oracle(ds: ZSLDataset) -> bool:
     return (Path(ds.source) / "planted.npz").is_file()
 
 
-def _random_rows(runs: list[dict[str, float]]) -> tuple[list[str], list[str]]:
-    """Cells of the two random-genotype rows: the median draw per column [quartiles], and
-    random search: the draw with the best validation ZSL for the ZSL columns, the draw with
-    the best validation H (cal.) for the GZSL columns."""
-    median, best = [], []
+def _random_figures(runs: list[dict[str, float]]) -> dict[str, tuple[float, float, float, float]]:
+    """Per column, in %: the quartiles of the random draws and random search's figure (the
+    draw with the best validation ZSL for the ZSL columns, the best validation H (cal.) for
+    the GZSL columns)."""
+    figures = {}
     for key, _ in COLUMNS:
-        a = np.asarray([r[key] for r in runs]) * 100
-        q1, q2, q3 = np.percentile(a, [25, 50, 75])
-        median.append(f"{q2:.1f} [{q1:.1f}, {q3:.1f}]")
+        q1, q2, q3 = np.percentile(np.asarray([r[key] for r in runs]) * 100, [25, 50, 75])
         chooser = "val_zsl" if key in ("val_zsl", "zsl_top1") else "val_cal_h"
         pick = max(runs, key=lambda r: r[chooser])  # the first draw on ties
-        best.append(f"{pick[key] * 100:.1f}")
-    return median, best
+        figures[key] = (float(q1), float(q2), float(q3), pick[key] * 100)
+    return figures
+
+
+def _csv_row(
+    dataset: str,
+    framework: str,
+    method: str,
+    metric: str,
+    mean: float,
+    std: float,
+    runs: int,
+    quartiles: tuple[float, float] | None = None,
+) -> dict:
+    """A row of compare.csv, in %: ``std_pct`` empty for one run and for the random rows,
+    ``q1_pct``/``q3_pct`` the quartiles of the random draws (``random_median``) only."""
+    q1, q3 = quartiles or (math.nan, math.nan)
+    return {
+        "dataset": dataset,
+        "framework": framework,
+        "method": method,
+        "metric": metric,
+        "mean_pct": round(mean, 2),
+        "std_pct": None if math.isnan(std) else round(std, 2),
+        "runs": runs,
+        "q1_pct": None if math.isnan(q1) else round(q1, 2),
+        "q3_pct": None if math.isnan(q3) else round(q3, 2),
+    }
 
 
 def _metrics(grid: Grid, spec: CellSpec) -> dict:
@@ -134,9 +158,11 @@ def method_table(
             median_cells: list[str] = [f"{label}, median of {n} [quartiles]"]
             best_cells: list[str] = [f"{label}, best of {n} on validation (random search)"]
             for ds in datasets:
-                median, best = _random_rows(results[(ds.name, fw, method)])
-                median_cells += median
-                best_cells += best
+                for key, (q1, q2, q3, best) in _random_figures(results[(ds.name, fw, method)]).items():
+                    median_cells.append(f"{q2:.1f} [{q1:.1f}, {q3:.1f}]")
+                    best_cells.append(f"{best:.1f}")
+                    csv_rows.append(_csv_row(ds.name, fw, "random_median", key, q2, math.nan, n, (q1, q3)))
+                    csv_rows.append(_csv_row(ds.name, fw, "random_search", key, best, math.nan, n))
             table += [median_cells, best_cells]
             continue
         cells = [label]
@@ -148,17 +174,7 @@ def method_table(
                     continue
                 mean, std = _summary([r[key] for r in runs])
                 cells.append(_fmt(mean, std))
-                csv_rows.append(
-                    {
-                        "dataset": ds.name,
-                        "framework": fw,
-                        "method": method,
-                        "metric": key,
-                        "mean_pct": round(mean, 2),
-                        "std_pct": None if math.isnan(std) else round(std, 2),
-                        "runs": len(runs),
-                    }
-                )
+                csv_rows.append(_csv_row(ds.name, fw, method, key, mean, std, len(runs)))
         table.append(cells)
     note = (
         f"Mean ± sample std over seeds {seeds_label(grid.seeds)}, in % (one run: no ±; ESZSL is deterministic). "
