@@ -39,8 +39,10 @@ from zeronas.frameworks.wgan import generator_terms, wgan_critic_loss
 
 @dataclass
 class MetaGZSLConfig:
-    """``[metagzsl]``: the inner (task-adaptation) loop; the authors' values (their
-    ``update_lr`` and ``update_step``, the same in all their notebooks)."""
+    """``[metagzsl]``: Meta-GZSL's inner loop, with the authors' values (all notebooks).
+
+    ``inner_lr`` and ``inner_steps`` are ``update_lr`` and ``update_step`` of the notebooks of
+    github.com/vkverma01/meta-gzsl (CUB and AWA2, ZSL and GZSL alike)."""
 
     inner_lr: float = setting(1e-3, "step size of the inner (support) gradient steps", gt=0)
     inner_steps: int = setting(5, "inner gradient steps on the support classes per meta step", min=1)
