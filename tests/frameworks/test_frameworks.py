@@ -132,6 +132,7 @@ def test_each_step_updates_only_its_side(task, name):
         == {
             "clswgan": {"classifier"},
             "lisgan": {"classifier", "souls"},
+            "metagzsl": {"classifier"},
             "fvaegan": {"encoder"},
             "tfvaegan": {"encoder", "decoder", "feedback"},
         }[name]
