@@ -131,6 +131,7 @@ def test_each_step_updates_only_its_side(task, name):
     assert (
         extras
         == {
+            "abp": {"chains"},
             "clswgan": {"classifier"},
             "lisgan": {"classifier", "souls"},
             "fvaegan": {"encoder"},
