@@ -34,8 +34,7 @@ from zeronas.frameworks.registry import register_framework
 
 @dataclass
 class ABPConfig:
-    """``[abp]``: the values of the authors' README commands (identical for CUB, AWA1, AWA2, SUN)
-    and, for the weight decay, of their ``train_ABP.py`` default."""
+    """``[abp]``: the authors' values (README commands, the same for CUB/AWA1/AWA2/SUN; weight decay: train_ABP.py)."""
 
     sigma: float = setting(0.3, "standard deviation sigma of the observation noise x - G(z, c)", gt=0)
     langevin_step: float = setting(0.1, "Langevin step size delta (the authors' langevin_s)", gt=0)
