@@ -119,10 +119,11 @@ def test_each_step_updates_only_its_side(task, name):
     torch.manual_seed(0)
     session = training(task, tiny_config(name))
     fw = session.fw
-    g_side, d_side = session.params["w_g"], session.params["w_d"]
+    g_side, d_side = session.params["w_g"], session.params.get("w_d", [])
     g0, d0 = _values(g_side), _values(d_side)
-    session.step("w_d", fw.critic_loss, "train")
-    assert _changed(d0, d_side) and not _changed(g0, g_side)
+    if fw.uses_critic:
+        session.step("w_d", fw.critic_loss, "train")
+        assert _changed(d0, d_side) and not _changed(g0, g_side)
     d1 = _values(d_side)
     session.step("w_g", fw.generator_loss, "train")
     assert _changed(g0, g_side) and not _changed(d1, d_side)
@@ -130,6 +131,7 @@ def test_each_step_updates_only_its_side(task, name):
     assert (
         extras
         == {
+            "abp": {"chains"},
             "clswgan": {"classifier"},
             "lisgan": {"classifier", "souls"},
             "metagzsl": {"classifier"},
@@ -206,6 +208,27 @@ def test_a_framework_without_critic_trains_and_searches_g_only(task, monkeypatch
     assert torch.isfinite(search_iteration(searcher)).all()
     assert not torch.equal(alpha, searcher.G.alpha)
     assert current_genotype(searcher).critic == fixed_genotype(8).critic  # nothing searched for the absent critic
+
+
+def test_the_engine_tells_the_framework_the_rows_of_each_batch(task, monkeypatch):
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    class _Rows(_Regression):
+        def generator_loss(self, x, c, y):
+            assert self.rows is not None
+            seen.append((self.rows.clone(), x))
+            return super().generator_loss(x, c, y)
+
+    monkeypatch.setitem(REGISTRY, "toy_regression", _Rows)
+    cfg = tiny_config("clswgan")
+    cfg.model.framework = "toy_regression"
+    torch.manual_seed(0)
+    session = searching(task, cfg)
+    assert session.fw.rows is None
+    search_iteration(session)  # an architecture step on D_val, a weight step on D_tr
+    (val_rows, val_x), (tr_rows, tr_x) = seen
+    assert torch.equal(task.train_x[val_rows], val_x) and torch.equal(task.train_x[tr_rows], tr_x)
+    assert torch.isin(val_rows, session.pools["val"]).all() and torch.isin(tr_rows, session.pools["tr"]).all()
 
 
 def test_unknown_framework_is_a_clear_error():

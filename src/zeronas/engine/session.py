@@ -137,9 +137,11 @@ class Session:
         return max(1, self.pools[pool].numel() // self.loop.batch_size)
 
     def batch(self, pool: str) -> Batch:
-        """``batch_size`` training rows drawn with replacement from ``pool``."""
+        """``batch_size`` training rows drawn with replacement from ``pool``; the framework is
+        told which rows (:attr:`Framework.rows`)."""
         rows = self.pools[pool]
         idx = rows[torch.randint(rows.numel(), (self.loop.batch_size,), device=self.device)]
+        self.fw.rows = idx
         y = self.task.train_y[idx]
         return self.task.train_x[idx], self.task.class_vectors[y], y
 

@@ -62,6 +62,10 @@ class Framework:
         self.noise_dim = cfg.model.noise_dim or task.attr_dim
         self.device = task.train_x.device
         self.extras = nn.ModuleDict()
+        #: The rows of ``task.train_x`` in the batch a loss is computed on: set by the engine
+        #: before each step, for state kept per training sample (ZSL-ABP's latent codes);
+        #: None when a loss is called outside the engine.
+        self.rows: torch.Tensor | None = None
 
     @property
     def critic(self) -> nn.Module:
