@@ -88,6 +88,8 @@ def aux_classifier(feature_dim: int, hidden: int, n_classes: int) -> nn.Module:
 def squared_fc_weights(modules: list[nn.Module]) -> torch.Tensor:
     """Sum of the squared weights of every FC layer in ``modules`` (biases and BN scales excluded)."""
     weights = [m.weight for mod in modules for m in mod.modules() if isinstance(m, nn.Linear)]
+    if not weights:
+        return torch.zeros(())
     return torch.stack([w.pow(2).sum() for w in weights]).sum()
 
 
