@@ -209,3 +209,11 @@ def test_gazsl_with_text_fc_trains_searches_and_synthesizes_through_it(synthetic
         c = task.class_vectors[task.unseen_classes.repeat_interleave(2)]
         expected = fw.G(torch.randn(c.shape[0], fw.noise_dim), fw.text(c))
     torch.testing.assert_close(x, expected)
+
+
+def test_gazsl_steps_run_under_bf16(synthetic_task):
+    cfg = tiny_config(text_fc=True)
+    cfg.train.precision = "bf16"
+    torch.manual_seed(0)
+    row = train_epoch(Session(cfg, synthetic_task, CPU, fixed_genotype(8), cfg.train))
+    assert all(math.isfinite(v) for v in row.values())
