@@ -210,7 +210,8 @@ def train(
 
 def evaluate(result: TrainResult, *, seed: int = 0, stacking_constant: float | None = None) -> dict:
     """Score a trained pair on its dataset's test split now: ZSL top-1, GZSL S/U/H and
-    calibrated GZSL, the same figures (and dict layout) as ``metrics`` holds, in fractions.
+    calibrated GZSL (and the framework's extra GZSL rules), the same figures (and dict layout)
+    as ``metrics`` holds, in fractions.
 
     Each call trains new final classifiers on fresh synthetic features (seeded by ``seed``),
     so the figures vary a little with the seed. ``stacking_constant``: the calibration
@@ -220,6 +221,7 @@ def evaluate(result: TrainResult, *, seed: int = 0, stacking_constant: float | N
     constant = result.metrics["calibrated"]["stacking_constant"] if stacking_constant is None else stacking_constant
     every = {"epoch": 0}  # evaluate_test_once scores the metrics selected at this "epoch": all of them
     selection = {"zsl": every, "gzsl": every, "gzsl_calibrated": {**every, "stacking_constant": constant}}
+    selection.update({f"gzsl_{key}": every for key in result.framework.gzsl_rules})
     scores: dict = {}
     seed_everything(seed)
     evaluate_test_once(result.framework, result.framework.task, result.config.eval, selection, 0, scores)

@@ -674,6 +674,11 @@ def _print_metrics(m: dict, run_dir: Path) -> None:
         f"ZSL top-1 {100 * m['zsl_top1']:.1f}% | GZSL S {100 * m['gzsl_seen']:.1f}% U {100 * m['gzsl_unseen']:.1f}% "
         f"H {100 * m['gzsl_h']:.1f}% | calibrated (constant {cal['stacking_constant']:.3f}) "
         f"S {100 * cal['gzsl_seen']:.1f}% U {100 * cal['gzsl_unseen']:.1f}% H {100 * cal['gzsl_h']:.1f}%",
+        *(
+            f"{r['label']} [{key}]: S {100 * r['gzsl_seen']:.1f}% U {100 * r['gzsl_unseen']:.1f}% "
+            f"H {100 * r['gzsl_h']:.1f}%"
+            for key, r in m.get("rules", {}).items()
+        ),
         f"epochs selected on the validation folds: {m['selected_epoch']} "
         f"(validation ZSL {100 * zsl['val_zsl_top1']:.1f}%{spread} over {m.get('validation_folds', 1)} fold(s))",
     ]
@@ -694,7 +699,13 @@ def _print_validation(selection: dict, run_dir: Path) -> None:
     click.echo(
         f"validation folds (mean): ZSL top-1 {100 * zsl['val_zsl_top1']:.1f}%{spread} at epoch {zsl['epoch']} | "
         f"GZSL H {100 * gzsl['val_h']:.1f}% at epoch {gzsl['epoch']} | "
-        f"calibrated H {100 * cal['val_h']:.1f}% at epoch {cal['epoch']}\n"
+        f"calibrated H {100 * cal['val_h']:.1f}% at epoch {cal['epoch']}"
+        + "".join(
+            f" | {k} H {100 * v['val_h']:.1f}% at epoch {v['epoch']}"
+            for k, v in selection.items()
+            if k not in ("zsl", "gzsl", "gzsl_calibrated")
+        )
+        + "\n"
         f"no test data was read; wrote {run_dir / 'validation.json'}"
     )
 

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from zeronas.engine.session import Session
 from zeronas.errors import DivergenceError
-from zeronas.evaluation.selection import ACCURACY_KEYS
+from zeronas.evaluation.selection import is_accuracy
 from zeronas.runs import CHECKPOINT, EpochLog, Log, load_checkpoint, save_checkpoint, seed_everything, set_rng_state
 
 
@@ -214,7 +214,7 @@ class Stage:
         """The log line of an epoch's row (accuracies in %)."""
         parts = [f"{row['stage']} epoch {row['epoch']}"]
         for k, v in row.items():
-            if k in ACCURACY_KEYS:
+            if is_accuracy(k):
                 parts.append(f"{k}={100 * v:.1f}%")
             elif k not in ("stage", "epoch") and isinstance(v, float):
                 parts.append(f"{k}={v:.4f}")

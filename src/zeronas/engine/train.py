@@ -248,6 +248,7 @@ def train_and_evaluate(
         "gzsl_unseen": results["gzsl_unseen"],
         "gzsl_h": results["gzsl_h"],
         "calibrated": results["calibrated"],
+        **({"rules": results["rules"]} if results.get("rules") else {}),
         "selected_epoch": {k: v["epoch"] for k, v in selection.items()},
         "validation": selection,
         "validation_folds": folds,

@@ -1,9 +1,10 @@
 """The selection protocol: every choice is made on validation classes; test is scored once.
 
 - :func:`validation_scores`: the figures of one epoch on one validation fold (ZSL, plain
-  GZSL, calibrated GZSL) and its stacking margins.
+  GZSL, calibrated GZSL, and each extra GZSL rule of the framework) and its stacking margins.
 - :func:`select_epochs`: the epoch per metric (and the stacking constant), on the mean over
-  the class-disjoint validation folds (SPEC §3).
+  the class-disjoint validation folds (SPEC §3); an extra rule ``key`` gets its own epoch,
+  ``gzsl_<key>``, on its validation H.
 - :func:`evaluate_test_once`: in the final stage, each test figure at its selected epoch.
 - :func:`choose_genotype`: the search's genotype, of the last epoch or of the best one.
 """
@@ -18,12 +19,25 @@ from zeronas.config import EvalConfig
 from zeronas.data import ZSLTask
 from zeronas.errors import ZeroNASError
 from zeronas.evaluation.calibration import StackedTask, apply_constant, choose_constant
-from zeronas.evaluation.zsl import FeatureGenerator, gzsl_scores, zsl_accuracy
+from zeronas.evaluation.zsl import FeatureGenerator, gzsl_rules, gzsl_scores, rule_scores, zsl_accuracy
 from zeronas.nas.genotype import Genotype
 
 #: The accuracies of a scored epoch's row (fractions, as every file keeps them; logs and
 #: figures show them in %). The other ``val_*`` key, ``val_cs_constant``, is a constant.
 ACCURACY_KEYS = ("val_zsl", "val_seen", "val_unseen", "val_h", "val_cs_seen", "val_cs_unseen", "val_cs_h")
+#: An extra GZSL rule ``key``'s figures in a row: ``val_rule_<key>_seen``, ``_unseen``, ``_h``.
+RULE_PREFIX = "val_rule_"
+
+
+def is_accuracy(key: str) -> bool:
+    """Whether a row's ``key`` is an accuracy (:data:`ACCURACY_KEYS` or an extra rule's)."""
+    return key in ACCURACY_KEYS or (key.startswith(RULE_PREFIX) and key.endswith(("_seen", "_unseen", "_h")))
+
+
+def _rule_keys(rows: list[dict[str, Any]]) -> list[str]:
+    """The extra GZSL rules scored in ``rows`` (their ``val_rule_<key>_h`` columns)."""
+    found = {k[len(RULE_PREFIX) : -2] for r in rows for k in r if k.startswith(RULE_PREFIX) and k.endswith("_h")}
+    return sorted(found)
 
 
 def _best(history: list[dict[str, Any]], key: str) -> dict[str, Any]:
@@ -51,6 +65,9 @@ def validation_scores(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> t
         "val_cs_unseen": cal["unseen"],
         "val_cs_h": cal["h"],
     }
+    for key in gzsl_rules(fw):
+        r = rule_scores(fw, key, task, cfg)
+        row.update({f"{RULE_PREFIX}{key}_{k}": r[k] for k in ("seen", "unseen", "h")})
     return row, stack
 
 
@@ -68,6 +85,8 @@ def select_epochs(folds: list[list[dict]], stacks: list[dict[int, StackedTask]],
 
     Only epochs scored in every fold compete; ties go to the earliest epoch. Each choice
     records the mean validation figures it was made on and, per fold, the figure itself.
+    An extra GZSL rule ``key`` scored in the rows (``val_rule_<key>_h``) gets ``gzsl_<key>``:
+    the epoch of its best mean validation H.
     """
     scored = [{r["epoch"]: r for r in rows if r.get("val_zsl") is not None} for rows in folds]
     common = set(scored[0])
@@ -76,6 +95,7 @@ def select_epochs(folds: list[list[dict]], stacks: list[dict[int, StackedTask]],
     epochs = sorted(common)
     if not epochs:
         raise ZeroNASError("no epoch was scored on every validation fold (train.eval_every larger than train.epochs?)")
+    rules = _rule_keys([r for fold_rows in scored for r in fold_rows.values()])
     table: list[dict[str, Any]] = []
     for e in epochs:
         rows = [s[e] for s in scored]
@@ -94,9 +114,27 @@ def select_epochs(folds: list[list[dict]], stacks: list[dict[int, StackedTask]],
                 "val_cs_unseen": joint["unseen"],
                 "val_cs_h": joint["h"],
                 "val_cs_h_folds": [apply_constant(s[e], constant)["h"] for s in stacks],
+                **{
+                    f"{RULE_PREFIX}{key}_{k}": float(np.mean([r[f"{RULE_PREFIX}{key}_{k}"] for r in rows]))
+                    for key in rules
+                    for k in ("seen", "unseen", "h")
+                },
+                **{f"{RULE_PREFIX}{key}_h_folds": [r[f"{RULE_PREFIX}{key}_h"] for r in rows] for key in rules},
             }
         )
     zsl, gzsl, cal = _best(table, "val_zsl"), _best(table, "val_h"), _best(table, "val_cs_h")
+    chosen: dict[str, dict] = {}
+    for key in rules:
+        p = f"{RULE_PREFIX}{key}_"
+        best = _best(table, p + "h")
+        chosen[f"gzsl_{key}"] = {
+            "epoch": best["epoch"],
+            "val_seen": best[p + "seen"],
+            "val_unseen": best[p + "unseen"],
+            "val_h": best[p + "h"],
+            "val_h_folds": best[p + "h_folds"],
+            "val_h_std": _spread(best[p + "h_folds"]),
+        }
     return {
         "zsl": {
             "epoch": zsl["epoch"],
@@ -121,13 +159,15 @@ def select_epochs(folds: list[list[dict]], stacks: list[dict[int, StackedTask]],
             "val_h_folds": cal["val_cs_h_folds"],
             "val_h_std": _spread(cal["val_cs_h_folds"]),
         },
+        **chosen,
     }
 
 
 def evaluate_test_once(
     fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig, selection: dict, epoch: int, results: dict
 ) -> None:
-    """Add to ``results`` the test figures whose selected epoch is ``epoch``."""
+    """Add to ``results`` the test figures whose selected epoch is ``epoch``; an extra GZSL
+    rule ``key`` of ``fw`` selected as ``gzsl_<key>`` goes to ``results["rules"][key]``."""
     if epoch == selection["zsl"]["epoch"]:
         results["zsl_top1"] = zsl_accuracy(fw, task, cfg)
     want_plain = epoch == selection["gzsl"]["epoch"]
@@ -142,6 +182,16 @@ def evaluate_test_once(
             r = scores.evaluate(task, constant)
             results["calibrated"] = {
                 "stacking_constant": constant,
+                "gzsl_seen": r["seen"],
+                "gzsl_unseen": r["unseen"],
+                "gzsl_h": r["h"],
+            }
+    for key, label in gzsl_rules(fw).items():
+        chosen = selection.get(f"gzsl_{key}")
+        if chosen is not None and epoch == chosen["epoch"]:
+            r = rule_scores(fw, key, task, cfg)
+            results.setdefault("rules", {})[key] = {
+                "label": label,
                 "gzsl_seen": r["seen"],
                 "gzsl_unseen": r["unseen"],
                 "gzsl_h": r["h"],

@@ -15,7 +15,7 @@ from zeronas.config import EvalConfig
 from zeronas.data import ZSLTask
 from zeronas.evaluation.calibration import Stack, StackedTask, apply_constant, choose_constant
 from zeronas.evaluation.classifiers import LabelMap, train_softmax
-from zeronas.evaluation.metrics import per_class_accuracy
+from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
 
 
 class FeatureGenerator(Protocol):
@@ -104,3 +104,19 @@ def gzsl_scores(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> GZSLSco
         seen_scores = torch.softmax(clf(fw.classifier_input(task.test_seen_x)), dim=1)
         unseen_scores = torch.softmax(clf(fw.classifier_input(task.test_unseen_x)), dim=1)
     return GZSLScores(seen_scores, unseen_scores, labels, torch.isin(classes, task.seen_classes.cpu()))
+
+
+def gzsl_rules(fw: object) -> dict[str, str]:
+    """The extra GZSL decision rules of ``fw``, ``key -> label`` (``Framework.gzsl_rules``;
+    none for a scorer that declares none)."""
+    return dict(getattr(fw, "gzsl_rules", {}))
+
+
+def rule_scores(fw: object, key: str, task: ZSLTask, cfg: EvalConfig) -> dict[str, float]:
+    """S, U, H of ``fw``'s GZSL rule ``key`` on ``task`` (per-class accuracy over the seen
+    classes on test-seen images and over the unseen classes on test-unseen images, as for
+    the plain GZSL classifier)."""
+    seen_pred, unseen_pred = fw.gzsl_rule(key, task, cfg)  # type: ignore[attr-defined]
+    seen = per_class_accuracy(seen_pred.cpu(), task.test_seen_y.cpu(), task.seen_classes.cpu())
+    unseen = per_class_accuracy(unseen_pred.cpu(), task.test_unseen_y.cpu(), task.unseen_classes.cpu())
+    return {"seen": seen, "unseen": unseen, "h": harmonic_mean(seen, unseen)}

@@ -55,26 +55,43 @@ def _fmt(mean: float, std: float) -> str:
 
 
 def _row_values(m: dict) -> dict[str, float]:
-    """The table's numbers of a cell: test figures, and the validation figures they were chosen on."""
+    """The table's numbers of a cell: test figures, and the validation figures they were chosen
+    on; for each extra GZSL rule of the framework (``metrics["rules"]``), its validation H and H."""
     v = m["validation"]
     return {
         "val_zsl": v["zsl"]["val_zsl_top1"],
         **{k: m[k] for k in ("zsl_top1", "gzsl_seen", "gzsl_unseen", "gzsl_h")},
         "val_cal_h": v["gzsl_calibrated"]["val_h"],
         "cal_h": m["calibrated"]["gzsl_h"],
+        **{f"val_rule_{key}_h": v[f"gzsl_{key}"]["val_h"] for key in m.get("rules", {})},
+        **{f"rule_{key}_h": r["gzsl_h"] for key, r in m.get("rules", {}).items()},
     }
+
+
+def _columns(runs: list[dict[str, float]]) -> tuple[tuple[str, str], ...]:
+    """:data:`COLUMNS`, then two for each extra GZSL rule some run has (``H (<key>)``): a
+    rule's columns appear only in tables with a framework that has it."""
+    keys = sorted({k[len("rule_") : -2] for r in runs for k in r if k.startswith("rule_")})
+    return COLUMNS + tuple(
+        c for key in keys for c in ((f"val_rule_{key}_h", f"val H ({key})"), (f"rule_{key}_h", f"H ({key})"))
+    )
 
 
 def _has_oracle(ds: ZSLDataset) -> bool:
     return (Path(ds.source) / "planted.npz").is_file()
 
 
-def _random_figures(runs: list[dict[str, float]]) -> dict[str, tuple[float, float, float, float]]:
+def _random_figures(
+    runs: list[dict[str, float]], columns: tuple[tuple[str, str], ...] = COLUMNS
+) -> dict[str, tuple[float, float, float, float] | None]:
     """Per column, in %: the quartiles of the random draws and random search's figure (the
     draw with the best validation ZSL for the ZSL columns, the best validation H (cal.) for
-    the GZSL columns)."""
-    figures = {}
-    for key, _ in COLUMNS:
+    the GZSL columns); None in a rule's columns for draws without that rule."""
+    figures: dict[str, tuple[float, float, float, float] | None] = {}
+    for key, _ in columns:
+        if any(key not in r for r in runs):
+            figures[key] = None
+            continue
         q1, q2, q3 = np.percentile(np.asarray([r[key] for r in runs]) * 100, [25, 50, 75])
         chooser = "val_zsl" if key in ("val_zsl", "zsl_top1") else "val_cal_h"
         pick = max(runs, key=lambda r: r[chooser])  # the first draw on ties
@@ -148,8 +165,9 @@ def method_table(
     compute_cells(grid, [job for jobs in wanted.values() for job in jobs], executor)
     results = {k: [_row_values(_metrics(grid, job.spec(grid))) for job in jobs] for k, jobs in wanted.items()}
 
+    columns = _columns([r for runs in results.values() for r in runs])
     csv_rows: list[dict] = []
-    table = [["Method"] + [f"{ds.name} {label}" for ds in datasets for _, label in COLUMNS]]
+    table = [["Method"] + [f"{ds.name} {label}" for ds in datasets for _, label in columns]]
     for fw, method in rows:
         title = framework_class(fw).title if fw else ""
         label = METHODS[method].format(title=title, paper=", ".join(paper_arch_for(d).upper() for d in datasets))
@@ -158,7 +176,12 @@ def method_table(
             median_cells: list[str] = [f"{label}, median of {n} [quartiles]"]
             best_cells: list[str] = [f"{label}, best of {n} on validation (random search)"]
             for ds in datasets:
-                for key, (q1, q2, q3, best) in _random_figures(results[(ds.name, fw, method)]).items():
+                for key, figures in _random_figures(results[(ds.name, fw, method)], columns).items():
+                    if figures is None:
+                        median_cells.append("–")
+                        best_cells.append("–")
+                        continue
+                    q1, q2, q3, best = figures
                     median_cells.append(f"{q2:.1f} [{q1:.1f}, {q3:.1f}]")
                     best_cells.append(f"{best:.1f}")
                     csv_rows.append(_csv_row(ds.name, fw, "random_median", key, q2, math.nan, n, (q1, q3)))
@@ -168,8 +191,8 @@ def method_table(
         cells = [label]
         for ds in datasets:
             runs = results.get((ds.name, fw, method))
-            for key, _label in COLUMNS:
-                if runs is None:
+            for key, _label in columns:
+                if runs is None or any(key not in r for r in runs):
                     cells.append("–")
                     continue
                 mean, std = _summary([r[key] for r in runs])
@@ -184,6 +207,16 @@ def method_table(
         "mean; H (cal.): with calibrated stacking, its constant chosen on the validation folds. Test data "
         "was used once."
     )
+    rules = {
+        k: v for fw in frameworks for k, v in framework_class(fw).gzsl_rules.items() if f"rule_{k}_h" in dict(columns)
+    }
+    if rules:
+        note += (
+            " H (<rule>): a framework's own GZSL decision rule, reported beside the plain and calibrated GZSL, "
+            "its epoch chosen on the validation folds (val H (<rule>)); only that framework's rows have it: "
+            + "; ".join(f"{k}: {v}" for k, v in rules.items())
+            + "."
+        )
     text = _write_tables(grid.out / name, table, note, csv_rows)
     for ds in datasets:
         for fw in frameworks:

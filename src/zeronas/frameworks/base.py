@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from torch import nn
 
-from zeronas.config import Config
+from zeronas.config import Config, EvalConfig
 
 if TYPE_CHECKING:
     from zeronas.data import ZSLTask
@@ -53,6 +53,9 @@ class Framework:
     generator_stats: ClassVar[tuple[str, ...]] = ()
     #: A label for each of those figures, for the plots' legends.
     terms: ClassVar[dict[str, str]] = {}
+    #: Extra GZSL decision rules of the framework, ``key -> label``, each reported beside the
+    #: plain and calibrated GZSL (:meth:`gzsl_rule`; ``metrics.json["rules"][key]``).
+    gzsl_rules: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self, G: nn.Module, D: nn.Module | None, task: ZSLTask, cfg: Config, cls_weight: float, gp_weight: float
@@ -121,6 +124,16 @@ class Framework:
     def classifier_input(self, x: torch.Tensor) -> torch.Tensor:
         """What the final classifier sees of a (real or synthetic) feature: itself by default."""
         return x
+
+    def gzsl_rule(self, key: str, task: ZSLTask, cfg: EvalConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        """GZSL rule ``key`` (one of :attr:`gzsl_rules`) on ``task``: the predicted global class
+        of each test-seen and each test-unseen image, over all of ``task``'s classes.
+
+        Whatever the rule fits (classifiers, thresholds) must come from ``task``'s training side
+        (``train_x``, ``train_y``, class vectors) and the generator, or be fixed in advance: it
+        is called on every validation fold, where its epoch is chosen, and once on the test task.
+        """
+        raise NotImplementedError(f"framework {self.name!r} has no GZSL rule {key!r}")
 
     # ------------------------------------------------------------------ modes and state
     def modules(self) -> list[nn.Module]:

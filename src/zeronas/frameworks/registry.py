@@ -17,7 +17,8 @@ def register_framework(cls: F) -> F:
     """Class decorator: make a framework known by its ``name``, with its config section.
 
     Checks that the class names itself, describes itself, and labels every figure its
-    losses report (``critic_stats``, ``generator_stats``) in ``terms`` (the plots' legends).
+    losses report (``critic_stats``, ``generator_stats``) in ``terms`` (the plots' legends),
+    and that its GZSL rule keys can name metrics (``gzsl_<key>``, ``val_rule_<key>_h``).
     """
     if not cls.name or not cls.title or not cls.description:
         raise TypeError(f"{cls.__name__}: a framework needs a name, a title and a description")
@@ -26,6 +27,9 @@ def register_framework(cls: F) -> F:
     unlabelled = [s for s in (*cls.critic_stats, *cls.generator_stats) if s not in cls.terms]
     if unlabelled:
         raise TypeError(f"{cls.__name__}: no label in 'terms' for the figures {', '.join(unlabelled)}")
+    bad = [k for k in cls.gzsl_rules if not k.isidentifier() or k == "calibrated"]
+    if bad:
+        raise TypeError(f"{cls.__name__}: GZSL rule keys must be identifiers other than 'calibrated': {bad}")
     own = cls.__dict__.get("config_section")  # declared by this class, not inherited
     if own is not None:
         register_section(*own)
