@@ -173,11 +173,11 @@ def _metrics(h: float, rule_h: float | None = None) -> dict:
 
 
 def test_table_columns_of_a_rule_appear_only_where_a_framework_has_it():
-    from zeronas.experiments.tables import COLUMNS, _columns, _random_rows, _row_values
+    from zeronas.experiments.tables import COLUMNS, _columns, _random_figures, _row_values
 
     plain, od = _row_values(_metrics(0.4)), _row_values(_metrics(0.4, 0.6))
     assert od == {**plain, "val_rule_od_h": 0.3, "rule_od_h": 0.6}
     assert _columns([plain]) == COLUMNS
     assert _columns([plain, od]) == (*COLUMNS, ("val_rule_od_h", "val H (od)"), ("rule_od_h", "H (od)"))
-    median, best = _random_rows([plain, plain], _columns([plain, od]))
-    assert median[-2:] == best[-2:] == ["–", "–"] and "–" not in median[:-2]
+    figures = list(_random_figures([plain, plain], _columns([plain, od])).values())
+    assert figures[-2:] == [None, None] and None not in figures[:-2]
