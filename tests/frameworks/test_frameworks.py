@@ -95,6 +95,7 @@ def tiny_config(framework: str) -> Config:
     cfg.clswgan.pretrain_cls_epochs = 2
     cfg.search.g_widths = cfg.search.d_widths = (8, 8)
     cfg.vaegan.encoder_hidden = cfg.tfvaegan.decoder_hidden = 8
+    cfg.afcgan.regressor_hidden, cfg.afcgan.regressor_epochs = 8, 2
     return cfg
 
 
@@ -134,6 +135,7 @@ def test_each_step_updates_only_its_side(task, name):
             "lisgan": {"classifier", "souls"},
             "fvaegan": {"encoder"},
             "tfvaegan": {"encoder", "decoder", "feedback"},
+            "afcgan": {"classifier", "regressor", "domain"},
         }[name]
     )
 
