@@ -93,13 +93,14 @@ def tiny_config(framework: str) -> Config:
     cfg.model.framework = framework
     cfg.model.fix_hidden = 8
     cfg.train.batch_size = cfg.search.batch_size = 16
-    cfg.clswgan.pretrain_cls_epochs = 2
     cfg.search.g_widths = cfg.search.d_widths = (8, 8)
-    for section in framework_sections(framework):  # its networks' hidden widths (``*_hidden``) small
+    for section in framework_sections(framework):  # its networks small, its pre-training short
         part = getattr(cfg, section)
         for f in fields(part):
             if f.name.endswith("_hidden"):
                 setattr(part, f.name, 8)
+            elif f.name.endswith("_epochs"):
+                setattr(part, f.name, 2)
     return cfg
 
 
