@@ -136,27 +136,19 @@ def test_random_base_draws_many_classes_from_the_seed(tmp_path):
         SynthConfig(base="random", classes=10, unseen_classes=10).check()
 
 
-def test_random_base_class_means_need_a_nonlinear_map(tmp_path):
-    """What the random base is for: unlike the real CUB class vectors at 150 training classes
-    (docs/benchmark.md), its class means are predicted far better by a nonlinear regressor
-    than by the ridge map the linear generator samples around."""
-    from sklearn.kernel_ridge import KernelRidge
+def test_random_base_class_vectors_predict_unseen_class_means(tmp_path):
+    """The drawn class vectors carry the class signal: a ridge map fitted on the training
+    classes (centred, as the linear generator fits it) places the held-out classes' means
+    well enough to classify their images far above chance."""
+    from sklearn.linear_model import Ridge
 
     build_benchmark(SynthConfig(base="random", classes=300, unseen_classes=60), tmp_path / "r")
-    ds = load_dataset(tmp_path / "r")
-    task = ds.validation_task(0, 1)
+    task = load_dataset(tmp_path / "r").validation_task(0, 1)
     x, y = task.train_x.numpy(), task.train_y.numpy()
-    classes = task.seen_classes.numpy()
+    classes, held = task.seen_classes.numpy(), task.unseen_classes.numpy()
     means = np.stack([x[y == c].mean(axis=0) for c in classes])
     att = task.class_vectors.numpy()
-    held = task.unseen_classes.numpy()
+    pred = Ridge(alpha=1.0).fit(att[classes], means).predict(att[held])
     xu, yu = task.test_unseen_x.numpy(), task.test_unseen_y.numpy()
-
-    def accuracy(model) -> float:
-        pred = model.fit(att[classes], means).predict(att[held])
-        pred /= np.linalg.norm(pred, axis=1, keepdims=True)
-        guess = held[(xu / np.linalg.norm(xu, axis=1, keepdims=True) @ pred.T).argmax(axis=1)]
-        return float(np.mean(guess == yu))
-
-    ridge, rbf = accuracy(KernelRidge(alpha=1.0)), accuracy(KernelRidge(alpha=0.1, kernel="rbf", gamma=1.0))
-    assert rbf > 2 * ridge and rbf > 0.2
+    guess = held[((xu[:, None, :] - pred[None]) ** 2).sum(axis=2).argmin(axis=1)]
+    assert np.mean(guess == yu) > 5 / held.size
