@@ -30,3 +30,26 @@ def test_the_probe_prints_every_regressor_and_reads_only_validation_tasks(monkey
     assert all(0.0 <= float(r[1]) <= 100.0 for r in rows)
     # the held-out images' own means classify them far better than chance
     assert float(rows[0][1]) > 90.0
+
+
+GENERATOR_PROBE = SCRIPT.parent / "generator_mean_probe.py"
+
+
+def test_the_generator_probe_prints_ridge_and_each_epoch_and_reads_only_validation_tasks(monkeypatch, capsys):
+    def no_test(self):
+        raise AssertionError("the probe read the test task")
+
+    monkeypatch.setattr(ZSLDataset, "test_task", no_test)
+    for extra in ([], ["--regress"]):
+        argv = [str(GENERATOR_PROBE), "--epochs", "2", "--every", "1", "--set", "model.fix_hidden=64", *extra]
+        monkeypatch.setattr(sys, "argv", argv)
+        runpy.run_path(str(GENERATOR_PROBE), run_name="__main__")
+        out = capsys.readouterr().out
+        rows = re.findall(
+            r"^\s+(ridge \(1\.0\)|epoch \d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d)\s+(\d+\.\d+)$", out, flags=re.M
+        )
+        assert [r[0] for r in rows] == ["ridge (1.0)", "epoch 1", "epoch 2"]
+        assert all(0.0 <= float(r[3]) <= 100.0 and float(r[1]) >= 0.0 for r in rows)
+        if extra:  # a regressor's samples hug the class means: far less spread than real images
+            real = float(re.search(r"std \(real (\d+\.\d+)\)", out).group(1))
+            assert float(rows[-1][4]) < real
