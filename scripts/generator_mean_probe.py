@@ -67,10 +67,6 @@ def within_class_std(x: torch.Tensor, y: torch.Tensor, classes: torch.Tensor) ->
     return torch.stack([x[y == c].std(dim=0) for c in classes.tolist()]).mean().item()
 
 
-def squared_error(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    return (fake - real).pow(2).sum(dim=1).mean()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=None, help="an xlsa17 folder or .npz (default: the bundled dataset)")
@@ -101,11 +97,16 @@ def main() -> None:
     lin = LinearGenerator(task, 1.0)
     spread = lin.residuals.std(dim=0).mean().item()
     print(ref.row("ridge (1.0)", lin.class_means(vectors[seen]), lin.class_means(vectors[unseen]), spread))
+
+    def squared_error(x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """G's loss with ``--regress``: squared error of ``G(z, c)`` to the real features."""
+        return (fw.G(fw.noise(c.shape[0]), c) - x).pow(2).sum(dim=1).mean(), {}
+
     epochs = args.epochs or cfg.train.epochs
     for epoch in range(1, epochs + 1):
         if args.regress:
             for _ in range(session.iterations("train")):
-                session.step("w_g", lambda x, c, y: (squared_error(fw.G(fw.noise(c.shape[0]), c), x), {}), "train")
+                session.step("w_g", squared_error, "train")
         else:
             train_epoch(session)
         if epoch % args.every and epoch != epochs:
