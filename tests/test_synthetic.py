@@ -17,7 +17,7 @@ from zeronas.synthetic import PlantedGenerator, SynthConfig, build_benchmark, re
 SMALL = dict(trainval_per_class=4, test_seen_per_class=2, test_unseen_per_class=3, feature_dim=16)
 
 
-@pytest.fixture(scope="module", params=["mlp", "genotype"])
+@pytest.fixture(scope="module", params=["mlp", "genotype", "linear"])
 def built(request, tmp_path_factory):
     cfg = SynthConfig(base="awa2", variant=request.param, widths=(8, 8, 8, 8), **SMALL)
     out = tmp_path_factory.mktemp("synth") / f"awa2_{request.param}"
@@ -147,3 +147,21 @@ def test_random_base_class_vectors_predict_unseen_class_means(tmp_path):
     pred = LinearGenerator(task, 1.0).class_means(task.class_vectors[held])
     guess = held[torch.cdist(task.test_unseen_x, pred).argmin(dim=1)]
     assert (guess == task.test_unseen_y).float().mean().item() > 5 / held.numel()
+
+
+def test_linear_variant_means_are_affine_in_the_loaded_class_vectors(tmp_path):
+    """Without noise the linear variant's features are an affine map of the class vectors the
+    loader gives every method, so the linear floor is the right model there; the mlp
+    variant's are not."""
+    residual = {}
+    for variant in ("linear", "mlp"):
+        out = tmp_path / variant
+        cfg = SynthConfig(base="random", variant=variant, classes=40, unseen_classes=8, class_dim=6, **SMALL)
+        build_benchmark(cfg, out)
+        planted, cv = PlantedGenerator.load(out), load_dataset(out).test_task().class_vectors
+        classes = torch.arange(cv.shape[0])
+        means = planted(torch.zeros(classes.numel(), planted.noise_dim), classes)
+        a = torch.cat([cv, torch.ones(classes.numel(), 1)], dim=1).double()
+        fit = torch.linalg.lstsq(a, means.double()).solution
+        residual[variant] = ((a @ fit - means).norm() / means.norm()).item()
+    assert residual["linear"] < 1e-4 < 1e-2 < residual["mlp"]

@@ -137,10 +137,11 @@ def config_show(config: str | None, sets: tuple[str, ...], data: Path | None) ->
 )
 @click.option(
     "--variant",
-    type=click.Choice(["mlp", "genotype"]),
+    type=click.Choice(["mlp", "genotype", "linear"]),
     default="mlp",
     show_default=True,
-    help="mlp: a planted nonlinear generator with a semantic gap; genotype: a planted generator from the search space.",
+    help="mlp: a planted nonlinear generator with a semantic gap; genotype: a planted generator from the search "
+    "space; linear: class means affine in the class vectors plus Gaussian noise (a sanity check for generators).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every draw.")
 @click.option(

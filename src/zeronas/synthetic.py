@@ -22,6 +22,11 @@ Variants:
   or identity at synthesis time and cannot be told apart in the data), fed ``(z, c)``
   exactly as a searched generator is. A search can be scored on how much of the planted
   genotype it recovers.
+- ``linear``: ``x = W h_y + b + s e`` with full-rank Gaussian noise ``e`` and no semantic gap
+  by default: the class means are exactly affine in the class vectors, so the linear floor
+  (ridge to class means plus seen residuals) is the right model and a generator can only
+  match it. A sanity check: a GAN that loses to the linear floor here fails at learning
+  class-conditional means, whatever the data's nonlinearity.
 
 Everything is drawn from one seed; the same seed and settings give the same files.
 """
@@ -48,7 +53,7 @@ from zeronas.nas.network import DiscreteNet
 
 CLASS_VECTOR_DIR = Path(__file__).resolve().parent / "datasets" / "class_vectors"
 BASES = ("cub", "awa2", "random")
-VARIANTS = ("mlp", "genotype")
+VARIANTS = ("mlp", "genotype", "linear")
 FORMAT = "zeronas-semisynthetic"
 PLANTED_OPS = ("fc_relu", "fc_lrelu")
 #: Per base, the values of the settings left at -1 (``noise_scale`` per variant). With the real
@@ -59,7 +64,14 @@ BASE_DEFAULTS: dict[str, dict[str, object]] = {
     "awa2": {"gap": 0.8, "trainval_per_class": 40, "test_seen_per_class": 10, "test_unseen_per_class": 50},
     "random": {"gap": 0.2, "trainval_per_class": 20, "test_seen_per_class": 5, "test_unseen_per_class": 20},
 }
-DEFAULT_NOISE: dict[tuple[str, str] | str, float] = {("random", "mlp"): 2.0, "mlp": 6.0, "genotype": 1.5}
+DEFAULT_NOISE: dict[tuple[str, str] | str, float] = {
+    ("random", "mlp"): 2.0,
+    "mlp": 6.0,
+    "genotype": 1.5,
+    "linear": 3.0,
+}
+#: Per variant, settings that override the base's defaults (the linear variant has no gap).
+VARIANT_DEFAULTS: dict[str, dict[str, object]] = {"linear": {"gap": 0.0}}
 
 
 @dataclass
@@ -67,7 +79,7 @@ class SynthConfig:
     """How a semi-synthetic benchmark is drawn (written to ``benchmark.json``)."""
 
     base: str = "cub"  # whose class vectors and class roles: cub | awa2 (real) | random (drawn)
-    variant: str = "mlp"  # mlp | genotype (see the module docstring)
+    variant: str = "mlp"  # mlp | genotype | linear (see the module docstring)
     seed: int = 0
     feature_dim: int = 128
     # -1: the base's default (BASE_DEFAULTS)
@@ -92,7 +104,7 @@ class SynthConfig:
             raise ZeroNASError(f"unknown base {self.base!r} (known: {', '.join(BASES)})")
         if self.variant not in VARIANTS:
             raise ZeroNASError(f"unknown variant {self.variant!r} (known: {', '.join(VARIANTS)})")
-        for key, value in BASE_DEFAULTS[self.base].items():
+        for key, value in {**BASE_DEFAULTS[self.base], **VARIANT_DEFAULTS.get(self.variant, {})}.items():
             if getattr(self, key) == -1:
                 setattr(self, key, value)
         if self.noise_scale < 0:
@@ -154,6 +166,8 @@ class PlantedGenerator(nn.Module):
 
     @property
     def noise_dim(self) -> int:
+        if self.cfg.variant == "linear":
+            return self.cfg.feature_dim
         return self.cfg.noise_dim if self.cfg.variant == "mlp" else int(self.class_input.shape[1])
 
     def forward(self, z: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
@@ -165,6 +179,8 @@ class PlantedGenerator(nn.Module):
                 x = layer(x)
                 x = F.relu(x) if k < len(layers) - 1 else F.softplus(x)
             return x
+        if self.cfg.variant == "linear":
+            return self.net(h) + self.cfg.noise_scale * z
         return self.net(self.cfg.noise_scale * z, h)
 
     @torch.no_grad()
@@ -204,10 +220,16 @@ def _planted(cfg: SynthConfig, cv: ClassVectors, gen: torch.Generator) -> Plante
     att = torch.from_numpy(cv.att).float()
     n_classes, dim = att.shape
     gap = torch.randn(n_classes, dim, generator=gen) / dim**0.5
-    if cfg.variant == "mlp":
+    if cfg.variant in ("mlp", "linear"):
         a = att - att.mean(dim=0)
         a = a / a.pow(2).sum(dim=1).mean().sqrt()  # mean class norm 1 before the gap
         class_input = (a + cfg.gap * gap) * dim**0.5  # about unit variance per input unit
+    if cfg.variant == "linear":
+        layer = nn.Linear(dim, cfg.feature_dim)
+        nn.init.normal_(layer.weight, 0.0, 1.0 / dim**0.5, generator=gen)  # unit variance per feature
+        nn.init.normal_(layer.bias, 0.0, 1.0, generator=gen)
+        return PlantedGenerator(cfg, class_input, layer, None)
+    if cfg.variant == "mlp":
         dims = [dim + cfg.noise_dim, *cfg.hidden, cfg.feature_dim]
         layers = [nn.Linear(i, o) for i, o in zip(dims[:-1], dims[1:], strict=True)]
         for k, layer in enumerate(layers):
