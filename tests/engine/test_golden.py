@@ -18,7 +18,9 @@ order of random draws, a fix), regenerate the file deliberately and say so in th
 
 then review ``git diff tests/engine/golden_engine.json``. The numbers are those of one machine
 (CPU, one thread, the torch version of ``scripts/setup.sh``); another CPU or torch version
-may differ in the last bits and then needs its own regeneration.
+may differ in the last bits and then needs its own regeneration: the file records the
+machine it was made on (``MACHINE``: torch version and the CPU's vector-instruction flags,
+which decide the kernels), and on another machine the test is skipped, saying so.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import csv
 import json
 import math
 import os
+import platform
 from pathlib import Path
 
 import pytest
@@ -39,6 +42,21 @@ from zeronas.nas.genotype import Genotype, fixed_genotype
 
 GOLDEN = Path(__file__).parent / "golden_engine.json"
 REGENERATE = os.environ.get("ZERONAS_REGENERATE_GOLDEN") == "1"
+MACHINE_KEY = "_machine"
+
+
+def machine() -> dict[str, object]:
+    """What decides the last bits on a CPU: torch's version and the vector-instruction flags."""
+    flags: list[str] = []
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = sorted(f for f in line.split(":", 1)[1].split() if f.startswith(("avx", "amx", "fma")))
+                break
+    except OSError:
+        pass
+    return {"torch": torch.__version__, "arch": platform.machine(), "cpu_flags": flags}
+
 
 # Every setting the runs below read, pinned (the defaults may change, these numbers may not).
 PINNED = {
@@ -203,10 +221,14 @@ def assert_same(got: object, want: object, where: str = "") -> None:
 
 
 def test_search_and_training_reproduce_the_golden_numbers(tmp_path):
+    want = json.loads(GOLDEN.read_text()) if GOLDEN.is_file() and not REGENERATE else None
+    if want is not None and want.get(MACHINE_KEY) != machine():
+        pytest.skip(f"{GOLDEN.name} was recorded on another machine ({want.get(MACHINE_KEY)}); regenerate it here")
     got = produce(tmp_path)
-    if REGENERATE or not GOLDEN.is_file():
+    if want is None:
         GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(json.dumps(got, indent=1) + "\n")
+        GOLDEN.write_text(json.dumps({MACHINE_KEY: machine(), **got}, indent=1) + "\n")
         if not REGENERATE:
             pytest.fail(f"{GOLDEN} did not exist: written now; commit it and run again")
-    assert_same(got, json.loads(GOLDEN.read_text()))
+        return
+    assert_same(got, {k: v for k, v in want.items() if k != MACHINE_KEY})
