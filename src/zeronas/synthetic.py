@@ -220,43 +220,43 @@ def _planted(cfg: SynthConfig, cv: ClassVectors, gen: torch.Generator) -> Plante
     att = torch.from_numpy(cv.att).float()
     n_classes, dim = att.shape
     gap = torch.randn(n_classes, dim, generator=gen) / dim**0.5
-    if cfg.variant in ("mlp", "linear"):
-        a = att - att.mean(dim=0)
-        a = a / a.pow(2).sum(dim=1).mean().sqrt()  # mean class norm 1 before the gap
-        class_input = (a + cfg.gap * gap) * dim**0.5  # about unit variance per input unit
+    if cfg.variant == "genotype":
+        # inputs exactly as a searched generator gets them (unit-L2 class vectors),
+        # scaled inside the first layers so that class signal and noise both matter
+        c = att + cfg.gap * gap * att.norm(dim=1, keepdim=True)
+        class_input = c / c.norm(dim=1, keepdim=True)
+        rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=gen)))
+        genotype = random_genotype("generator", cfg.widths, rng, ops=PLANTED_OPS)
+        while len(genotype.nodes) < len(cfg.widths) - 1:  # a deep planted network, so that the architecture matters
+            genotype = random_genotype("generator", cfg.widths, rng, ops=PLANTED_OPS)
+        net = DiscreteNet(genotype, (dim, dim), cfg.feature_dim)
+        for name, p in net.named_parameters():
+            if name.endswith("weight"):
+                src = int(name.split(".")[1].split("_")[0])
+                # fan-in scaled; the class vector (unit norm) gets sqrt(dim) so it weighs like z
+                nn.init.normal_(p, 0.0, (2.0 / p.shape[1]) ** 0.5, generator=gen)
+                if src in (1, 2):
+                    with torch.no_grad():
+                        p[:, -dim:] *= dim**0.5
+            else:
+                nn.init.normal_(p, 0.0, 0.1, generator=gen)
+        return PlantedGenerator(cfg, class_input, net.eval(), genotype)
+    # mlp and linear: the class vectors centred and scaled, plus the gap
+    a = att - att.mean(dim=0)
+    a = a / a.pow(2).sum(dim=1).mean().sqrt()  # mean class norm 1 before the gap
+    class_input = (a + cfg.gap * gap) * dim**0.5  # about unit variance per input unit
     if cfg.variant == "linear":
         layer = nn.Linear(dim, cfg.feature_dim)
         nn.init.normal_(layer.weight, 0.0, 1.0 / dim**0.5, generator=gen)  # unit variance per feature
         nn.init.normal_(layer.bias, 0.0, 1.0, generator=gen)
         return PlantedGenerator(cfg, class_input, layer, None)
-    if cfg.variant == "mlp":
-        dims = [dim + cfg.noise_dim, *cfg.hidden, cfg.feature_dim]
-        layers = [nn.Linear(i, o) for i, o in zip(dims[:-1], dims[1:], strict=True)]
-        for k, layer in enumerate(layers):
-            gain = 1.0 if k == 0 else 2**0.5  # keep pre-activations at about unit variance
-            nn.init.normal_(layer.weight, 0.0, gain / layer.in_features**0.5, generator=gen)
-            nn.init.normal_(layer.bias, 0.0, 0.1, generator=gen)
-        return PlantedGenerator(cfg, class_input, nn.Sequential(*layers), None)
-    # genotype: inputs exactly as a searched generator gets them (unit-L2 class vectors),
-    # scaled inside the first layers so that class signal and noise both matter
-    c = att + cfg.gap * gap * att.norm(dim=1, keepdim=True)
-    class_input = c / c.norm(dim=1, keepdim=True)
-    rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=gen)))
-    genotype = random_genotype("generator", cfg.widths, rng, ops=PLANTED_OPS)
-    while len(genotype.nodes) < len(cfg.widths) - 1:  # a deep planted network, so that the architecture matters
-        genotype = random_genotype("generator", cfg.widths, rng, ops=PLANTED_OPS)
-    net = DiscreteNet(genotype, (dim, dim), cfg.feature_dim)
-    for name, p in net.named_parameters():
-        if name.endswith("weight"):
-            src = int(name.split(".")[1].split("_")[0])
-            # fan-in scaled; the class vector (unit norm) gets sqrt(dim) so it weighs like z
-            nn.init.normal_(p, 0.0, (2.0 / p.shape[1]) ** 0.5, generator=gen)
-            if src in (1, 2):
-                with torch.no_grad():
-                    p[:, -dim:] *= dim**0.5
-        else:
-            nn.init.normal_(p, 0.0, 0.1, generator=gen)
-    return PlantedGenerator(cfg, class_input, net.eval(), genotype)
+    dims = [dim + cfg.noise_dim, *cfg.hidden, cfg.feature_dim]
+    layers = [nn.Linear(i, o) for i, o in zip(dims[:-1], dims[1:], strict=True)]
+    for k, layer in enumerate(layers):
+        gain = 1.0 if k == 0 else 2**0.5  # keep pre-activations at about unit variance
+        nn.init.normal_(layer.weight, 0.0, gain / layer.in_features**0.5, generator=gen)
+        nn.init.normal_(layer.bias, 0.0, 0.1, generator=gen)
+    return PlantedGenerator(cfg, class_input, nn.Sequential(*layers), None)
 
 
 def build_benchmark(cfg: SynthConfig, out: Path) -> dict:

@@ -19,7 +19,7 @@ order of random draws, a fix), regenerate the file deliberately and say so in th
 then review ``git diff tests/engine/golden_engine.json``. The numbers are those of one machine
 (CPU, one thread, the torch version of ``scripts/setup.sh``); another CPU or torch version
 may differ in the last bits and then needs its own regeneration: the file records the
-machine it was made on (``MACHINE``: torch version and the CPU's vector-instruction flags,
+machine it was made on (:func:`machine`: torch version and the CPU's vector-instruction flags,
 which decide the kernels), and on another machine the test is skipped, saying so.
 """
 
