@@ -119,6 +119,11 @@ class ModelConfig:
     slope: float = setting(0.2, "negative slope of LeakyReLU", min=0)
     dropout: float = setting(0.5, "dropout probability of the *_drop operations", min=0, lt=1)
     fix_hidden: int = setting(4096, "hidden width of the hand-crafted FIX networks (and of a side kept fixed)", min=1)
+    critic_projection: bool = setting(
+        False,
+        "add a projection term <W x, c> to the critic's score (Miyato & Koyama 2018), searched or not",
+        key_default=False,
+    )
 
 
 @dataclass

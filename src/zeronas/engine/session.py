@@ -5,7 +5,7 @@ the framework around them with its extra networks, one optimizer per parameter s
 the pools of training rows that batches are drawn from. Parameter sets:
 
 - ``w_g``, ``w_d``: the weights of G / D plus the framework's extra groups on that side
-  (:meth:`Framework.generator_groups`, :meth:`Framework.critic_groups`);
+  (:meth:`Framework.generator_groups`, :meth:`Framework.critic_side_groups`);
 - ``a_g``, ``a_d``: the architecture parameters (alpha, beta) of a supernet; empty, and
   without optimizer, for a discrete network.
 
@@ -116,7 +116,7 @@ class Session:
         self.opt: dict[str, torch.optim.Optimizer] = {}
         self._side("g", self.G, self.fw.generator_groups())
         if self.D is not None:
-            self._side("d", self.D, self.fw.critic_groups())
+            self._side("d", self.D, self.fw.critic_side_groups())
         self.all_params = [p for ps in self.params.values() for p in ps]
         self.fw.prepare()
 

@@ -31,6 +31,33 @@ if TYPE_CHECKING:
 Stats = dict[str, torch.Tensor]
 
 
+class Projection(nn.Module):
+    """The projection term of a conditional critic (Miyato & Koyama 2018): ``<W x, c>``.
+
+    A critic that reads ``c`` only by concatenation learns the class-conditional part of the
+    distribution weakly; this bilinear term scores directly how well a feature agrees with
+    its class vector. ``W`` starts at zero, so the critic starts as the network alone.
+    """
+
+    def __init__(self, feature_dim: int, attr_dim: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(attr_dim, feature_dim))
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return ((x @ self.weight.T) * c).sum(dim=1, keepdim=True)
+
+
+class ProjectedCritic(nn.Module):
+    """``D(x, c) + <W x, c>``: the critic the losses see with ``model.critic_projection``."""
+
+    def __init__(self, D: nn.Module, projection: Projection):
+        super().__init__()
+        self.D, self.projection = D, projection
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.D(x, c) + self.projection(x, c)
+
+
 class Framework:
     """Base class: subclasses set the class attributes and implement the two losses.
 
@@ -69,13 +96,19 @@ class Framework:
         #: before each step, for state kept per training sample (ZSL-ABP's latent codes);
         #: None when a loss is called outside the engine.
         self.rows: torch.Tensor | None = None
+        self._critic: nn.Module | None = D
+        if D is not None and cfg.model.critic_projection:
+            projection = Projection(task.feature_dim, task.attr_dim)
+            self.extras["projection"] = projection
+            self._critic = ProjectedCritic(D, projection)
 
     @property
     def critic(self) -> nn.Module:
-        """D, for the losses of a framework that has one."""
-        if self.D is None:
+        """D, or ``D + <W x, c>`` with ``model.critic_projection``, for the losses of a framework
+        that has one."""
+        if self._critic is None:
             raise RuntimeError(f"framework {self.name!r}: no critic was given")
-        return self.D
+        return self._critic
 
     # ------------------------------------------------------------------ training
     def prepare(self) -> None:
@@ -88,6 +121,11 @@ class Framework:
     def critic_groups(self) -> list[dict]:
         """Adam parameter groups updated together with D's weights."""
         return []
+
+    def critic_side_groups(self) -> list[dict]:
+        """:meth:`critic_groups` plus the projection term's weight when there is one."""
+        own = [{"params": [self.extras["projection"].weight]}] if "projection" in self.extras else []
+        return self.critic_groups() + own
 
     def critic_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         """Loss of one critic step on real features ``x`` of classes ``y`` with class vectors ``c``."""
