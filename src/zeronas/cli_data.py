@@ -137,11 +137,13 @@ def config_show(config: str | None, sets: tuple[str, ...], data: Path | None) ->
 )
 @click.option(
     "--variant",
-    type=click.Choice(["mlp", "genotype", "linear"]),
+    type=click.Choice(["mlp", "genotype", "linear", "nonlinear"]),
     default="mlp",
     show_default=True,
     help="mlp: a planted nonlinear generator with a semantic gap; genotype: a planted generator from the search "
-    "space; linear: class means affine in the class vectors plus Gaussian noise (a sanity check for generators).",
+    "space; linear: class means affine in the class vectors plus Gaussian noise (a sanity check for generators); "
+    "nonlinear: class means a random-feature function of the class vectors plus Gaussian noise (a nonlinearity "
+    "a regressor can learn from many classes).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every draw.")
 @click.option(

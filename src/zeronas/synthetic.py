@@ -53,7 +53,7 @@ from zeronas.nas.network import DiscreteNet
 
 CLASS_VECTOR_DIR = Path(__file__).resolve().parent / "datasets" / "class_vectors"
 BASES = ("cub", "awa2", "random")
-VARIANTS = ("mlp", "genotype", "linear")
+VARIANTS = ("mlp", "genotype", "linear", "nonlinear")
 FORMAT = "zeronas-semisynthetic"
 PLANTED_OPS = ("fc_relu", "fc_lrelu")
 #: Per base, the values of the settings left at -1 (``noise_scale`` per variant). With the real
@@ -69,9 +69,10 @@ DEFAULT_NOISE: dict[tuple[str, str] | str, float] = {
     "mlp": 6.0,
     "genotype": 1.5,
     "linear": 3.0,
+    "nonlinear": 2.0,
 }
 #: Per variant, settings that override the base's defaults (the linear variant has no gap).
-VARIANT_DEFAULTS: dict[str, dict[str, object]] = {"linear": {"gap": 0.0}}
+VARIANT_DEFAULTS: dict[str, dict[str, object]] = {"linear": {"gap": 0.0}, "nonlinear": {"gap": 0.0}}
 
 
 @dataclass
@@ -95,6 +96,8 @@ class SynthConfig:
     # mlp variant
     noise_dim: int = 32
     hidden: tuple[int, ...] = (256, 256)
+    # nonlinear variant: frequency of its random features (0: linear; large: no shared structure)
+    frequency: float = 1.5
     # genotype variant: the searched generator's node widths
     widths: tuple[int, ...] = (32, 64, 128, 256)
 
@@ -166,7 +169,7 @@ class PlantedGenerator(nn.Module):
 
     @property
     def noise_dim(self) -> int:
-        if self.cfg.variant == "linear":
+        if self.cfg.variant in ("linear", "nonlinear"):
             return self.cfg.feature_dim
         return self.cfg.noise_dim if self.cfg.variant == "mlp" else int(self.class_input.shape[1])
 
@@ -181,6 +184,9 @@ class PlantedGenerator(nn.Module):
             return x
         if self.cfg.variant == "linear":
             return self.net(h) + self.cfg.noise_scale * z
+        if self.cfg.variant == "nonlinear":
+            first, last = cast(nn.Sequential, self.net)
+            return last(torch.sin(self.cfg.frequency * first(h))) + self.cfg.noise_scale * z
         return self.net(self.cfg.noise_scale * z, h)
 
     @torch.no_grad()
@@ -250,6 +256,14 @@ def _planted(cfg: SynthConfig, cv: ClassVectors, gen: torch.Generator) -> Plante
         nn.init.normal_(layer.weight, 0.0, 1.0 / dim**0.5, generator=gen)  # unit variance per feature
         nn.init.normal_(layer.bias, 0.0, 1.0, generator=gen)
         return PlantedGenerator(cfg, class_input, layer, None)
+    if cfg.variant == "nonlinear":
+        width = cfg.hidden[0]
+        first, last = nn.Linear(dim, width), nn.Linear(width, cfg.feature_dim)
+        nn.init.normal_(first.weight, 0.0, 1.0 / dim**0.5, generator=gen)  # unit-variance phases
+        nn.init.uniform_(first.bias, -torch.pi, torch.pi, generator=gen)
+        nn.init.normal_(last.weight, 0.0, (2.0 / width) ** 0.5, generator=gen)  # unit variance per feature
+        nn.init.normal_(last.bias, 0.0, 1.0, generator=gen)
+        return PlantedGenerator(cfg, class_input, nn.Sequential(first, last), None)
     dims = [dim + cfg.noise_dim, *cfg.hidden, cfg.feature_dim]
     layers = [nn.Linear(i, o) for i, o in zip(dims[:-1], dims[1:], strict=True)]
     for k, layer in enumerate(layers):
