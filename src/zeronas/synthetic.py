@@ -27,6 +27,12 @@ Variants:
   (ridge to class means plus seen residuals) is the right model and a generator can only
   match it. A sanity check: a GAN that loses to the linear floor here fails at learning
   class-conditional means, whatever the data's nonlinearity.
+- ``nonlinear``: ``x = W2 sin(f W1 h_y + b1) + b2 + s e``, random features of the class
+  vector with frequency ``f``, full-rank Gaussian noise and no semantic gap by default: the
+  class means are a smooth nonlinear function of the class vectors, which a regressor can
+  learn from enough classes (with low-dimensional class vectors, ``class_dim=8``) and a
+  linear map cannot. Where the linear variant asks whether a generator can match the linear
+  floor, this one asks whether it beats it where it should.
 
 Everything is drawn from one seed; the same seed and settings give the same files.
 """
