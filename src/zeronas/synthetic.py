@@ -253,7 +253,7 @@ def _planted(cfg: SynthConfig, cv: ClassVectors, gen: torch.Generator) -> Plante
             else:
                 nn.init.normal_(p, 0.0, 0.1, generator=gen)
         return PlantedGenerator(cfg, class_input, net.eval(), genotype)
-    # mlp and linear: the class vectors centred and scaled, plus the gap
+    # mlp, linear and nonlinear: the class vectors centred and scaled, plus the gap
     a = att - att.mean(dim=0)
     a = a / a.pow(2).sum(dim=1).mean().sqrt()  # mean class norm 1 before the gap
     class_input = (a + cfg.gap * gap) * dim**0.5  # about unit variance per input unit

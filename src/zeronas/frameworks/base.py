@@ -10,7 +10,7 @@ are produced and fed to the final classifier.
 The trainer and the search call, per iteration, ``critic_iters`` x :meth:`critic_loss`
 (skipped when :attr:`uses_critic` is false, as for ZSL-ABP) and one
 :meth:`generator_loss`; each step updates the weights of one side: D's (or the
-architecture parameters of D, in the search) plus :meth:`critic_groups`, then G's plus
+architecture parameters of D, in the search) plus :meth:`critic_side_groups`, then G's plus
 :meth:`generator_groups`.
 """
 
@@ -124,7 +124,7 @@ class Framework:
 
     def critic_side_groups(self) -> list[dict]:
         """:meth:`critic_groups` plus the projection term's weight when there is one."""
-        own = [{"params": [self.extras["projection"].weight]}] if "projection" in self.extras else []
+        own = [{"params": list(self.extras["projection"].parameters())}] if "projection" in self.extras else []
         return self.critic_groups() + own
 
     def critic_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
