@@ -16,6 +16,8 @@ from functools import partial
 
 from torch import nn
 
+from zeronas.nas.cast_cache import CastLinear
+
 OPS: tuple[str, ...] = (
     "fc_relu",
     "fc_lrelu",
@@ -62,7 +64,7 @@ def op_flags(name: str) -> tuple[bool, bool, bool]:
 def _candidate(name: str, in_dim: int, out_dim: int, slope: float, dropout: float) -> nn.Module:
     """FC -> [BN] -> ReLU|LeakyReLU -> [Dropout], as the bits of ``name`` say."""
     drop, bn, leaky = op_flags(name)
-    layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
+    layers: list[nn.Module] = [CastLinear(in_dim, out_dim)]
     if bn:
         layers.append(nn.BatchNorm1d(out_dim))
     layers.append(nn.LeakyReLU(slope) if leaky else nn.ReLU())
@@ -73,7 +75,7 @@ def _candidate(name: str, in_dim: int, out_dim: int, slope: float, dropout: floa
 
 for _name in OPS:
     register_op(_name, partial(_candidate, _name))
-register_op(LINEAR, lambda in_dim, out_dim, slope, dropout: nn.Linear(in_dim, out_dim))
+register_op(LINEAR, lambda in_dim, out_dim, slope, dropout: CastLinear(in_dim, out_dim))
 
 
 def make_op(name: str, in_dim: int, out_dim: int, slope: float, dropout: float) -> nn.Module:

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from zeronas.nas.cast_cache import CastLinear
 from zeronas.nas.genotype import N_INPUTS, NetGenotype, derive
 from zeronas.nas.ops import OPS, init_weights, op_flags
 
@@ -138,11 +139,11 @@ class Supernet(nn.Module):
             mixed = [j for j in targets if (i, j) in edge_index]
             lin = [j for j in targets if (i, j) not in edge_index]
             wsum = sum(dims[j] for j in mixed)
-            self.blocks.append(nn.ModuleList(nn.Linear(dims[i], wsum) for _ in range(N_OPS) if wsum))
+            self.blocks.append(nn.ModuleList(CastLinear(dims[i], wsum) for _ in range(N_OPS) if wsum))
             lin_at = None
             if lin:
                 lin_at = len(self.fc)
-                self.fc.append(nn.Linear(dims[i], sum(dims[j] for j in lin)))
+                self.fc.append(CastLinear(dims[i], sum(dims[j] for j in lin)))
             seg = torch.cat(
                 [torch.full((dims[j],), t, dtype=torch.long) for t, j in enumerate(mixed)]
                 or [torch.zeros(0, dtype=torch.long)]
