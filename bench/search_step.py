@@ -59,11 +59,21 @@ sys.path.insert(0, str(HERE))
 _SHARED_NEAR = Path(__file__).resolve().parents[2] / "shared"  # shared/ beside the repository
 _SHARED = os.environ.get("ZERONAS_SHARED", _SHARED_NEAR if _SHARED_NEAR.is_dir() else "/work/shared")
 DEFAULT_ATT = Path(_SHARED) / "data" / "xlsa17" / "CUB" / "att_splits.mat"
-JOBS = ("search", "search_bf16", "search_tf32", "search_gdas", "reference", "authors", "retrain", "fix")
+JOBS = (
+    "search",
+    "search_bf16",
+    "search_bf16_percall",
+    "search_tf32",
+    "search_gdas",
+    "reference",
+    "authors",
+    "retrain",
+    "fix",
+)
 #: Jobs run by default on a CPU (TF32 exists on CUDA only).
 CPU_JOBS = tuple(j for j in JOBS if j != "search_tf32")
 #: The matmul precision of the jobs that do not run in fp32 (their peak fraction is against its peak).
-PRECISION = {"search_bf16": "bf16", "search_tf32": "tf32"}
+PRECISION = {"search_bf16": "bf16", "search_bf16_percall": "bf16", "search_tf32": "tf32"}
 
 
 @dataclass
@@ -155,14 +165,18 @@ def build(job: str, sh: Shapes, att: np.ndarray, device: torch.device):
     ``device`` (the default device of the job's process)."""
     cfg = make_config(sh)
     torch.manual_seed(0)
-    if job in ("search", "search_bf16", "search_tf32", "search_gdas"):
+    if job in ("search", "search_bf16", "search_bf16_percall", "search_tf32", "search_gdas"):
         from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
         from zeronas.engine.search import set_schedules
 
         if job == "search_gdas":
             cfg.search.mode = "gdas"
-        if job == "search_bf16":
+        if job in ("search_bf16", "search_bf16_percall"):
             cfg.search.precision = "bf16"
+        if job == "search_bf16_percall":
+            from zeronas.nas import cast_cache
+
+            cast_cache.disabled().__enter__()  # for this job's process: autocast casts every weight at every call
         if job == "search_tf32":
             torch.backends.cuda.matmul.allow_tf32 = True
         s = Session(cfg, make_task(att, sh, device=device.type), device, SearchSpace(), cfg.search, pools=split_halves)
@@ -171,6 +185,7 @@ def build(job: str, sh: Shapes, att: np.ndarray, device: torch.device):
         mode = {
             "search": "all operations",
             "search_bf16": "all operations, search.precision=bf16",
+            "search_bf16_percall": "all operations, search.precision=bf16, frozen weights cast at every call",
             "search_tf32": "all operations, fp32 with TF32 matmuls (CUDA)",
             "search_gdas": "one drawn operation per edge (search.mode=gdas)",
         }[job]
@@ -476,6 +491,7 @@ def main() -> None:
             "authors_peak_fraction": "peak_fraction",
             "authors_mem_gb": "mem_gb",
         },
+        "search_bf16_percall": {"bf16_percall_s": "s", "bf16_percall_mem_gb": "mem_gb"},
         "search_tf32": {"tf32_s": "s", "tf32_peak_fraction": "peak_fraction", "tf32_mem_gb": "mem_gb"},
         "search_gdas": {
             "gdas_speedup": "speedup",
@@ -509,6 +525,8 @@ def main() -> None:
             **({"vs_authors_fp32": f"{authors['s'] / exact['search']:.2f}"} if "search" in exact else {}),
             **head,
         }
+    if "search_bf16" in res and "search_bf16_percall" in res:
+        head["cast_cache_speedup"] = f"{res['search_bf16_percall']['s'] / res['search_bf16']['s']:.2f}"
     for job, key in (
         ("search", "full_search_h"),
         ("search_tf32", "full_search_tf32_h"),

@@ -189,7 +189,7 @@ def test_benchmark_quick_smoke():
         [sys.executable, str(BENCH / "search_step.py"), "--quick", "--threads", "1"],  # robust to load
         capture_output=True,
         text=True,
-        timeout=300,  # 7 jobs, each a fresh process importing torch
+        timeout=600,  # 8 jobs, each a fresh process importing torch: a hang guard
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     last = proc.stdout.strip().splitlines()[-1]
@@ -212,7 +212,21 @@ def test_benchmark_quick_smoke():
         "vs_authors",
         "vs_authors_fp32",
         "full_search_h",
+        "bf16_percall_s",
+        "cast_cache_speedup",
     }
     assert expected <= set(pairs), last
     for key in expected:
         float(pairs[key])
+
+
+def test_profile_quick_smoke():
+    """``bench/profile_step.py --quick`` lists operators and the matrix products' rate."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "profile_step.py"), "search_bf16", "--quick", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "aten::addmm" in proc.stdout and "GFLOP/s at the iteration's own shapes" in proc.stdout
