@@ -3,6 +3,8 @@ autocast's own casts, reused while a weight is frozen and unchanged, never stale
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from zeronas.config import Config
@@ -28,7 +30,7 @@ def _search(task, cached: bool) -> list[torch.Tensor]:
     cfg.clswgan.pretrain_cls_epochs = 2
     torch.manual_seed(0)
     s = Session(cfg, task, torch.device("cpu"), SearchSpace(), cfg.search, pools=split_halves)
-    with cast_cache.disabled() if not cached else torch.enable_grad():
+    with contextlib.nullcontext() if cached else cast_cache.disabled():
         for _ in range(2):
             search_iteration(s)
     return _params(s)
@@ -41,7 +43,7 @@ def _train(task, cached: bool) -> list[torch.Tensor]:
     cfg.clswgan.pretrain_cls_epochs = 2
     torch.manual_seed(0)
     s = Session(cfg, task, torch.device("cpu"), fixed_genotype(32), cfg.train)
-    with cast_cache.disabled() if not cached else torch.enable_grad():
+    with contextlib.nullcontext() if cached else cast_cache.disabled():
         train_epoch(s)
     return _params(s)
 
