@@ -58,7 +58,7 @@ def spread(x: torch.Tensor, y: torch.Tensor) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="a dataset folder (xlsa17 layout) or .npz")
+    p.add_argument("--data", default=None, help="an xlsa17 folder or .npz (default: the bundled dataset)")
     p.add_argument("--config", default=None, help="a config name or TOML file (default: the dataset's)")
     p.add_argument("--framework", default="clswgan")
     p.add_argument("--task", default="fold0", help="foldK (validation fold K of eval.folds) or test")

@@ -1,4 +1,4 @@
-"""scripts/class_mean_probe.py on the bundled data: one row per regressor, reads no test sample."""
+"""The probe scripts on the bundled data: what they print, and that they read no test sample unless asked."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from zeronas.data import ZSLDataset
@@ -53,3 +54,25 @@ def test_the_generator_probe_prints_ridge_and_each_epoch_and_reads_only_validati
         if extra:  # a regressor's samples hug the class means: far less spread than real images
             real = float(re.search(r"std \(real (\d+\.\d+)\)", out).group(1))
             assert float(rows[-1][4]) < real
+
+
+GZSL_BY_EPOCH = SCRIPT.parent / "gzsl_by_epoch.py"
+
+
+def test_gzsl_by_epoch_prints_each_epoch_and_reads_the_test_task_only_when_asked(monkeypatch, capsys):
+    def no_test(self):
+        raise AssertionError("a fold run read the test task")
+
+    monkeypatch.setattr(ZSLDataset, "test_task", no_test)
+    base = [str(GZSL_BY_EPOCH), "--epochs", "2", "--set", "model.fix_hidden=64", "--task", "fold1"]
+    for extra, seen in (([], 5), (["--keep-seen", "3"], 3)):
+        monkeypatch.setattr(sys, "argv", [*base, *extra])
+        runpy.run_path(str(GZSL_BY_EPOCH), run_name="__main__")
+        out = capsys.readouterr().out
+        assert out.startswith(f"fold1: {seen} seen classes, ")
+        rows = re.findall(r"^epoch (\d+): S (\d+\.\d) U (\d+\.\d) H (\d+\.\d) \| seen->unseen (\d\.\d\d)", out, re.M)
+        assert [r[0] for r in rows] == ["1", "2"]
+        assert all(0.0 <= float(v) <= 100.0 for r in rows for v in r[1:4])
+    monkeypatch.setattr(sys, "argv", [*base[:-1], "validation"])
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(GZSL_BY_EPOCH), run_name="__main__")
