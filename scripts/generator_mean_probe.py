@@ -37,6 +37,7 @@ from zeronas.data import ZSLTask
 from zeronas.engine.session import Session
 from zeronas.engine.train import train_epoch
 from zeronas.evaluation.classifiers import LabelMap
+from zeronas.evaluation.metrics import within_class_std
 from zeronas.nas.arch import load_arch
 from zeronas.runs import seed_everything
 
@@ -61,10 +62,6 @@ class Reference:
         guess = t.unseen_classes[torch.cdist(t.test_unseen_x, unseen).argmin(dim=1)]
         ncm = (guess == t.test_unseen_y).float().mean().item()
         return f"{name:>14}  {err_s:8.4f}  {err_u:10.4f}  {100 * ncm:5.1f}  {std:.4f}"
-
-
-def within_class_std(x: torch.Tensor, y: torch.Tensor, classes: torch.Tensor) -> float:
-    return torch.stack([x[y == c].std(dim=0) for c in classes.tolist()]).mean().item()
 
 
 def main() -> None:

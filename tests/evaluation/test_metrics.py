@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.metrics import balanced_accuracy_score
 
-from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
+from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy, within_class_std
 
 
 def t(*v):
@@ -79,3 +79,12 @@ def test_harmonic_mean(s, u, h):
 def test_harmonic_mean_not_above_arithmetic_mean():
     for s, u in np.random.default_rng(0).random((50, 2)):
         assert min(s, u) - 1e-12 <= harmonic_mean(s, u) <= (s + u) / 2 + 1e-12
+
+
+def test_within_class_std_hand_computed():
+    # class 0: one feature at 0 and 2 (std 1.414), the other constant; class 1: 1 and 3 in both
+    x = torch.tensor([[0.0, 5.0], [2.0, 5.0], [1.0, 1.0], [3.0, 3.0]])
+    y = torch.tensor([0, 0, 1, 1])
+    want = (2**0.5 + 0.0 + 2**0.5 + 2**0.5) / 4
+    assert within_class_std(x, y, torch.tensor([0, 1])) == pytest.approx(want)
+    assert within_class_std(x, y, torch.tensor([0])) == pytest.approx(2**0.5 / 2)

@@ -1,4 +1,5 @@
-"""Zero-shot metrics: per-class mean top-1 accuracy and the GZSL harmonic mean."""
+"""Zero-shot metrics: per-class mean top-1 accuracy, the GZSL harmonic mean, and the
+within-class spread of features (a generator's diversity, against the real images')."""
 
 from __future__ import annotations
 
@@ -30,3 +31,8 @@ def per_class_accuracy(pred: torch.Tensor, truth: torch.Tensor, classes: torch.T
 def harmonic_mean(seen: float, unseen: float) -> float:
     """H = 2SU/(S+U), defined as 0 when both are 0."""
     return 0.0 if seen + unseen == 0 else 2 * seen * unseen / (seen + unseen)
+
+
+def within_class_std(x: torch.Tensor, y: torch.Tensor, classes: torch.Tensor) -> float:
+    """Mean over ``classes`` and feature dimensions of the per-class standard deviation of ``x``."""
+    return torch.stack([x[y == c].std(dim=0) for c in classes.tolist()]).mean().item()
