@@ -142,6 +142,12 @@ class TrainConfig:
     precision: str = setting(
         "fp32", "arithmetic of the GAN steps: fp32 | bf16 (autocast, fp32 master weights)", key_default=False
     )
+    fold_epoch: str = setting(
+        "own",
+        "iterations of a validation fold's epoch: own (its training rows / batch) | final (the final training's: "
+        "all seen rows / batch, so that a selected epoch is the same number of steps in the final training)",
+        key_default=False,
+    )
     eval_every: int = setting(1, "validation evaluation interval, in epochs", min=1, role=EXTEND)
     checkpoint_every: int = setting(1, "write checkpoint.pt every N epochs", min=1, role=LOG)
     tensorboard: bool = setting(False, "also log every epoch's row to RUN_DIR/tensorboard", role=LOG)
@@ -230,6 +236,7 @@ _CHOICES: dict[str, tuple[str, list[str]]] = {
     "search.arch_schedule": ("architecture schedule", ["constant", "cosine"]),
     "search.precision": ("precision", list(PRECISIONS)),
     "train.precision": ("precision", list(PRECISIONS)),
+    "train.fold_epoch": ("fold epoch", ["own", "final"]),
     "search.g_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.d_ops": ("operation set", ["paper", "no_bn", "plain"]),
 }

@@ -119,6 +119,9 @@ class Session:
             self._side("d", self.D, self.fw.critic_side_groups())
         self.all_params = [p for ps in self.params.values() for p in ps]
         self.fw.prepare()
+        #: Rows one epoch passes over, whatever the pool (None: the pool's own); a validation
+        #: fold sets the final training's (``train.fold_epoch = "final"``).
+        self.epoch_rows: int | None = None
 
     def _side(self, side: str, net: Net, groups: list[dict]) -> None:
         weights, arch = net.weight_parameters(), net.arch_parameters()
@@ -133,8 +136,10 @@ class Session:
         return bool(self.params.get(f"a_{side}"))
 
     def iterations(self, pool: str) -> int:
-        """Iterations of one epoch over ``pool``: its rows divided by the batch size (at least 1)."""
-        return max(1, self.pools[pool].numel() // self.loop.batch_size)
+        """Iterations of one epoch over ``pool``: its rows (or :attr:`epoch_rows`) divided by the
+        batch size, at least 1."""
+        rows = self.epoch_rows if self.epoch_rows is not None else self.pools[pool].numel()
+        return max(1, rows // self.loop.batch_size)
 
     def batch(self, pool: str) -> Batch:
         """``batch_size`` training rows drawn with replacement from ``pool``; the framework is

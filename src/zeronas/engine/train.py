@@ -99,10 +99,13 @@ def train_stage(
     stop: int,
     score: Score,
     label: str = "",
+    epoch_rows: int | None = None,
 ) -> Session:
     """Train ``genotype`` on ``task`` from ``seed`` for epochs up to ``stop`` (resuming when
-    the runner's checkpoint is of stage ``name``); returns the trained session."""
+    the runner's checkpoint is of stage ``name``), an epoch passing over ``epoch_rows`` rows
+    (default: the task's training rows); returns the trained session."""
     session, start = runner.open(name, seed, lambda: Session(cfg, task, device, genotype, cfg.train))
+    session.epoch_rows = epoch_rows
     runner.run(TrainStage(name, session, stop, label, score), start)
     return session
 
@@ -115,10 +118,12 @@ def select_stage(
     cfg: Config,
     device: torch.device,
     name: str = "select",
+    epoch_rows: int | None = None,
 ) -> tuple[list[dict], dict[int, StackedTask]]:
-    """Train on one validation fold, scoring it every ``eval_every`` epochs; returns its rows
-    and the stacking margins of its scored epochs (kept in the runner's state, so that a
-    resumed run still has those of its finished folds)."""
+    """Train on one validation fold, scoring it every ``eval_every`` epochs, an epoch passing
+    over ``epoch_rows`` rows (default: the fold's own); returns its rows and the stacking
+    margins of its scored epochs (kept in the runner's state, so that a resumed run still has
+    those of its finished folds)."""
     t = cfg.train
     kept: dict[str, dict] = runner.state.setdefault("stacks", {})  # type: ignore[assignment]
     mine = kept.setdefault(name, {})
@@ -130,9 +135,30 @@ def select_stage(
             return row
         return {}
 
-    train_stage(runner, name, task, seed, genotype, cfg, device, t.epochs, score, f"{name} (validation classes)")
+    label = f"{name} (validation classes)"
+    train_stage(runner, name, task, seed, genotype, cfg, device, t.epochs, score, label, epoch_rows)
     rows = [r for r in runner.history if r["stage"] == name]
     return rows, {int(e): StackedTask.from_state(st) for e, st in mine.items()}
+
+
+def fold_epoch_rows(dataset: ZSLDataset, config: Config) -> int | None:
+    """Rows a validation fold's epoch passes over: its own (None), or with ``train.fold_epoch =
+    "final"`` the final training's (every seen training row; no test row is read), so that
+    a fold's epoch has as many iterations as the final training's and a selected epoch stands
+    for the same number of steps in both."""
+    return int(dataset.raw.splits["trainval"].size) if config.train.fold_epoch == "final" else None
+
+
+def epoch_iterations(dataset: ZSLDataset, config: Config) -> dict[str, object]:
+    """Iterations per epoch of each validation fold's training and of the final training."""
+    batch, folds, rows = config.train.batch_size, config.eval.folds, fold_epoch_rows(dataset, config)
+    final = int(dataset.raw.splits["trainval"].size)
+    own = [dataset.validation_split(f, folds)["train"].size for f in range(folds)]
+    return {
+        "folds": [max(1, (rows if rows is not None else n) // batch) for n in own],
+        "final": max(1, final // batch),
+        "fold_epoch": config.train.fold_epoch,
+    }
 
 
 def fold_stages(folds: int) -> list[str]:
@@ -149,6 +175,7 @@ def select_on_folds(
     folds = config.eval.folds
     runner.state.setdefault("stacks", runner.restored("stacks", {}))
     names = fold_stages(folds)
+    epoch_rows = fold_epoch_rows(dataset, config)
     start = names.index(runner.saved_stage) if runner.saved_stage in names else 0
     rows, stacks = [], []
     for f, name in enumerate(names):
@@ -158,7 +185,7 @@ def select_on_folds(
             stacks.append({int(e): StackedTask.from_state(st) for e, st in kept.items()})
             continue
         task = dataset.validation_task(f, folds)
-        fold_rows, fold_stacks = select_stage(runner, task, seed + 1000 * f, genotype, config, device, name)
+        fold_rows, fold_stacks = select_stage(runner, task, seed + 1000 * f, genotype, config, device, name, epoch_rows)
         rows.append(fold_rows)
         stacks.append(fold_stacks)
     selection = select_epochs(rows, stacks, config.eval.calibration_points)
@@ -250,6 +277,7 @@ def train_and_evaluate(
         "calibrated": results["calibrated"],
         **({"rules": results["rules"]} if results.get("rules") else {}),
         "selected_epoch": {k: v["epoch"] for k, v in selection.items()},
+        "iterations_per_epoch": epoch_iterations(dataset, config),
         "validation": selection,
         "validation_folds": folds,
         "seed": seed,
