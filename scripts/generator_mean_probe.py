@@ -35,7 +35,7 @@ from zeronas.api import load_config, load_dataset
 from zeronas.baselines.generators import LinearGenerator
 from zeronas.data import ZSLTask
 from zeronas.engine.session import Session
-from zeronas.engine.train import train_epoch
+from zeronas.engine.train import fold_epoch_rows, train_epoch
 from zeronas.evaluation.classifiers import LabelMap
 from zeronas.evaluation.metrics import within_class_std
 from zeronas.nas.arch import load_arch
@@ -81,6 +81,7 @@ def main() -> None:
     seed_everything(args.seed)
     genotype, _ = load_arch(args.arch, cfg.model.fix_hidden)
     session = Session(cfg, task, torch.device("cpu"), genotype, cfg.train)
+    session.epoch_rows = fold_epoch_rows(ds, cfg)  # a fold's epoch, as `zeronas train` runs it
     task, fw = session.task, session.fw
     ref = Reference(task)
     seen, unseen, vectors = task.seen_classes, task.unseen_classes, task.class_vectors

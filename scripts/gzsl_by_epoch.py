@@ -29,7 +29,7 @@ import torch
 from zeronas.api import load_config, load_dataset
 from zeronas.data import ZSLTask
 from zeronas.engine.session import Session
-from zeronas.engine.train import train_epoch
+from zeronas.engine.train import fold_epoch_rows, train_epoch
 from zeronas.evaluation.calibration import apply_constant
 from zeronas.evaluation.metrics import within_class_std
 from zeronas.evaluation.zsl import gzsl_scores
@@ -80,6 +80,8 @@ def main() -> None:
         task = keep_seen(task, a.keep_seen)
     seed_everything(a.seed)
     s = Session(cfg, task, torch.device("cpu"), fixed_genotype(cfg.model.fix_hidden), cfg.train)
+    if a.task != "test":  # a fold's epoch, as `zeronas train` runs it (train.fold_epoch)
+        s.epoch_rows = fold_epoch_rows(ds, cfg)
     print(f"{a.task}: {len(task.seen_classes)} seen classes, {s.iterations('train')} iterations per epoch")
     real = within_class_std(task.train_x, task.train_y, task.seen_classes)
     for epoch in range(1, a.epochs + 1):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from zeronas.api import load_config, load_dataset
 from zeronas.data import ZSLDataset
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "class_mean_probe.py"
@@ -73,6 +74,12 @@ def test_gzsl_by_epoch_prints_each_epoch_and_reads_the_test_task_only_when_asked
         rows = re.findall(r"^epoch (\d+): S (\d+\.\d) U (\d+\.\d) H (\d+\.\d) \| seen->unseen (\d\.\d\d)", out, re.M)
         assert [r[0] for r in rows] == ["1", "2"]
         assert all(0.0 <= float(v) <= 100.0 for r in rows for v in r[1:4])
+    # train.fold_epoch=final: the fold's epoch has the final training's iterations
+    ds = load_dataset()
+    final = ds.raw.splits["trainval"].size // load_config(dataset=ds).train.batch_size
+    monkeypatch.setattr(sys, "argv", [*base, "--epochs", "1", "--set", "train.fold_epoch=final"])
+    runpy.run_path(str(GZSL_BY_EPOCH), run_name="__main__")
+    assert capsys.readouterr().out.startswith(f"fold1: 5 seen classes, {final} iterations per epoch")
     monkeypatch.setattr(sys, "argv", [*base[:-1], "validation"])
     with pytest.raises(SystemExit):
         runpy.run_path(str(GZSL_BY_EPOCH), run_name="__main__")
