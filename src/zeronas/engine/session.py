@@ -47,6 +47,11 @@ class LoopConfig(Protocol):
     precision: str
 
 
+def epoch_iterations_of(rows: int, batch_size: int) -> int:
+    """Iterations of an epoch over ``rows`` rows: batches of ``batch_size``, at least one."""
+    return max(1, rows // batch_size)
+
+
 def task_to(task: ZSLTask, device: torch.device) -> ZSLTask:
     """The task with its tensors on ``device``."""
     moved = copy.copy(task)
@@ -139,7 +144,7 @@ class Session:
         """Iterations of one epoch over ``pool``: its rows (or :attr:`epoch_rows`) divided by the
         batch size, at least 1."""
         rows = self.epoch_rows if self.epoch_rows is not None else self.pools[pool].numel()
-        return max(1, rows // self.loop.batch_size)
+        return epoch_iterations_of(rows, self.loop.batch_size)
 
     def batch(self, pool: str) -> Batch:
         """``batch_size`` training rows drawn with replacement from ``pool``; the framework is

@@ -26,7 +26,7 @@ import torch
 from zeronas.config import Config
 from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.engine.runner import EpochRunner, Stage
-from zeronas.engine.session import Session
+from zeronas.engine.session import Session, epoch_iterations_of
 from zeronas.evaluation import evaluate_test_once, select_epochs, validation_scores
 from zeronas.evaluation.calibration import StackedTask
 from zeronas.frameworks import Framework
@@ -141,22 +141,25 @@ def select_stage(
     return rows, {int(e): StackedTask.from_state(st) for e, st in mine.items()}
 
 
+def final_rows(dataset: ZSLDataset) -> int:
+    """Rows of the final training: every seen training (``trainval``) row; no test row is read."""
+    return int(dataset.raw.splits["trainval"].size)
+
+
 def fold_epoch_rows(dataset: ZSLDataset, config: Config) -> int | None:
     """Rows a validation fold's epoch passes over: its own (None), or with ``train.fold_epoch =
-    "final"`` the final training's (every seen training row; no test row is read), so that
-    a fold's epoch has as many iterations as the final training's and a selected epoch stands
-    for the same number of steps in both."""
-    return int(dataset.raw.splits["trainval"].size) if config.train.fold_epoch == "final" else None
+    "final"`` the final training's, so that a fold's epoch has as many iterations as the final
+    training's and a selected epoch stands for the same number of steps in both."""
+    return final_rows(dataset) if config.train.fold_epoch == "final" else None
 
 
 def epoch_iterations(dataset: ZSLDataset, config: Config) -> dict[str, object]:
     """Iterations per epoch of each validation fold's training and of the final training."""
     batch, folds, rows = config.train.batch_size, config.eval.folds, fold_epoch_rows(dataset, config)
-    final = int(dataset.raw.splits["trainval"].size)
     own = [dataset.validation_split(f, folds)["train"].size for f in range(folds)]
     return {
-        "folds": [max(1, (rows if rows is not None else n) // batch) for n in own],
-        "final": max(1, final // batch),
+        "folds": [epoch_iterations_of(rows if rows is not None else n, batch) for n in own],
+        "final": epoch_iterations_of(final_rows(dataset), batch),
         "fold_epoch": config.train.fold_epoch,
     }
 
