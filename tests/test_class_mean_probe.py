@@ -21,7 +21,7 @@ def test_the_probe_prints_every_regressor_and_reads_only_validation_tasks(monkey
         raise AssertionError("the probe read the test task")
 
     monkeypatch.setattr(ZSLDataset, "test_task", no_test)
-    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--folds", "2"])
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), "--folds", "2", "--mlp-steps", "100"])
     torch.manual_seed(0)
     runpy.run_path(str(SCRIPT), run_name="__main__")
     out = capsys.readouterr().out
@@ -29,6 +29,7 @@ def test_the_probe_prints_every_regressor_and_reads_only_validation_tasks(monkey
     names = [r[0].strip() for r in rows]
     assert names[0] == "real means (reference)" and any(n.startswith("ridge") for n in names)
     assert any(n.startswith("rbf") for n in names) and any(n.startswith("mlp") for n in names)
+    assert any(n.startswith("torch mlp") for n in names)
     assert all(0.0 <= float(r[1]) <= 100.0 for r in rows)
     # the held-out images' own means classify them far better than chance
     assert float(rows[0][1]) > 90.0
