@@ -80,8 +80,8 @@ def main() -> None:
     task = ds.validation_task(0, cfg.eval.folds)
     seed_everything(args.seed)
     genotype, _ = load_arch(args.arch, cfg.model.fix_hidden)
-    session = Session(cfg, task, torch.device("cpu"), genotype, cfg.train)
-    session.epoch_rows = fold_epoch_rows(ds, cfg)  # a fold's epoch, as `zeronas train` runs it
+    # a fold's epoch, as `zeronas train` runs it (train.fold_epoch)
+    session = Session(cfg, task, torch.device("cpu"), genotype, cfg.train, epoch_rows=fold_epoch_rows(ds, cfg))
     task, fw = session.task, session.fw
     ref = Reference(task)
     seen, unseen, vectors = task.seen_classes, task.unseen_classes, task.class_vectors

@@ -79,9 +79,8 @@ def main() -> None:
     if a.keep_seen:
         task = keep_seen(task, a.keep_seen)
     seed_everything(a.seed)
-    s = Session(cfg, task, torch.device("cpu"), fixed_genotype(cfg.model.fix_hidden), cfg.train)
-    if a.task != "test":  # a fold's epoch, as `zeronas train` runs it (train.fold_epoch)
-        s.epoch_rows = fold_epoch_rows(ds, cfg)
+    rows = fold_epoch_rows(ds, cfg) if a.task != "test" else None  # a fold's epoch, as `zeronas train` runs it
+    s = Session(cfg, task, torch.device("cpu"), fixed_genotype(cfg.model.fix_hidden), cfg.train, epoch_rows=rows)
     print(f"{a.task}: {len(task.seen_classes)} seen classes, {s.iterations('train')} iterations per epoch")
     real = within_class_std(task.train_x, task.train_y, task.seen_classes)
     for epoch in range(1, a.epochs + 1):

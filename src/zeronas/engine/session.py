@@ -97,6 +97,8 @@ class Session:
         loop: the loop's settings: batch size, critic steps, weights' Adam, loss weights.
         pools: how the training rows are split into named pools (drawn after the networks
             are built and before the framework, an order that fixes the random draws).
+        epoch_rows: rows one epoch passes over, whatever the pool (None: the pool's own); a
+            validation fold gets the final training's with ``train.fold_epoch = "final"``.
     """
 
     def __init__(
@@ -107,8 +109,9 @@ class Session:
         arch: Arch,
         loop: LoopConfig,
         pools: Callable[[ZSLTask], Pools] = all_rows,
+        epoch_rows: int | None = None,
     ):
-        self.cfg, self.device, self.loop = cfg, device, loop
+        self.cfg, self.device, self.loop, self.epoch_rows = cfg, device, loop, epoch_rows
         self.task = task = task_to(task, device)
         kind = framework_class(cfg.model.framework)
         G, D = build_networks(cfg, task, arch, critic=kind.uses_critic)
@@ -124,9 +127,6 @@ class Session:
             self._side("d", self.D, self.fw.critic_side_groups())
         self.all_params = [p for ps in self.params.values() for p in ps]
         self.fw.prepare()
-        #: Rows one epoch passes over, whatever the pool (None: the pool's own); a validation
-        #: fold sets the final training's (``train.fold_epoch = "final"``).
-        self.epoch_rows: int | None = None
 
     def _side(self, side: str, net: Net, groups: list[dict]) -> None:
         weights, arch = net.weight_parameters(), net.arch_parameters()

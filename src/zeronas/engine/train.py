@@ -104,8 +104,9 @@ def train_stage(
     """Train ``genotype`` on ``task`` from ``seed`` for epochs up to ``stop`` (resuming when
     the runner's checkpoint is of stage ``name``), an epoch passing over ``epoch_rows`` rows
     (default: the task's training rows); returns the trained session."""
-    session, start = runner.open(name, seed, lambda: Session(cfg, task, device, genotype, cfg.train))
-    session.epoch_rows = epoch_rows
+    session, start = runner.open(
+        name, seed, lambda: Session(cfg, task, device, genotype, cfg.train, epoch_rows=epoch_rows)
+    )
     runner.run(TrainStage(name, session, stop, label, score), start)
     return session
 
