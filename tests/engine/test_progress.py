@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 
+import torch
+
 from zeronas.engine.runner import EpochRunner, Progress, Stage
 
 
@@ -73,6 +75,8 @@ def test_on_a_terminal_a_bar_and_lines_that_never_glue_to_it():
 
 
 class _Session:
+    device = torch.device("cpu")
+
     def state_dict(self) -> dict:
         return {}
 

@@ -11,6 +11,11 @@ Extension points:
 
 - :attr:`EpochRunner.on_row`: ``hook(stage, epoch, row)`` after an epoch's scores, before
   its row is written; it may add columns (e.g. architecture margins).
+
+Scoring an epoch (:meth:`Stage.row` and the ``on_row`` hooks) draws from a fork of torch's
+random state, so that the training continues with the same draws whichever epochs are
+scored: a final training's ZSL figure does not depend on which epoch GZSL selected, nor a
+fold's training on ``eval_every``.
 - :attr:`EpochRunner.on_epoch`: ``hook(stage_name, epoch, session)`` after the epoch's
   checkpoint.
 - :meth:`Stage.begin_epoch`: per-epoch schedules (the Gumbel temperature; learning rates,
@@ -32,15 +37,23 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+import torch
 from tqdm import tqdm
 
 from zeronas.engine.session import Session
 from zeronas.errors import DivergenceError
 from zeronas.evaluation.selection import is_accuracy
 from zeronas.runs import CHECKPOINT, EpochLog, Log, load_checkpoint, save_checkpoint, seed_everything, set_rng_state
+
+
+def scoring_rng(device: torch.device) -> AbstractContextManager:
+    """A fork of torch's random state (CPU, and ``device`` when it is a GPU): what is drawn
+    inside leaves the training's stream where it was."""
+    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
 
 
 class RunnerSettings(Protocol):
@@ -296,9 +309,10 @@ class EpochRunner:
                 losses = stage.train_epoch(epoch)
                 bar.end_epoch()
                 check_finite(losses, stage.where(epoch))
-                row = stage.row(epoch, losses)
-                for hook in self.on_row:
-                    hook(stage, epoch, row)
+                with scoring_rng(stage.session.device):
+                    row = stage.row(epoch, losses)
+                    for hook in self.on_row:
+                        hook(stage, epoch, row)
                 row["seconds"] = round(time.perf_counter() - t0, 3)
                 self.history.append(row)
                 bar.write(stage.describe(row), self.log)
