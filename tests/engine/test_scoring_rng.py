@@ -14,7 +14,7 @@ import torch
 import zeronas.engine.runner as runner_module
 from tests.engine.test_protocol import ARRAYS, tiny_config
 from tests.synth import make_arrays, write_xlsa17
-from zeronas.data import load_dataset
+from zeronas.data import ZSLTask, load_dataset
 from zeronas.engine.runner import EpochRunner
 from zeronas.engine.session import Session
 from zeronas.engine.train import train_stage
@@ -23,10 +23,8 @@ from zeronas.nas.genotype import fixed_genotype
 CPU = torch.device("cpu")
 
 
-def trained_weights(tmp_path, name: str, scored_epochs: set[int]) -> list[torch.Tensor]:
-    ds = load_dataset(write_xlsa17(tmp_path / "data", make_arrays(**ARRAYS)))
+def trained_weights(tmp_path, task: ZSLTask, name: str, scored_epochs: set[int]) -> list[torch.Tensor]:
     cfg = tiny_config()
-    task = ds.validation_task(0, cfg.eval.folds)
 
     def score(session: Session, epoch: int) -> dict:
         if epoch not in scored_epochs:
@@ -46,9 +44,11 @@ def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
 
 def test_the_weights_after_training_do_not_depend_on_which_epochs_were_scored(tmp_path, monkeypatch):
     """Fails when the draws of an evaluation come from the training's stream."""
-    never = trained_weights(tmp_path, "never", set())
-    assert same(never, trained_weights(tmp_path, "every", {1, 2, 3}))
-    assert same(never, trained_weights(tmp_path, "once", {1}))
+    ds = load_dataset(write_xlsa17(tmp_path / "data", make_arrays(**ARRAYS)))
+    task = ds.validation_task(0, tiny_config().eval.folds)
+    never = trained_weights(tmp_path, task, "never", set())
+    assert same(never, trained_weights(tmp_path, task, "every", {1, 2, 3}))
+    assert same(never, trained_weights(tmp_path, task, "once", {1}))
     # without the fork the same scoring moves the stream: the check above can fail
     monkeypatch.setattr(runner_module, "scoring_rng", lambda device: nullcontext())
-    assert not same(never, trained_weights(tmp_path, "unforked", {1}))
+    assert not same(never, trained_weights(tmp_path, task, "unforked", {1}))

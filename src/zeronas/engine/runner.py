@@ -11,17 +11,17 @@ Extension points:
 
 - :attr:`EpochRunner.on_row`: ``hook(stage, epoch, row)`` after an epoch's scores, before
   its row is written; it may add columns (e.g. architecture margins).
-
-Scoring an epoch (:meth:`Stage.row` and the ``on_row`` hooks) draws from a fork of torch's
-random state, so that the training continues with the same draws whichever epochs are
-scored: a final training's ZSL figure does not depend on which epoch GZSL selected, nor a
-fold's training on ``eval_every``.
 - :attr:`EpochRunner.on_epoch`: ``hook(stage_name, epoch, session)`` after the epoch's
   checkpoint.
 - :meth:`Stage.begin_epoch`: per-epoch schedules (the Gumbel temperature; learning rates,
   warm-up epochs without architecture steps).
 - Several stages can share one runner and one history (stage names are free): a training
   per validation fold, say, each resumable.
+
+Scoring an epoch (:meth:`Stage.row` and the ``on_row`` hooks) draws from a fork of torch's
+random state, so that the training continues with the same draws whichever epochs are
+scored: a final training's ZSL figure does not depend on which epoch GZSL selected, nor a
+fold's training on ``eval_every``.
 
 Progress: a stage that says how many iterations an epoch has (:meth:`Stage.iterations`) and
 calls :attr:`Stage.tick` after each shows progress within the epoch. On a terminal it is a
