@@ -46,6 +46,13 @@ class GAZSLConfig:
     pivot_weight: float = setting(
         5.0, "visual pivot: weight of the distance of each seen class's mean fake to its real mean", min=0
     )
+    pivot_samples: int = setting(
+        0,
+        "visual pivot: fakes drawn per class of the batch for its mean fake (0: the batch's own fakes, as the "
+        "authors, whose batch of 1000 holds several per class)",
+        min=0,
+        key_default=False,
+    )
     weight_decay: float = setting(0.001, "weight of the summed squared FC weights of G (REG_W_LAMBDA)", min=0)
     aux_weight: float = setting(1.0, "weight of the auxiliary classifier's cross-entropy, both steps", min=0)
     aux_hidden: int = setting(4096, "hidden width of the auxiliary classifier (0: linear)", min=0)
@@ -76,6 +83,14 @@ class Pivots(nn.Module):
         present = counts > 0
         means = sums[present] / counts[present].unsqueeze(1).to(fake.dtype)
         return (means - self.centres[present]).norm(dim=1).sum() / n
+
+
+def unique_rows(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct values of ``y`` and the index of the first row holding each."""
+    classes, inverse = torch.unique(y, return_inverse=True)
+    rows = torch.arange(y.numel(), device=y.device)
+    first = torch.full_like(classes, y.numel()).scatter_reduce(0, inverse, rows, reduce="amin")
+    return classes, first
 
 
 def aux_classifier(feature_dim: int, hidden: int, n_classes: int) -> nn.Module:
@@ -148,6 +163,17 @@ class GAZSL(Framework):
         """G, reading the class vector through the text FC when there is one."""
         return self.G(z, c if self.text is None else self.text(c))
 
+    def pivot_distance(self, fake: torch.Tensor, c: torch.Tensor, y_local: torch.Tensor) -> torch.Tensor:
+        """The pivot term on the batch's fakes, or with ``pivot_samples = k`` on ``k`` fresh fakes
+        of each class in the batch: at a batch smaller than the number of classes most classes
+        hold one fake, and pulling it to the class mean collapses the class's spread."""
+        k = self.cfg.gazsl.pivot_samples
+        if k == 0:
+            return self.pivots.distance(fake, y_local)
+        classes, first = unique_rows(y_local)
+        cs = c[first].repeat_interleave(k, dim=0)
+        return self.pivots.distance(self.generate(self.noise(cs.shape[0]), cs), classes.repeat_interleave(k))
+
     def critic_loss(self, x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         """WGAN-GP plus ``aux_weight * (CE(aux(x), y) + CE(aux(fake), y))``."""
         with torch.no_grad():
@@ -166,7 +192,7 @@ class GAZSL(Framework):
         with torch.no_grad():  # the real half moves nothing in this step; kept for the code's figure
             ce_real = F.cross_entropy(aux(x), y_local)
         ce = (ce_real + F.cross_entropy(aux(fake), y_local)) / 2
-        pivot = g.pivot_weight * self.pivots.distance(fake, y_local)
+        pivot = g.pivot_weight * self.pivot_distance(fake, c, y_local)
         text = self.text
         reg = torch.zeros((), device=self.device)
         if g.weight_decay > 0:
