@@ -17,7 +17,7 @@ from zeronas.config import Config
 from zeronas.data import ZSLTask
 from zeronas.engine import SearchSpace, Session, search_iteration, split_halves, train_epoch
 from zeronas.frameworks import REGISTRY
-from zeronas.frameworks.gazsl import GAZSL, Pivots, l21_columns, squared_fc_weights
+from zeronas.frameworks.gazsl import GAZSL, Pivots, l21_columns, squared_fc_weights, unique_rows
 from zeronas.nas.genotype import fixed_genotype
 
 CPU = torch.device("cpu")
@@ -46,6 +46,13 @@ class IdentityG(nn.Module):
         return self.fc(c)
 
 
+class NoisyG(IdentityG):
+    """``G(z, c) = c + z``."""
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.fc(c) + z
+
+
 def hand_task() -> ZSLTask:
     # classes 0..5: seen 3 (c = e1) and 5 (c = e2), unseen 1
     cv = torch.tensor([[0.6, 0.8], [0.8, 0.6], [0.6, 0.8], [1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
@@ -58,9 +65,9 @@ C = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
 GP = (math.sqrt(5) - 1) ** 2
 
 
-def hand_gazsl(cfg: Config) -> GAZSL:
+def hand_gazsl(cfg: Config, G: nn.Module | None = None) -> GAZSL:
     cfg.gazsl.aux_hidden = 0  # a linear auxiliary classifier, whose weights are set below
-    fw = GAZSL(IdentityG(), LinearCritic(), hand_task(), cfg, cls_weight=0.1, gp_weight=10.0)
+    fw = GAZSL(G or IdentityG(), LinearCritic(), hand_task(), cfg, cls_weight=0.1, gp_weight=10.0)
     with torch.no_grad():
         aux = fw.extras["aux"]
         assert isinstance(aux, nn.Linear)
@@ -127,6 +134,32 @@ def test_gazsl_generator_loss_by_hand():
     assert stats["reg_loss"].item() == pytest.approx(reg)
     assert loss.item() == pytest.approx(-0.5 + 0.5 * ce + pivot + reg)
     assert "cls_loss" not in stats  # cls_weight (f-CLSWGAN's lambda) plays no part
+
+
+def test_unique_rows_gives_each_value_and_its_first_row():
+    classes, first = unique_rows(torch.tensor([3, 1, 3, 2, 1]))
+    assert classes.tolist() == [1, 2, 3] and first.tolist() == [1, 3, 0]
+
+
+def test_gazsl_pivot_samples_take_the_pivot_on_fresh_fakes_of_each_batch_class():
+    cfg = Config()
+    cfg.gazsl.aux_weight, cfg.gazsl.weight_decay, cfg.gazsl.pivot_samples = 0.0, 0.0, 3
+    fw = hand_gazsl(cfg, NoisyG())
+    real, c, y = REAL.repeat(2, 1), C.repeat(2, 1), Y.repeat(2)  # each class twice in the batch
+    torch.manual_seed(0)
+    _, stats = fw.generator_loss(real, c, y)
+    torch.manual_seed(0)
+    torch.randn(4, 2)  # the batch's own fakes come first
+    z = torch.randn(6, 2)  # then 3 per class: class 3's (c = e1), class 5's (c = e2)
+    gaps = [(C[i] + z[3 * i : 3 * i + 3].mean(0) - REAL[i]).norm() for i in range(2)]
+    assert stats["pivot_loss"].item() == pytest.approx(5.0 * sum(g.item() for g in gaps) / 2, rel=1e-5)
+    cfg.gazsl.pivot_samples = 0  # the authors' form: the batch's fakes, here two per class
+    torch.manual_seed(0)
+    _, stats = fw.generator_loss(real, c, y)
+    torch.manual_seed(0)
+    z = torch.randn(4, 2)
+    gaps = [(C[i] + z[i::2].mean(0) - REAL[i]).norm() for i in range(2)]
+    assert stats["pivot_loss"].item() == pytest.approx(5.0 * sum(g.item() for g in gaps) / 2, rel=1e-5)
 
 
 def test_gazsl_text_fc_feeds_g_and_is_sparsified():
