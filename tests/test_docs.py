@@ -4,6 +4,7 @@ in docs/results.md and the README points into them, so a renamed heading must fa
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
+@functools.cache
 def anchors(page: Path) -> set[str]:
     """The anchors of a page's headings, outside fenced code blocks."""
     found, fenced = set(), False
