@@ -24,12 +24,23 @@ def slug(heading: str) -> str:
 @functools.cache
 def anchors(page: Path) -> set[str]:
     """The anchors of a page's headings, outside fenced code blocks."""
-    found, fenced = set(), False
-    for line in page.read_text().splitlines():
+    return set(unique_slugs(page.read_text()))
+
+
+def unique_slugs(markdown: str) -> list[str]:
+    """The headings' anchors in order; a repeated slug gets GitHub's ``-1``, ``-2``... suffix."""
+    found, seen, fenced = [], set(), False
+    for line in markdown.splitlines():
         if line.startswith("```"):
             fenced = not fenced
         elif not fenced and re.match(r"#{1,6} ", line):
-            found.add(slug(line))
+            base = anchor = slug(line)
+            n = 0
+            while anchor in seen:
+                n += 1
+                anchor = f"{base}-{n}"
+            seen.add(anchor)
+            found.append(anchor)
     return found
 
 
@@ -40,6 +51,11 @@ def test_slug_follows_github():
     assert slug("## What is different here: nothing is selected on test data") == (
         "what-is-different-here-nothing-is-selected-on-test-data"
     )
+
+
+def test_repeated_headings_get_numbered_anchors():
+    page = "# Results\n```bash\n# not a heading\n```\n## Seeds\n### Seeds\n## Seeds\n"
+    assert unique_slugs(page) == ["results", "seeds", "seeds-1", "seeds-2"]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
