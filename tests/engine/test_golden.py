@@ -16,16 +16,19 @@ order of random draws, a fix), regenerate the file deliberately and say so in th
 
     ZERONAS_REGENERATE_GOLDEN=1 OMP_NUM_THREADS=1 .venv/bin/python -m pytest -q tests/engine/test_golden.py
 
-then review ``git diff tests/engine/golden_engine.json``. The numbers are those of one machine
-(CPU, one thread, the torch version of ``scripts/setup.sh``); another CPU or torch version
-may differ in the last bits and then needs its own regeneration: the file records the
-machine it was made on (:func:`machine`: torch version and the CPU's vector-instruction flags,
-which decide the kernels), and on another machine the test is skipped, saying so.
+then review ``git diff tests/engine/golden/``. The numbers are those of one kind of machine
+(CPU, one thread, the torch version of ``scripts/setup.sh``): another CPU or torch version
+may differ in the last bits, so ``tests/engine/golden/`` holds one file per machine, named by
+a hash of :func:`machine` (torch version and the CPU's vector-instruction flags, which decide
+the kernels) and recording it. Regenerating writes this machine's file and leaves the others;
+on a machine without a file the test is skipped, saying so. A deliberate change of the numbers
+must regenerate every file, or delete those it cannot.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -40,7 +43,7 @@ from zeronas.data import load_dataset
 from zeronas.engine import search, train_and_evaluate
 from zeronas.nas.genotype import Genotype, fixed_genotype
 
-GOLDEN = Path(__file__).parent / "golden_engine.json"
+GOLDEN_DIR = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("ZERONAS_REGENERATE_GOLDEN") == "1"
 MACHINE_KEY = "_machine"
 
@@ -56,6 +59,12 @@ def machine() -> dict[str, object]:
     except OSError:
         pass
     return {"torch": torch.__version__, "arch": platform.machine(), "cpu_flags": flags}
+
+
+def golden_file(this: dict[str, object]) -> Path:
+    """This machine's golden file: ``golden/<first 12 hex digits of the machine's hash>.json``."""
+    digest = hashlib.sha256(json.dumps(this, sort_keys=True).encode()).hexdigest()[:12]
+    return GOLDEN_DIR / f"{digest}.json"
 
 
 # Every setting the runs below read, pinned (the defaults may change, these numbers may not).
@@ -221,14 +230,24 @@ def assert_same(got: object, want: object, where: str = "") -> None:
 
 
 def test_search_and_training_reproduce_the_golden_numbers(tmp_path):
-    want = json.loads(GOLDEN.read_text()) if GOLDEN.is_file() and not REGENERATE else None
-    if want is not None and want.get(MACHINE_KEY) != machine():
-        pytest.skip(f"{GOLDEN.name} was recorded on another machine ({want.get(MACHINE_KEY)}); regenerate it here")
+    this = machine()
+    path = golden_file(this)
+    want = json.loads(path.read_text()) if path.is_file() and not REGENERATE else None
+    if want is None and not REGENERATE:
+        known = sorted(p.name for p in GOLDEN_DIR.glob("*.json"))
+        pytest.skip(f"no golden numbers for this machine ({this}); recorded: {known}; regenerate to add {path.name}")
     got = produce(tmp_path)
     if want is None:
-        GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-        GOLDEN.write_text(json.dumps({MACHINE_KEY: machine(), **got}, indent=1) + "\n")
-        if not REGENERATE:
-            pytest.fail(f"{GOLDEN} did not exist: written now; commit it and run again")
+        GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({MACHINE_KEY: this, **got}, indent=1) + "\n")
         return
+    assert want.get(MACHINE_KEY) == this, f"{path.name} records another machine: {want.get(MACHINE_KEY)}"
     assert_same(got, {k: v for k, v in want.items() if k != MACHINE_KEY})
+
+
+def test_golden_files_are_named_by_their_machine():
+    """Each file's name is the hash of the machine it records, so no two machines share one."""
+    files = sorted(GOLDEN_DIR.glob("*.json"))
+    assert files, f"{GOLDEN_DIR} holds no golden numbers"
+    for f in files:
+        assert golden_file(json.loads(f.read_text())[MACHINE_KEY]) == f, f"{f.name} is not its machine's hash"

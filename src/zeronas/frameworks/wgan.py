@@ -34,6 +34,6 @@ def generator_terms(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The adversarial term ``-D(fake, c)`` and the frozen classifier's ``-log P(y | fake)``."""
     # The classifier's term is built first: backward then sums G's gradients in this order,
-    # which fixes the last bits of every result (tests/data/golden_engine.json).
+    # which fixes the last bits of every result (tests/engine/golden/).
     ce = F.cross_entropy(classifier(fake), y_local)
     return -critic(fake, c).mean(), ce
