@@ -53,6 +53,9 @@ def test_assess_flags_an_unstable_genotype():
     history = [{"generator": moved, "genotype": {"generator": g, "critic": "d"}} for g in genos]
     verdict = assess(history, {"generator": init}, keep=2)
     assert not verdict.decisive and verdict.stable_epochs == 1
+    # the verdict says which network kept changing
+    assert verdict.stable_by_role == {"generator": 1, "critic": 4}
+    assert any("generator 1, critic 4" in w for w in verdict.warnings)
     assert stable_epochs(["x", "y", "y", "y"]) == 3
 
 

@@ -252,7 +252,11 @@ def search(
     margins = ", ".join(
         f"{r} op margin {verdict.op_median[r]:.3g} ({verdict.op_ratio[r]:.0f}x initial)" for r in verdict.op_median
     )
-    log(f"search: {margins}; genotype unchanged for the last {verdict.stable_epochs} of {verdict.epochs} epochs")
+    per_role = ", ".join(f"{r} {n}" for r, n in verdict.stable_by_role.items())
+    log(
+        f"search: {margins}; genotype unchanged for the last {verdict.stable_epochs} of {verdict.epochs} epochs"
+        f" ({per_role})"
+    )
     for warning in verdict.warnings:
         log(f"warning: {warning}")
     write_json(run_dir / "arch_init.json", init)

@@ -94,7 +94,8 @@ class Decisiveness:
     edge_median: dict[str, float]
     op_median_init: dict[str, float]  # per role, median over all edges at initialisation
     op_ratio: dict[str, float]  # op_median / op_median_init
-    stable_epochs: int
+    stable_epochs: int  # of the pair
+    stable_by_role: dict[str, int]  # of each network: which one kept changing
     epochs: int
     decisive: bool
     warnings: list[str]
@@ -130,10 +131,14 @@ def assess(arch_history: list[dict], init: dict, keep: int) -> Decisiveness:
             )
     genos = [f"{a['genotype']['generator']} | {a['genotype']['critic']}" for a in arch_history]
     n_stable = stable_epochs(genos)
+    by_role = {r: stable_epochs([a["genotype"][r] for a in arch_history]) for r in ("generator", "critic")}
     need = max(2, math.ceil(STABLE_FRACTION * len(arch_history)))
     if n_stable < need:
-        warnings.append(f"the genotype changed within the last {need} epochs (unchanged for the last {n_stable})")
-    return Decisiveness(op_med, edge_med, op_init, ratio, n_stable, len(arch_history), not warnings, warnings)
+        per_role = ", ".join(f"{r} {n}" for r, n in by_role.items())
+        warnings.append(
+            f"the genotype changed within the last {need} epochs (unchanged for the last {n_stable}: {per_role})"
+        )
+    return Decisiveness(op_med, edge_med, op_init, ratio, n_stable, by_role, len(arch_history), not warnings, warnings)
 
 
 __all__ = ["DECISIVE_RATIO", "STABLE_FRACTION", "Decisiveness", "assess", "net_margins", "stable_epochs"]
