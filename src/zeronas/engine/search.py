@@ -43,7 +43,7 @@ from zeronas.evaluation import choose_genotype, zsl_accuracy
 from zeronas.frameworks import Framework
 from zeronas.frameworks.base import Stats
 from zeronas.nas.genotype import Genotype, fixed_genotype
-from zeronas.nas.margins import assess, net_margins
+from zeronas.nas.margins import assess, net_margins, stability_by_role
 from zeronas.nas.supernet import Supernet
 from zeronas.runs import Log, write_json
 
@@ -252,10 +252,9 @@ def search(
     margins = ", ".join(
         f"{r} op margin {verdict.op_median[r]:.3g} ({verdict.op_ratio[r]:.0f}x initial)" for r in verdict.op_median
     )
-    per_role = ", ".join(f"{r} {n}" for r, n in verdict.stable_by_role.items())
     log(
         f"search: {margins}; genotype unchanged for the last {verdict.stable_epochs} of {verdict.epochs} epochs"
-        f" ({per_role})"
+        f" ({stability_by_role(verdict.stable_by_role)})"
     )
     for warning in verdict.warnings:
         log(f"warning: {warning}")

@@ -86,6 +86,11 @@ def stable_epochs(genotypes: list[str]) -> int:
     return n
 
 
+def stability_by_role(by_role: dict[str, int]) -> str:
+    """``generator 4, critic 1``: each network's unchanged run, for logs and warnings."""
+    return ", ".join(f"{role} {n}" for role, n in by_role.items())
+
+
 @dataclass
 class Decisiveness:
     """A search's verdict on its own result, written to genotype.json and the metrics."""
@@ -129,16 +134,23 @@ def assess(arch_history: list[dict], init: dict, keep: int) -> Decisiveness:
                 f"{role}: median operation margin {op_med[role]:.2g} is only {ratio[role]:.1f}x its initial "
                 f"value ({op_init[role]:.2g}); the operations are decided by noise"
             )
-    genos = [f"{a['genotype']['generator']} | {a['genotype']['critic']}" for a in arch_history]
-    n_stable = stable_epochs(genos)
     by_role = {r: stable_epochs([a["genotype"][r] for a in arch_history]) for r in ("generator", "critic")}
+    n_stable = min(by_role.values())  # the pair changes when either network does
     need = max(2, math.ceil(STABLE_FRACTION * len(arch_history)))
     if n_stable < need:
-        per_role = ", ".join(f"{r} {n}" for r, n in by_role.items())
         warnings.append(
-            f"the genotype changed within the last {need} epochs (unchanged for the last {n_stable}: {per_role})"
+            f"the genotype changed within the last {need} epochs "
+            f"(unchanged for the last {n_stable}: {stability_by_role(by_role)})"
         )
     return Decisiveness(op_med, edge_med, op_init, ratio, n_stable, by_role, len(arch_history), not warnings, warnings)
 
 
-__all__ = ["DECISIVE_RATIO", "STABLE_FRACTION", "Decisiveness", "assess", "net_margins", "stable_epochs"]
+__all__ = [
+    "DECISIVE_RATIO",
+    "STABLE_FRACTION",
+    "Decisiveness",
+    "assess",
+    "net_margins",
+    "stability_by_role",
+    "stable_epochs",
+]
