@@ -194,6 +194,11 @@ class SearchConfig:
     d_widths: tuple[int, ...] = setting((1024, 512, 256, 128), "widths of the critic's intermediate nodes", min=1)
     g_ops: str = setting("paper", "candidate operations of G's edges: paper (all 8) | no_bn | plain (FC + activation)")
     d_ops: str = setting("paper", "candidate operations of the critic's edges: paper | no_bn | plain")
+    g_out: str = setting(
+        "any",
+        "sources of G's output node: any earlier node (paper) | hidden (intermediate nodes only, like a DARTS cell)",
+        key_default=False,
+    )
     keep_edges: int = setting(2, "in-edges kept per node when deriving the genotype", min=1)
     mode: str = setting("exact", "'exact': every operation (Eq. 2); 'gdas': one drawn operation per edge")
     precision: str = setting(
@@ -239,6 +244,7 @@ _CHOICES: dict[str, tuple[str, list[str]]] = {
     "train.fold_epoch": ("fold epoch", ["own", "final"]),
     "search.g_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.d_ops": ("operation set", ["paper", "no_bn", "plain"]),
+    "search.g_out": ("output sources", ["any", "hidden"]),
 }
 
 

@@ -316,3 +316,16 @@ def test_a_random_pair_draw_is_the_same_in_every_version():
         "3:8<fc_lrelu_drop~1|fc_relu~2> 4:16<fc_relu~2|fc_bn_lrelu_drop~3> out<fc_bn_relu_drop~3|fc_bn_relu~4>"
     )
     assert str(d) == "3:32<fc_relu_drop~1|fc_lrelu~2> 5:8<fc_relu~1|fc_bn_lrelu~3> out<linear~3|linear~5>"
+
+
+def test_random_genotypes_without_output_input_edges_share_the_hidden_draws():
+    """Draw ``n`` with the output reading hidden nodes only: no input feeds the output,
+    and every node both draws keep is wired the same (one stream of random numbers)."""
+    for seed in range(20):
+        g = random_genotype("generator", (8, 8, 8, 8), np.random.default_rng(seed))
+        h = random_genotype("generator", (8, 8, 8, 8), np.random.default_rng(seed), out_from_inputs=False)
+        assert all(e.src >= 3 for e in h.output) and len(h.output) == 2
+        shared = {n.id for n in g.nodes} & {n.id for n in h.nodes}
+        assert [n for n in g.nodes if n.id in shared] == [n for n in h.nodes if n.id in shared]
+        if all(e.src >= 3 for e in g.output):
+            assert g == h

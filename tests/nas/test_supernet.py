@@ -101,3 +101,26 @@ def test_sampled_forward_draws_operations_and_trains_alpha():
     net(a, b).pow(2).sum().backward()
     assert net.alpha.grad is not None and net.alpha.grad.abs().sum() > 0
     assert net.beta.grad is not None and torch.isfinite(net.beta.grad).all()
+
+
+def test_an_output_node_without_input_edges_reads_hidden_nodes_only():
+    """``search.g_out = "hidden"``: no mixed edge and no FC layer from an input to the
+    output, zero edge weight on the inputs, the output unchanged by the inputs' own
+    path, and the derived network's output fed by intermediate nodes whatever beta says."""
+    torch.manual_seed(0)
+    full = Supernet("generator", (3, 2), (4, 4), 5)
+    net = Supernet("generator", (3, 2), (4, 4), 5, out_from_inputs=False)
+    assert [e for e in full.mixed_edges if e not in net.mixed_edges] == [(0, 5), (1, 5), (2, 5)]
+    assert sum(p.numel() for p in net.parameters()) < sum(p.numel() for p in full.parameters())
+    with torch.no_grad():
+        net.beta.fill_(0.0)
+        net.beta[-1, :3] = 50.0  # beta would pick the inputs, if they had edges
+    assert net.edge_weights()[-1, :3].sum().item() == 0.0
+    assert net.edge_weights()[-1, 3:5].sum().item() == pytest.approx(1.0)
+    assert {e.src for e in net.export().output} == {3, 4}
+    out = net(torch.randn(6, 3), torch.randn(6, 2))
+    assert out.shape == (6, 5)
+    out.sum().backward()
+    assert net.beta.grad is not None and net.beta.grad[-1, :3].abs().sum().item() == 0.0
+    with pytest.raises(ValueError, match="needs intermediate nodes"):
+        Supernet("generator", (3, 2), (), 5, out_from_inputs=False)

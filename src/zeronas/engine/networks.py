@@ -61,7 +61,8 @@ def _build(cfg: Config, role: str, arch: Arch, in_dims: tuple[int, int], out_dim
     if isinstance(arch, SearchSpace) and arch.searches(role):
         widths = s.g_widths if role == "generator" else s.d_widths
         ops = OP_SETS[s.g_ops if role == "generator" else s.d_ops]
-        return Supernet(role, in_dims, widths, out_dim, m.slope, m.dropout, ops=ops)
+        out_from_inputs = role == "critic" or s.g_out == "any"
+        return Supernet(role, in_dims, widths, out_dim, m.slope, m.dropout, ops=ops, out_from_inputs=out_from_inputs)
     pair = fixed_genotype(m.fix_hidden) if isinstance(arch, SearchSpace) else arch
     net: NetGenotype = pair.generator if role == "generator" else pair.critic
     return DiscreteNet(net, in_dims, out_dim, m.slope, m.dropout)

@@ -137,7 +137,9 @@ def random_pair(cfg: Config, draw: int) -> Genotype:
     rng = np.random.default_rng(draw)
     s = cfg.search
     return Genotype(
-        random_genotype("generator", s.g_widths, rng, ops=OP_SETS[s.g_ops], keep=s.keep_edges),
+        random_genotype(
+            "generator", s.g_widths, rng, ops=OP_SETS[s.g_ops], keep=s.keep_edges, out_from_inputs=s.g_out == "any"
+        ),
         random_genotype("critic", s.d_widths, rng, ops=OP_SETS[s.d_ops], keep=s.keep_edges),
     )
 

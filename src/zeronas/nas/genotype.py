@@ -176,13 +176,15 @@ def derive(
         widths: widths of the intermediate nodes 3, 4, ...
         op_weights: softmax(alpha) per mixed edge ``(src, dst)``; edges into the critic's
             output are absent (their only operation is ``linear``).
-        edge_weights: softmax(beta) per target node, indexed by source.
+        edge_weights: softmax(beta) per target node, indexed by source; negative for a
+            source that has no edge to that node in the space.
         keep: in-edges kept per node, ranked by edge weight.
     """
     out_id = N_INPUTS + len(widths)
     chosen: dict[int, tuple[Edge, ...]] = {}
     for j in range(N_INPUTS, out_id + 1):
-        order = np.argsort(-np.asarray(edge_weights[j]), kind="stable")[:keep]
+        w = np.asarray(edge_weights[j])
+        order = [s for s in np.argsort(-w, kind="stable") if w[s] >= 0][:keep]
         edges = []
         for i in sorted(int(s) for s in order):
             if (i, j) in op_weights:
@@ -199,12 +201,19 @@ def derive(
 
 
 def random_genotype(
-    role: str, widths: tuple[int, ...], rng: np.random.Generator, ops: tuple[str, ...] = OPS, keep: int = 2
+    role: str,
+    widths: tuple[int, ...],
+    rng: np.random.Generator,
+    ops: tuple[str, ...] = OPS,
+    keep: int = 2,
+    out_from_inputs: bool = True,
 ) -> NetGenotype:
     """A genotype drawn uniformly from the search space, pruned like a derived one.
 
     Equivalent to deriving from uniformly random softmax(alpha) and softmax(beta): per node
     ``keep`` distinct in-edges, each with one operation drawn from ``ops``, dead nodes dropped.
+    Without ``out_from_inputs`` the output node reads intermediate nodes only; the draws
+    are the same, so draw ``k`` of either space has the same hidden edges.
     """
     unknown = set(ops) - set(OPS)
     if unknown or not ops:
@@ -218,4 +227,6 @@ def random_genotype(
         for i in range(j):
             op_weights[(i, j)] = np.where(allowed, rng.random(len(OPS)), -1.0)
     edge_weights = {j: rng.random(j) for j in range(N_INPUTS, out_id + 1)}
+    if not out_from_inputs:
+        edge_weights[out_id][:N_INPUTS] = -1.0
     return derive(role, widths, op_weights, edge_weights, keep)

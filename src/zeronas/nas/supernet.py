@@ -78,6 +78,8 @@ class Supernet(nn.Module):
         slope: LeakyReLU slope. dropout: dropout probability.
         arch_init_std: std of the Gaussian init of alpha and beta.
         ops: the candidate operations; the fused layout computes exactly :data:`OPS`.
+        out_from_inputs: whether the output node has in-edges from the input nodes (the
+            paper's space); without them it reads intermediate nodes only, like a DARTS cell.
     """
 
     def __init__(
@@ -90,6 +92,7 @@ class Supernet(nn.Module):
         dropout: float = 0.5,
         arch_init_std: float = 1e-3,
         ops: tuple[str, ...] = OPS,
+        out_from_inputs: bool = True,
     ):
         super().__init__()
         unknown = [o for o in ops if o not in OPS]
@@ -112,9 +115,15 @@ class Supernet(nn.Module):
         self.hidden_width = sum(self.widths)  # width of the feedback input (see DiscreteNet)
         linear_out = role == "critic"  # the WGAN score stays linear: one plain FC per edge
 
+        if not out_from_inputs and not widths:
+            raise ValueError("an output node that reads no input node needs intermediate nodes")
+        first_out_source = 0 if out_from_inputs else N_INPUTS
         # Mixed edges (src, dst) in a fixed order; alpha has one row per mixed edge.
         self.mixed_edges = [
-            (i, j) for j in range(N_INPUTS, self.out_id + 1) if not (linear_out and j == self.out_id) for i in range(j)
+            (i, j)
+            for j in range(N_INPUTS, self.out_id + 1)
+            if not (linear_out and j == self.out_id)
+            for i in range(first_out_source if j == self.out_id else 0, j)
         ]
         self.edge_index = edge_index = {e: k for k, e in enumerate(self.mixed_edges)}
         self.alpha = nn.Parameter(arch_init_std * torch.randn(len(self.mixed_edges), N_OPS))
@@ -123,6 +132,7 @@ class Supernet(nn.Module):
         mask = torch.ones(n_targets, self.out_id, dtype=torch.bool)
         for t in range(n_targets):
             mask[t, : N_INPUTS + t] = False  # node N_INPUTS+t has in-edges from 0..N_INPUTS+t-1
+        mask[-1, :first_out_source] = True
         self.beta_mask: torch.Tensor
         self.register_buffer("beta_mask", mask, persistent=False)
         self.op_mask: torch.Tensor
@@ -135,7 +145,8 @@ class Supernet(nn.Module):
         self.fc = nn.ModuleList()  # linear out-edges, for the sources that have some
         self._plan = []  # per source: (mixed targets, their total width, linear targets, index in fc)
         for i in range(self.out_id):
-            targets = [j for j in range(max(i + 1, N_INPUTS), self.out_id + 1)]
+            last = self.out_id if i >= first_out_source else self.out_id - 1
+            targets = list(range(max(i + 1, N_INPUTS), last + 1))
             mixed = [j for j in targets if (i, j) in edge_index]
             lin = [j for j in targets if (i, j) not in edge_index]
             wsum = sum(dims[j] for j in mixed)
@@ -315,7 +326,10 @@ class Supernet(nn.Module):
         op_w = self.op_weights().detach().cpu().numpy()
         edge_w = self.edge_weights().detach().cpu().numpy()
         ops = {e: op_w[k] for k, e in enumerate(self.mixed_edges)}
-        edges = {j: edge_w[j - N_INPUTS, :j] for j in range(N_INPUTS, self.out_id + 1)}
+        absent = self.beta_mask.cpu().numpy()
+        edges = {
+            j: np.where(absent[j - N_INPUTS, :j], -1.0, edge_w[j - N_INPUTS, :j]) for j in range(N_INPUTS, self.out_id + 1)
+        }
         return derive(self.role, self.widths, ops, edges, keep)
 
     def arch_state(self) -> dict[str, object]:
