@@ -328,7 +328,8 @@ class Supernet(nn.Module):
         ops = {e: op_w[k] for k, e in enumerate(self.mixed_edges)}
         absent = self.beta_mask.cpu().numpy()
         edges = {
-            j: np.where(absent[j - N_INPUTS, :j], -1.0, edge_w[j - N_INPUTS, :j]) for j in range(N_INPUTS, self.out_id + 1)
+            j: np.where(absent[j - N_INPUTS, :j], -1.0, edge_w[j - N_INPUTS, :j])
+            for j in range(N_INPUTS, self.out_id + 1)
         }
         return derive(self.role, self.widths, ops, edges, keep)
 
