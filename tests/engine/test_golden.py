@@ -114,6 +114,7 @@ PINNED = {
     "search.d_ops": "paper",
     "search.g_widths": (8, 8, 16, 16),
     "search.d_widths": (16, 16, 8, 8),
+    "search.g_out": "any",
     "search.keep_edges": 2,
     "search.mode": "exact",
     "search.tau_max": 10.0,
