@@ -111,6 +111,12 @@ def test_random_draws_are_the_spaces_and_repeatable(planted_grid):
     stored = Genotype.load(out / "cells/awa2_planted/clswgan/random/draw1/genotype.json")
     assert stored == random_pair(cfg, 1)
     assert random_pair(cfg, 1) != random_pair(cfg, 2)
+    paper_space = [random_pair(cfg, draw) for draw in range(8)]
+    cfg.set("search.g_out", "hidden", "test")
+    for draw, drawn in enumerate(paper_space):  # G's output reads hidden nodes only; the critic is the same draw
+        pair = random_pair(cfg, draw)
+        assert all(e.src >= 3 for e in pair.generator.output) and pair.critic == drawn.critic
+    assert any(e.src < 3 for p in paper_space for e in p.generator.output)
 
 
 def test_recovery_table_of_the_planted_generator(planted_grid):
