@@ -56,12 +56,18 @@ def build_networks(cfg: Config, task: ZSLTask, arch: Arch, critic: bool = True) 
     return g, d
 
 
+def role_space(search: SearchConfig, role: str) -> tuple[tuple[int, ...], tuple[str, ...], bool]:
+    """The searched space of ``role`` in ``[search]``: its node widths, its candidate operations,
+    and whether its output node reads the input nodes (the critic's always does)."""
+    if role == "generator":
+        return search.g_widths, OP_SETS[search.g_ops], search.g_out == "any"
+    return search.d_widths, OP_SETS[search.d_ops], True
+
+
 def _build(cfg: Config, role: str, arch: Arch, in_dims: tuple[int, int], out_dim: int) -> Net:
-    m, s = cfg.model, cfg.search
+    m = cfg.model
     if isinstance(arch, SearchSpace) and arch.searches(role):
-        widths = s.g_widths if role == "generator" else s.d_widths
-        ops = OP_SETS[s.g_ops if role == "generator" else s.d_ops]
-        out_from_inputs = role == "critic" or s.g_out == "any"
+        widths, ops, out_from_inputs = role_space(cfg.search, role)
         return Supernet(role, in_dims, widths, out_dim, m.slope, m.dropout, ops=ops, out_from_inputs=out_from_inputs)
     pair = fixed_genotype(m.fix_hidden) if isinstance(arch, SearchSpace) else arch
     net: NetGenotype = pair.generator if role == "generator" else pair.critic

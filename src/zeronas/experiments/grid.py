@@ -37,11 +37,11 @@ import torch
 from zeronas.config import LOG, Config, keyed, load_config, role
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.data.fingerprint import dataset_files, fingerprint
+from zeronas.engine.networks import role_space
 from zeronas.errors import ZeroNASError
 from zeronas.experiments.executors import Executor, LocalExecutor, Task, run_tasks
 from zeronas.frameworks import framework_sections
-from zeronas.nas.genotype import Genotype, GenotypeError, fixed_genotype, random_genotype
-from zeronas.nas.ops import OP_SETS
+from zeronas.nas.genotype import Genotype, GenotypeError, NetGenotype, fixed_genotype, random_genotype
 from zeronas.pipeline import run_fix, run_nas, run_search, train_genotype
 from zeronas.runs import Log, write_json, write_record
 
@@ -135,13 +135,12 @@ def random_pair(cfg: Config, draw: int) -> Genotype:
     """Random genotype pair ``draw`` of the configured search space (widths, op sets): the
     random-search baseline's candidates, the same for every seed and framework."""
     rng = np.random.default_rng(draw)
-    s = cfg.search
-    return Genotype(
-        random_genotype(
-            "generator", s.g_widths, rng, ops=OP_SETS[s.g_ops], keep=s.keep_edges, out_from_inputs=s.g_out == "any"
-        ),
-        random_genotype("critic", s.d_widths, rng, ops=OP_SETS[s.d_ops], keep=s.keep_edges),
-    )
+
+    def one(net: str) -> NetGenotype:
+        widths, ops, out_from_inputs = role_space(cfg.search, net)
+        return random_genotype(net, widths, rng, ops=ops, keep=cfg.search.keep_edges, out_from_inputs=out_from_inputs)
+
+    return Genotype(one("generator"), one("critic"))  # in this order: one stream of draws
 
 
 def result_config(cfg: Config, method: str) -> dict:

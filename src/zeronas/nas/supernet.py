@@ -117,22 +117,21 @@ class Supernet(nn.Module):
 
         if not out_from_inputs and not widths:
             raise ValueError("an output node that reads no input node needs intermediate nodes")
-        first_out_source = 0 if out_from_inputs else N_INPUTS
+        # The space's in-edges: node j reads every earlier node, the output maybe not the inputs.
+        sources = {
+            j: range(0 if out_from_inputs or j < self.out_id else N_INPUTS, j) for j in range(N_INPUTS, self.out_id + 1)
+        }
         # Mixed edges (src, dst) in a fixed order; alpha has one row per mixed edge.
         self.mixed_edges = [
-            (i, j)
-            for j in range(N_INPUTS, self.out_id + 1)
-            if not (linear_out and j == self.out_id)
-            for i in range(first_out_source if j == self.out_id else 0, j)
+            (i, j) for j, srcs in sources.items() if not (linear_out and j == self.out_id) for i in srcs
         ]
         self.edge_index = edge_index = {e: k for k, e in enumerate(self.mixed_edges)}
         self.alpha = nn.Parameter(arch_init_std * torch.randn(len(self.mixed_edges), N_OPS))
         n_targets = self.out_id + 1 - N_INPUTS
         self.beta = nn.Parameter(arch_init_std * torch.randn(n_targets, self.out_id))
-        mask = torch.ones(n_targets, self.out_id, dtype=torch.bool)
-        for t in range(n_targets):
-            mask[t, : N_INPUTS + t] = False  # node N_INPUTS+t has in-edges from 0..N_INPUTS+t-1
-        mask[-1, :first_out_source] = True
+        mask = torch.ones(n_targets, self.out_id, dtype=torch.bool)  # True: no such in-edge
+        for j, srcs in sources.items():
+            mask[j - N_INPUTS, srcs.start : srcs.stop] = False
         self.beta_mask: torch.Tensor
         self.register_buffer("beta_mask", mask, persistent=False)
         self.op_mask: torch.Tensor
@@ -145,8 +144,7 @@ class Supernet(nn.Module):
         self.fc = nn.ModuleList()  # linear out-edges, for the sources that have some
         self._plan = []  # per source: (mixed targets, their total width, linear targets, index in fc)
         for i in range(self.out_id):
-            last = self.out_id if i >= first_out_source else self.out_id - 1
-            targets = list(range(max(i + 1, N_INPUTS), last + 1))
+            targets = [j for j, srcs in sources.items() if i in srcs]
             mixed = [j for j in targets if (i, j) in edge_index]
             lin = [j for j in targets if (i, j) not in edge_index]
             wsum = sum(dims[j] for j in mixed)
@@ -324,13 +322,10 @@ class Supernet(nn.Module):
     def export(self, keep: int = 2) -> NetGenotype:
         """The discrete network this supernet's alpha/beta point to (SPEC §6)."""
         op_w = self.op_weights().detach().cpu().numpy()
-        edge_w = self.edge_weights().detach().cpu().numpy()
+        # -1: an in-edge the space does not have, which derive skips
+        edge_w = np.where(self.beta_mask.cpu().numpy(), -1.0, self.edge_weights().detach().cpu().numpy())
         ops = {e: op_w[k] for k, e in enumerate(self.mixed_edges)}
-        absent = self.beta_mask.cpu().numpy()
-        edges = {
-            j: np.where(absent[j - N_INPUTS, :j], -1.0, edge_w[j - N_INPUTS, :j])
-            for j in range(N_INPUTS, self.out_id + 1)
-        }
+        edges = {j: edge_w[j - N_INPUTS, :j] for j in range(N_INPUTS, self.out_id + 1)}
         return derive(self.role, self.widths, ops, edges, keep)
 
     def arch_state(self) -> dict[str, object]:
