@@ -501,6 +501,12 @@ def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     return parse_seeds(value)
 
 
+def _draws(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
+    from zeronas.experiments import parse_seeds
+
+    return parse_seeds(value, "--random-draws", "draw")
+
+
 grid_options = [
     click.option(
         "--data",
@@ -573,13 +579,15 @@ def with_grid(f):
     return command
 
 
-def _grid(kind: str, datasets, seeds, out, sets, device, run: dict, random_draws: int = 8, **asked):
+def _grid(kind: str, datasets, seeds, out, sets, device, run: dict, random_draws: list[int] | None = None, **asked):
     """The grid of a command, opened, and the executor of its cells."""
     from zeronas.experiments import Grid, make_executor
 
     dev = pick_device(device)
     loaded = [load_dataset(p) for p in (datasets or (None,))]
-    grid = Grid(out, [str(ds.source) for ds in loaded], seeds, tuple(sets), dev, _log, random_draws)
+    grid = Grid(out, [str(ds.source) for ds in loaded], seeds, tuple(sets), dev, _log)
+    if random_draws is not None:
+        grid.random_draws = random_draws
     for ds in loaded:  # every cell's settings, checked before the grid directory exists
         check_against_dataset(grid.config(ds).check(), ds)
     name, address = run["executor"], run["ray_address"]
@@ -613,7 +621,12 @@ frameworks_option = click.option(
     "search.arch_schedule=cosine).",
 )
 @click.option(
-    "--random-draws", type=click.IntRange(min=1), default=8, show_default=True, help="Random genotypes of 'random'."
+    "--random-draws",
+    default="8",
+    show_default=True,
+    callback=_draws,
+    help="Random genotypes of 'random', read as --seeds: N for draws 0..N-1, a list or a range "
+    "(8-11 runs four more draws for a grid of 8; then 12 tabulates all twelve, reusing finished cells).",
 )
 def compare(datasets, seeds, out, sets, device, run, frameworks, methods, random_draws) -> None:
     """Floors, FIX, NAS and random search per framework, over seeds: Tables 1-2 as compare.md / .tex / .csv."""

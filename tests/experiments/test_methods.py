@@ -143,11 +143,11 @@ def test_recovery_reads_only_the_grids_seeds_and_draws(planted_grid, tmp_path):
     data, out = planted_grid
     copy = tmp_path / "grid"
     shutil.copytree(out, copy)
-    text = recovery_table(copy, load_dataset(data), "clswgan", [0], 2)
+    text = recovery_table(copy, load_dataset(data), "clswgan", [0], [0, 1])
     assert text is not None and "| random | 2 |" in text
     per_cell = json.loads((copy / "recovery.json").read_text())
     assert [c["cell"] for c in per_cell["random"]] == ["draw0", "draw1"]
-    assert recovery_table(copy, load_dataset(data), "clswgan", [5], 0) is None  # no such cell
+    assert recovery_table(copy, load_dataset(data), "clswgan", [5], []) is None  # no such cell
 
 
 def test_oracle_needs_a_planted_benchmark(tmp_path):
@@ -157,3 +157,37 @@ def test_oracle_needs_a_planted_benchmark(tmp_path):
 
     with pytest.raises(ZeroNASError, match="not a semi-synthetic benchmark"):
         oracle_evaluate(load_dataset(None), load_config(None, "fmnist")[0])
+
+
+def test_random_draws_as_a_range_reuse_and_add_cells(planted_grid, tmp_path):
+    import shutil
+
+    data, out = planted_grid
+    copy = tmp_path / "grid"
+    shutil.copytree(out, copy)
+    args = ["experiment", "compare", "--data", str(data), "--seeds", "1", "--out", str(copy), "--methods", "random"]
+    res = CliRunner().invoke(cli, [*args, "--random-draws", "1-2", *TINY], catch_exceptions=True)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    assert "[run]" not in res.output  # both draws were finished
+    md = (copy / "compare.md").read_text()
+    assert "random genotypes, median of 2 (draws 1-2) [quartiles]" in md
+    assert json.loads((copy / "grid.json").read_text())["asked"][-1]["random_draws"] == [1, 2]
+    res = CliRunner().invoke(cli, [*args, "--random-draws", "3,4", *TINY], catch_exceptions=True)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    drawn = sorted(p.name for p in (copy / "cells/awa2_planted/clswgan/random").iterdir())
+    assert drawn == ["draw0", "draw1", "draw2", "draw3", "draw4"]
+
+
+def test_bad_random_draws_end_the_command_with_one_line(tmp_path, monkeypatch, capsys):
+    import sys
+
+    import zeronas.cli
+
+    out = tmp_path / "grid"
+    argv = ["zeronas", "experiment", "compare", "--random-draws", "2,2", "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exc:
+        zeronas.cli.main()
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines() == ["zeronas: error: --random-draws '2,2': draw 2 is given twice"]
+    assert not out.exists()

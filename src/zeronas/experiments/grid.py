@@ -75,31 +75,32 @@ METHODS = {
 NO_FRAMEWORK = ("oracle", "eszsl", "linear")
 
 
-def parse_seeds(text: str) -> list[int]:
+def parse_seeds(text: str, option: str = "--seeds", noun: str = "seed") -> list[int]:
     """``--seeds``: a plain ``N`` means seeds 0..N-1; otherwise a comma-separated list of
     seeds and inclusive ranges, e.g. ``0,1,2``, ``0-4``, ``3,5-7`` (``5-5`` is seed 5 alone).
+    ``--random-draws`` reads the same way (``option`` and ``noun`` name it in errors).
 
     Raises :class:`ZeroNASError` (one line) on anything else, on an empty range, a negative
-    seed or a seed given twice.
+    number or one given twice.
     """
     value = text.strip()
     if value.isdecimal():
         if int(value) < 1:
-            raise ZeroNASError(f"--seeds {text!r}: a count of seeds must be at least 1")
+            raise ZeroNASError(f"{option} {text!r}: a count of {noun}s must be at least 1")
         return list(range(int(value)))
-    seeds: list[int] = []
+    numbers: list[int] = []
     for item in value.split(","):
         first, dash, last = item.strip().partition("-")
         if not first.isdecimal() or (dash and not last.isdecimal()):
-            raise ZeroNASError(f"--seeds {text!r}: expected N (seeds 0..N-1), a list like 0,1,2 or a range like 0-4")
+            raise ZeroNASError(f"{option} {text!r}: expected N ({noun}s 0..N-1), a list like 0,1,2 or a range like 0-4")
         lo, hi = int(first), int(last) if dash else int(first)
         if hi < lo:
-            raise ZeroNASError(f"--seeds {text!r}: the range {item.strip()} is empty")
-        seeds += range(lo, hi + 1)
-    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+            raise ZeroNASError(f"{option} {text!r}: the range {item.strip()} is empty")
+        numbers += range(lo, hi + 1)
+    repeated = sorted({s for s in numbers if numbers.count(s) > 1})
     if repeated:
-        raise ZeroNASError(f"--seeds {text!r}: seed {repeated[0]} is given twice")
-    return seeds
+        raise ZeroNASError(f"{option} {text!r}: {noun} {repeated[0]} is given twice")
+    return numbers
 
 
 def seeds_label(seeds: list[int]) -> str:
@@ -200,7 +201,7 @@ class Grid:
     sets: tuple[str, ...] = ()
     device: torch.device = torch.device("cpu")
     log: Log = print
-    random_draws: int = 8  # random genotypes of the ``random`` method
+    random_draws: list[int] = field(default_factory=lambda: list(range(8)))  # genotypes of ``random``
     _hashes: dict[str, dict] = field(default_factory=dict, repr=False)
 
     def open(self, command: str = "", **asked: object) -> None:
@@ -212,7 +213,7 @@ class Grid:
             "datasets": self.datasets,
             "seeds": self.seeds,
             "sets": list(self.sets),
-            "random_draws": self.random_draws,
+            "random_draws": list(self.random_draws),
             **asked,
         }
         path = self.out / "grid.json"
@@ -355,7 +356,7 @@ class Grid:
             "seeds": list(self.seeds),
             "sets": list(self.sets),
             "device": str(self.device),
-            "random_draws": self.random_draws,
+            "random_draws": list(self.random_draws),
             "hashes": dict(self._hashes),
         }
 
@@ -366,7 +367,7 @@ class Grid:
         device = torch.device(d["device"])
         if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
             device = torch.device("cuda")  # a Ray task sees only the GPU it was given, as cuda:0
-        grid = cls(Path(d["out"]), d["datasets"], d["seeds"], tuple(d["sets"]), device, log, d["random_draws"])
+        grid = cls(Path(d["out"]), d["datasets"], d["seeds"], tuple(d["sets"]), device, log, list(d["random_draws"]))
         grid._hashes.update(d["hashes"])
         return grid
 

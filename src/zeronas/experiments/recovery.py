@@ -36,9 +36,9 @@ def planted_genotype(ds: ZSLDataset) -> NetGenotype | None:
     return NetGenotype.from_dict("generator", d) if d else None
 
 
-def recovery_table(grid_out: Path, ds: ZSLDataset, framework: str, seeds: list[int], draws: int) -> str | None:
+def recovery_table(grid_out: Path, ds: ZSLDataset, framework: str, seeds: list[int], draws: list[int]) -> str | None:
     """``recovery.md``: edges, operations and activations of the planted generator recovered by
-    each finished search cell of ``seeds`` and random cell of draws ``0..draws-1`` (mean ± std;
+    each finished search cell of ``seeds`` and random cell of ``draws`` (mean ± std;
     per cell in ``recovery.json``), with the cells' test ZSL top-1. None when ``ds`` has no
     planted genotype or no such cell is finished."""
     planted = planted_genotype(ds)
@@ -47,7 +47,7 @@ def recovery_table(grid_out: Path, ds: ZSLDataset, framework: str, seeds: list[i
     base = grid_out / "cells" / ds.name / framework
     per_cell: dict[str, list[dict]] = {}
     for method, rel in GENOTYPE_FILES.items():
-        names = [f"draw{d}" for d in range(draws)] if method == "random" else [f"seed{s}" for s in seeds]
+        names = [f"draw{d}" for d in draws] if method == "random" else [f"seed{s}" for s in seeds]
         for cell in (base / method / name for name in names):
             if not (cell / "metrics.json").is_file() or not (cell / rel).is_file():
                 continue

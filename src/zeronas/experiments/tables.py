@@ -144,7 +144,7 @@ def method_table(
 
     Methods without a generator architecture (oracle, ESZSL, linear generator) are one row
     whatever the frameworks; the oracle exists on semi-synthetic benchmarks only (elsewhere
-    "–"). ``random`` gives two rows: the median of ``grid.random_draws`` random genotypes
+    "–"). ``random`` gives two rows: the median of the random genotypes ``grid.random_draws``
     (with quartiles) and random search, the draw best on the validation figure of each column.
     The unfinished cells are computed first, on ``executor`` (default: one after the other here).
     """
@@ -158,7 +158,7 @@ def method_table(
         for fw, method in rows:
             if method == "oracle" and not _has_oracle(ds):
                 continue
-            seeds = list(range(grid.random_draws)) if method == "random" else grid.seeds
+            seeds = list(grid.random_draws) if method == "random" else grid.seeds
             if method == "eszsl":  # deterministic: one run
                 seeds = seeds[:1]
             wanted[(ds.name, fw, method)] = [CellJob.of(ds, fw, method, s) for s in seeds]
@@ -172,9 +172,10 @@ def method_table(
         title = framework_class(fw).title if fw else ""
         label = METHODS[method].format(title=title, paper=", ".join(paper_arch_for(d).upper() for d in datasets))
         if method == "random":
-            n = grid.random_draws
-            median_cells: list[str] = [f"{label}, median of {n} [quartiles]"]
-            best_cells: list[str] = [f"{label}, best of {n} on validation (random search)"]
+            n = len(grid.random_draws)
+            drawn = "" if grid.random_draws == list(range(n)) else f" (draws {seeds_label(grid.random_draws)})"
+            median_cells: list[str] = [f"{label}, median of {n}{drawn} [quartiles]"]
+            best_cells: list[str] = [f"{label}, best of {n}{drawn} on validation (random search)"]
             for ds in datasets:
                 for key, figures in _random_figures(results[(ds.name, fw, method)], columns).items():
                     if figures is None:
