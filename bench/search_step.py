@@ -89,7 +89,14 @@ class Shapes:
 
 
 QUICK = Shapes(
-    feature_dim=32, seen=15, batch=16, per_class=6, g_widths=(8, 16, 16, 32), d_widths=(32, 16, 16, 8), fix_hidden=64
+    feature_dim=32,
+    seen=15,
+    batch=16,
+    per_class=6,
+    g_widths=(8, 16, 16, 32),
+    d_widths=(32, 16, 16, 8),
+    fix_hidden=64,
+    critic_iters=2,  # a smoke test: two critic steps exercise the loop in less time
 )
 
 
@@ -248,7 +255,10 @@ def run_job(
     job: str, sh: Shapes, att: np.ndarray, warmup: int, iters: int, flops: bool = True, device: str = "cpu"
 ) -> dict:
     dev = torch.device(device)
-    torch.set_default_device(dev)  # the reference layouts draw their tensors on the default device
+    if dev.type != "cpu":  # the reference layouts draw their tensors on the default device
+        # (on the CPU, already the default: the mode set_default_device installs would intercept
+        # every torch call, a Python overhead that dominates the per-operation layouts' small ops)
+        torch.set_default_device(dev)
     cuda = dev.type == "cuda"
     base = vm_status()
     built_step, desc = build(job, sh, att, dev)

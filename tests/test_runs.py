@@ -313,8 +313,9 @@ def test_bad_genotype_file_through_the_cli(tmp_path):
 
 
 def test_fix_on_the_bundled_data_beats_chance_on_unseen_classes(tmp_path):
-    """The bundled settings, fewer epochs: unseen accuracy must be clearly above chance (1/3)."""
-    zeronas("train", "--out", str(tmp_path / "fix"), "--epochs", "8", "--seed", "0")
+    """The bundled settings, fewer epochs and one validation fold (of 3; the folds are most of
+    the time): unseen accuracy must be clearly above chance (1/3)."""
+    zeronas("train", "--out", str(tmp_path / "fix"), "--epochs", "8", "--seed", "0", "--set", "eval.folds=1")
     m = json.loads((tmp_path / "fix" / "metrics.json").read_text())
     assert m["zsl_top1"] > 0.40
     assert m["calibrated"]["gzsl_unseen"] > 0.25  # 10 candidate classes in GZSL
