@@ -47,9 +47,9 @@ class AuthorsSearch(ReferenceSearch):
         x, c, y = self._batch(half)
         self.opt[key].zero_grad(set_to_none=False)
         (-self.D(x, c).mean()).backward()
-        fake = self.G(torch.randn(x.shape[0], self.nz), c)
+        fake = self.G(torch.randn(x.shape[0], self.nz, device=self.device), c)
         self.D(fake.detach(), c).mean().backward()
-        eta = torch.rand(x.shape[0], 1)
+        eta = torch.rand(x.shape[0], 1, device=self.device)
         xhat = (eta * x + (1 - eta) * fake.detach()).requires_grad_(True)
         (grad,) = torch.autograd.grad(self.D(xhat, c).sum(), xhat, create_graph=True, retain_graph=True)
         (self.fw.gp_weight * ((grad.norm(2, dim=1) - 1) ** 2).mean()).backward()
@@ -58,7 +58,7 @@ class AuthorsSearch(ReferenceSearch):
 
     def _generator_step(self, key, c, y):
         self.opt[key].zero_grad(set_to_none=False)
-        fake = self.G(torch.randn(c.shape[0], self.nz), c)
+        fake = self.G(torch.randn(c.shape[0], self.nz, device=self.device), c)
         ce = F.cross_entropy(self.fw.classifier(fake), self.fw.labels.to_local(y))
         (-self.D(fake, c).mean() + self.fw.cls_weight * ce).backward()
         self.opt[key].step()

@@ -129,10 +129,11 @@ class ReferenceSearch:
 
         s, m = cfg.search, cfg.model
         self.cfg, self.task = cfg, task
+        self.device = dev = task.train_x.device
         nz, a = m.noise_dim or task.attr_dim, task.attr_dim
-        self.G = ReferenceSupernet("generator", (nz, a), s.g_widths, task.feature_dim, m.slope, m.dropout)
-        self.D = ReferenceSupernet("critic", (task.feature_dim, a), s.d_widths, 1, m.slope, m.dropout)
-        perm = torch.randperm(task.train_x.shape[0])
+        self.G = ReferenceSupernet("generator", (nz, a), s.g_widths, task.feature_dim, m.slope, m.dropout).to(dev)
+        self.D = ReferenceSupernet("critic", (task.feature_dim, a), s.d_widths, 1, m.slope, m.dropout).to(dev)
+        perm = torch.randperm(task.train_x.shape[0], device=dev)
         half = perm.numel() // 2
         self.halves = {"tr": perm[:half], "val": perm[half : 2 * half]}
 
@@ -150,7 +151,7 @@ class ReferenceSearch:
 
     def _batch(self, half):
         pool = self.halves[half]
-        idx = pool[torch.randint(pool.numel(), (self.cfg.search.batch_size,))]
+        idx = pool[torch.randint(pool.numel(), (self.cfg.search.batch_size,), device=self.device)]
         y = self.task.train_y[idx]
         return self.task.train_x[idx], self.task.class_vectors[y], y
 

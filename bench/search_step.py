@@ -169,7 +169,7 @@ def vm_status() -> dict[str, float]:
 
 def build(job: str, sh: Shapes, att: np.ndarray, device: torch.device):
     """The object whose ``step()`` is one iteration, and a description. Everything is created on
-    ``device`` (the default device of the job's process)."""
+    ``device``, explicitly: the default device stays the CPU (tests/test_bench_device.py)."""
     cfg = make_config(sh)
     torch.manual_seed(0)
     if job in ("search", "search_bf16", "search_bf16_percall", "search_tf32", "search_gdas"):
@@ -255,10 +255,6 @@ def run_job(
     job: str, sh: Shapes, att: np.ndarray, warmup: int, iters: int, flops: bool = True, device: str = "cpu"
 ) -> dict:
     dev = torch.device(device)
-    if dev.type != "cpu":  # the reference layouts draw their tensors on the default device
-        # (on the CPU, already the default: the mode set_default_device installs would intercept
-        # every torch call, a Python overhead that dominates the per-operation layouts' small ops)
-        torch.set_default_device(dev)
     cuda = dev.type == "cuda"
     base = vm_status()
     built_step, desc = build(job, sh, att, dev)
