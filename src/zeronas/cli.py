@@ -495,16 +495,15 @@ def experiment() -> None:
     """The paper's experiments as resumable grids (re-run the same command to resume)."""
 
 
-def _seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
-    from zeronas.experiments import parse_seeds
+def _numbers(noun: str):
+    """A click callback reading a count, list or range of ``noun``s (``--seeds``, ``--random-draws``)."""
 
-    return parse_seeds(value)
+    def parse(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
+        from zeronas.experiments import parse_seeds
 
+        return parse_seeds(value, param.opts[0], noun)
 
-def _draws(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
-    from zeronas.experiments import parse_seeds
-
-    return parse_seeds(value, "--random-draws", "draw")
+    return parse
 
 
 grid_options = [
@@ -519,7 +518,7 @@ grid_options = [
         "--seeds",
         default="3",
         show_default=True,
-        callback=_seeds,
+        callback=_numbers("seed"),
         help="Seeds per cell: N for 0..N-1, a list (0,1,2) or a range (0-4).",
     ),
     click.option("--out", type=click.Path(path_type=Path), required=True, help="Grid directory (re-use it to resume)."),
@@ -624,7 +623,7 @@ frameworks_option = click.option(
     "--random-draws",
     default="8",
     show_default=True,
-    callback=_draws,
+    callback=_numbers("draw"),
     help="Random genotypes of 'random', read as --seeds: N for draws 0..N-1, a list or a range "
     "(8-11 runs four more draws for a grid of 8; then 12 tabulates all twelve, reusing finished cells).",
 )
