@@ -104,10 +104,16 @@ def test_random_rows_are_the_median_and_the_best_on_validation(planted_grid):
     assert float(rows["random_search"]["mean_pct"]) == pytest.approx(zsl[int(np.argmax(val))], abs=0.006)
 
 
-def test_random_draws_are_the_spaces_and_repeatable(planted_grid):
-    data, out = planted_grid
+def _tiny_config(data):
+    """The config of the planted grid's cells."""
     cfg, _ = load_config(None, data.name)
     cfg.apply_overrides([TINY[i + 1] for i in range(0, len(TINY), 2)])
+    return cfg
+
+
+def test_random_draws_are_the_spaces_and_repeatable(planted_grid):
+    data, out = planted_grid
+    cfg = _tiny_config(data)
     stored = Genotype.load(out / "cells/awa2_planted/clswgan/random/draw1/genotype.json")
     assert stored == random_pair(cfg, 1)
     assert random_pair(cfg, 1) != random_pair(cfg, 2)
@@ -143,11 +149,28 @@ def test_recovery_reads_only_the_grids_seeds_and_draws(planted_grid, tmp_path):
     data, out = planted_grid
     copy = tmp_path / "grid"
     shutil.copytree(out, copy)
-    text = recovery_table(copy, load_dataset(data), "clswgan", [0], [0, 1])
+    cfg = _tiny_config(data)
+    text = recovery_table(copy, load_dataset(data), "clswgan", [0], [0, 1], cfg)
     assert text is not None and "| random | 2 |" in text
     per_cell = json.loads((copy / "recovery.json").read_text())
     assert [c["cell"] for c in per_cell["random"]] == ["draw0", "draw1"]
-    assert recovery_table(copy, load_dataset(data), "clswgan", [5], []) is None  # no such cell
+    assert recovery_table(copy, load_dataset(data), "clswgan", [5], [], cfg) is None  # no such cell
+
+
+def test_the_chance_row_scores_the_random_methods_genotypes_untrained(planted_grid):
+    from zeronas.data import load_dataset
+    from zeronas.experiments.recovery import CHANCE_DRAWS, chance_recovery, planted_genotype
+
+    data, out = planted_grid
+    planted = planted_genotype(load_dataset(data))
+    assert planted is not None
+    chance = chance_recovery(_tiny_config(data), planted, n=3)
+    cells = json.loads((out / "recovery.json").read_text())["random"]  # draws 0-2, trained
+    for key in ("edges", "ops", "activations"):
+        assert list(chance[key]) == [c[key] for c in cells]
+    full = chance_recovery(_tiny_config(data), planted)
+    row = f"| chance: random genotypes of the space, untrained | {CHANCE_DRAWS} | {100 * full['edges'].mean():.1f} ±"
+    assert row in (out / "recovery.md").read_text()
 
 
 def test_oracle_needs_a_planted_benchmark(tmp_path):

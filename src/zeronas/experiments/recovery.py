@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from zeronas.config import Config
 from zeronas.data import ZSLDataset
+from zeronas.experiments.grid import random_pair
 from zeronas.nas.genotype import Genotype, NetGenotype
 from zeronas.runs import atomic_write_text
 from zeronas.synthetic import recovery
@@ -36,11 +38,25 @@ def planted_genotype(ds: ZSLDataset) -> NetGenotype | None:
     return NetGenotype.from_dict("generator", d) if d else None
 
 
-def recovery_table(grid_out: Path, ds: ZSLDataset, framework: str, seeds: list[int], draws: list[int]) -> str | None:
+#: Genotypes drawn for the chance level of recovery: its mean is then known to about 1 point.
+CHANCE_DRAWS = 1000
+
+
+def chance_recovery(cfg: Config, planted: NetGenotype, n: int = CHANCE_DRAWS) -> dict[str, np.ndarray]:
+    """Recovery of ``planted`` by the generators of random pairs 0..n-1 of ``cfg``'s search
+    space (those the ``random`` method trains, untrained here): what a search must beat."""
+    found = [recovery(random_pair(cfg, d).generator, planted) for d in range(n)]
+    return {k: np.asarray([f[k] for f in found]) for k in ("edges", "ops", "activations")}
+
+
+def recovery_table(
+    grid_out: Path, ds: ZSLDataset, framework: str, seeds: list[int], draws: list[int], cfg: Config
+) -> str | None:
     """``recovery.md``: edges, operations and activations of the planted generator recovered by
     each finished search cell of ``seeds`` and random cell of ``draws`` (mean ± std;
-    per cell in ``recovery.json``), with the cells' test ZSL top-1. None when ``ds`` has no
-    planted genotype or no such cell is finished."""
+    per cell in ``recovery.json``), with the cells' test ZSL top-1, and the chance level of
+    :func:`chance_recovery` for ``cfg``'s space. None when ``ds`` has no planted genotype or
+    no such cell is finished."""
     planted = planted_genotype(ds)
     if planted is None:
         return None
@@ -70,6 +86,11 @@ def recovery_table(grid_out: Path, ds: ZSLDataset, framework: str, seeds: list[i
             values = 100 * np.asarray([c[k] for c in cells])
             cols.append(f"{values.mean():.1f} ± {values.std():.1f}")
         lines.append(f"| {method} | {len(cells)} | " + " | ".join(cols) + " |")
+    chance = chance_recovery(cfg, planted)
+    cols = [f"{100 * v.mean():.1f} ± {100 * v.std():.1f}" for v in chance.values()]
+    lines.append(
+        f"| chance: random genotypes of the space, untrained | {CHANCE_DRAWS} | " + " | ".join(cols) + " | – |"
+    )
     lines += [
         "",
         "In %, mean ± std over the cells. A planted edge (src -> node) is recovered when the generator keeps "

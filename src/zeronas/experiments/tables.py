@@ -221,7 +221,7 @@ def method_table(
     text = _write_tables(grid.out / name, table, note, csv_rows)
     for ds in datasets:
         for fw in frameworks:
-            planted = recovery_table(grid.out, ds, fw, grid.seeds, grid.random_draws)
+            planted = recovery_table(grid.out, ds, fw, grid.seeds, grid.random_draws, grid.config(ds, fw))
             if planted is not None:
                 text += f"\nRecovery of the planted generator ({ds.name}, {fw}; recovery.md):\n\n{planted}"
     return text
