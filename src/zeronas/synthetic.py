@@ -53,9 +53,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from zeronas._version import __version__
+from zeronas.config import Config
 from zeronas.errors import ZeroNASError
 from zeronas.nas.genotype import NetGenotype, random_genotype
 from zeronas.nas.network import DiscreteNet
+from zeronas.nas.space import random_pair
 
 CLASS_VECTOR_DIR = Path(__file__).resolve().parent / "datasets" / "class_vectors"
 BASES = ("cub", "awa2", "random")
@@ -369,6 +371,38 @@ def recovery(found: NetGenotype, planted: NetGenotype) -> dict[str, float]:
     }
 
 
+#: Genotypes drawn for the chance level of recovery: its mean is then known to about 1 point.
+CHANCE_DRAWS = 1000
+
+
+def planted_genotype(source: str | Path) -> NetGenotype | None:
+    """The planted generator of the benchmark folder ``source``, if it is a planted-architecture
+    one (``zeronas data synth --variant genotype``)."""
+    meta = Path(source) / "benchmark.json"
+    if not meta.is_file():
+        return None
+    d = json.loads(meta.read_text()).get("planted_genotype_dict")
+    return NetGenotype.from_dict("generator", d) if d else None
+
+
+def chance_recovery(cfg: Config, planted: NetGenotype, n: int = CHANCE_DRAWS) -> dict[str, np.ndarray]:
+    """Recovery of ``planted`` by the generators of random pairs 0..n-1 of ``cfg``'s search
+    space (those the ``random`` method trains, untrained here): what a search must beat."""
+    found = [recovery(random_pair(cfg, d).generator, planted) for d in range(n)]
+    return {k: np.asarray([f[k] for f in found]) for k in ("edges", "ops", "activations")}
+
+
+def recovery_report(found: NetGenotype, planted: NetGenotype, cfg: Config) -> dict:
+    """:func:`recovery` of ``found``, with the planted genotype and the chance level's mean."""
+    chance = chance_recovery(cfg, planted)
+    return {
+        "planted": str(planted),
+        **recovery(found, planted),
+        "chance": {k: float(v.mean()) for k, v in chance.items()},
+        "chance_draws": CHANCE_DRAWS,
+    }
+
+
 def _readme(cfg: SynthConfig, summary: dict) -> str:
     c, s = summary["classes"], summary["samples"]
     lines = [
@@ -406,6 +440,9 @@ __all__ = [
     "PlantedGenerator",
     "SynthConfig",
     "build_benchmark",
+    "chance_recovery",
+    "planted_genotype",
     "real_class_vectors",
     "recovery",
+    "recovery_report",
 ]

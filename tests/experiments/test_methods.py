@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from zeronas.cli import cli
 from zeronas.config import load_config
-from zeronas.experiments.grid import random_pair
 from zeronas.nas.genotype import Genotype
+from zeronas.nas.space import random_pair
 from zeronas.synthetic import SynthConfig, build_benchmark
 
 TINY = [
@@ -138,6 +138,14 @@ def test_recovery_table_of_the_planted_generator(planted_grid):
             assert 0.0 <= c["ops"] <= c["edges"] <= 1.0 and c["ops"] <= c["activations"] <= c["edges"]
     mean_edges = 100 * np.mean([c["edges"] for c in per_cell["random"]])
     assert re.search(rf"\| random \| 3 \| {mean_edges:.1f} ±", text)
+    for c in per_cell["nas"] + per_cell["nas_heldout"]:  # each search reports it in genotype.json
+        method = "nas" if c in per_cell["nas"] else "nas_heldout"
+        search = json.loads((out / f"cells/awa2_planted/clswgan/{method}/{c['cell']}/search/genotype.json").read_text())
+        reported = search["search"]["recovery"]
+        assert {k: reported[k] for k in ("edges", "ops", "activations")} == {
+            k: c[k] for k in ("edges", "ops", "activations")
+        }
+        assert reported["planted"] == text.split("`")[1] and set(reported["chance"]) == {"edges", "ops", "activations"}
 
 
 def test_recovery_reads_only_the_grids_seeds_and_draws(planted_grid, tmp_path):
@@ -158,11 +166,10 @@ def test_recovery_reads_only_the_grids_seeds_and_draws(planted_grid, tmp_path):
 
 
 def test_the_chance_row_scores_the_random_methods_genotypes_untrained(planted_grid):
-    from zeronas.data import load_dataset
-    from zeronas.experiments.recovery import CHANCE_DRAWS, chance_recovery, planted_genotype
+    from zeronas.synthetic import CHANCE_DRAWS, chance_recovery, planted_genotype
 
     data, out = planted_grid
-    planted = planted_genotype(load_dataset(data))
+    planted = planted_genotype(data)
     assert planted is not None
     chance = chance_recovery(_tiny_config(data), planted, n=3)
     cells = json.loads((out / "recovery.json").read_text())["random"]  # draws 0-2, trained
@@ -214,3 +221,15 @@ def test_bad_random_draws_end_the_command_with_one_line(tmp_path, monkeypatch, c
     assert exc.value.code == 2
     assert capsys.readouterr().err.splitlines() == ["zeronas: error: --random-draws '2,2': draw 2 is given twice"]
     assert not out.exists()
+
+
+def test_the_run_summary_prints_the_planted_recovery(planted_grid, capsys):
+    from zeronas.cli import _print_metrics
+
+    _, out = planted_grid
+    cell = out / "cells/awa2_planted/clswgan/nas/seed0"
+    metrics = json.loads((cell / "metrics.json").read_text())
+    found = metrics["search"]["recovery"]
+    _print_metrics(metrics, cell)
+    line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("planted generator recovered"))
+    assert f"edges {100 * found['edges']:.0f}% (chance {100 * found['chance']['edges']:.0f}%)" in line

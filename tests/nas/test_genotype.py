@@ -307,7 +307,7 @@ def test_random_genotypes_are_valid_files_with_keep_edges_per_node(role, keep):
 
 
 def test_a_random_pair_draw_is_the_same_in_every_version():
-    """The random-search baseline's draw ``n`` (``experiments.grid.random_pair``: generator,
+    """The random-search baseline's draw ``n`` (``nas.space.random_pair``: generator,
     then critic, from one ``default_rng(n)``) names the same pair in every version, so that
     recorded grid cells keep their meaning; draw 2 of these widths, recorded."""
     rng = np.random.default_rng(2)

@@ -15,7 +15,7 @@ from zeronas.data import ZSLTask
 from zeronas.errors import ZeroNASError
 from zeronas.nas.genotype import Genotype, NetGenotype, fixed_genotype
 from zeronas.nas.network import DiscreteNet
-from zeronas.nas.ops import OP_SETS
+from zeronas.nas.space import role_space
 from zeronas.nas.supernet import Supernet
 
 #: A generator or critic: a supernet (searched) or a discrete network.
@@ -54,14 +54,6 @@ def build_networks(cfg: Config, task: ZSLTask, arch: Arch, critic: bool = True) 
     g = _build(cfg, "generator", arch, (nz, a), task.feature_dim)
     d = _build(cfg, "critic", arch, (task.feature_dim, a), 1) if critic else None
     return g, d
-
-
-def role_space(search: SearchConfig, role: str) -> tuple[tuple[int, ...], tuple[str, ...], bool]:
-    """The searched space of ``role`` in ``[search]``: its node widths, its candidate operations,
-    and whether its output node reads the input nodes (the critic's always does)."""
-    if role == "generator":
-        return search.g_widths, OP_SETS[search.g_ops], search.g_out == "any"
-    return search.d_widths, OP_SETS[search.d_ops], True
 
 
 def _build(cfg: Config, role: str, arch: Arch, in_dims: tuple[int, int], out_dim: int) -> Net:

@@ -46,6 +46,7 @@ from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.margins import assess, net_margins, stability_by_role
 from zeronas.nas.supernet import Supernet
 from zeronas.runs import Log, write_json
+from zeronas.synthetic import planted_genotype, recovery_report
 
 
 def gumbel_temperature(epoch: int, search: SearchConfig) -> float | None:
@@ -230,7 +231,7 @@ def search(
     ``on_epoch(stage, epoch, session)`` is called after each search epoch's checkpoint (the
     Python API keeps the last session: the trained supernets)."""
     s = cfg.search
-    SearchSpace.from_config(s)  # before anything runs: is there anything to search?
+    space = SearchSpace.from_config(s)  # before anything runs: is there anything to search?
     runner = EpochRunner(run_dir, "search", "search_history.csv", s, log=log, resume=resume, tb_prefix="search/")
     if on_epoch:
         runner.on_epoch.append(on_epoch)
@@ -260,6 +261,16 @@ def search(
         log(f"warning: {warning}")
     write_json(run_dir / "arch_init.json", init)
     extra = {"epoch": chosen, "select": s.select, **verdict.to_dict(), **verdict_extra}
+    planted = planted_genotype(dataset.source)
+    if planted is not None and not space.fixed_g:  # a planted-architecture benchmark: how much was found
+        extra["recovery"] = report = recovery_report(genotype.generator, planted, cfg)
+        log(
+            "search: the planted generator's "
+            + ", ".join(f"{k} {100 * report[k]:.0f}%" for k in ("edges", "ops", "activations"))
+            + " recovered (chance: "
+            + ", ".join(f"{100 * v:.0f}%" for v in report["chance"].values())
+            + f", the mean of {report['chance_draws']} random genotypes of the space)"
+        )
     genotype.save(run_dir / "genotype.json", {"search": extra})
     return genotype
 

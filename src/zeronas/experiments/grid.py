@@ -31,17 +31,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from zeronas.config import LOG, Config, keyed, load_config, role
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.data.fingerprint import dataset_files, fingerprint
-from zeronas.engine.networks import role_space
 from zeronas.errors import ZeroNASError
 from zeronas.experiments.executors import Executor, LocalExecutor, Task, run_tasks
 from zeronas.frameworks import framework_sections
-from zeronas.nas.genotype import Genotype, GenotypeError, NetGenotype, fixed_genotype, random_genotype
+from zeronas.nas.genotype import Genotype, GenotypeError, fixed_genotype
+from zeronas.nas.space import random_pair
 from zeronas.pipeline import run_fix, run_nas, run_search, train_genotype
 from zeronas.runs import Log, write_json, write_record
 
@@ -130,18 +129,6 @@ def grid_dataset(source: str, split_seed: int = 0) -> ZSLDataset:
 @functools.lru_cache(maxsize=8)
 def _load_dataset(source: str, split_seed: int, stamp: tuple) -> ZSLDataset:
     return load_dataset(source, split_seed)
-
-
-def random_pair(cfg: Config, draw: int) -> Genotype:
-    """Random genotype pair ``draw`` of the configured search space (widths, op sets): the
-    random-search baseline's candidates, the same for every seed and framework."""
-    rng = np.random.default_rng(draw)
-
-    def one(net: str) -> NetGenotype:
-        widths, ops, out_from_inputs = role_space(cfg.search, net)
-        return random_genotype(net, widths, rng, ops=ops, keep=cfg.search.keep_edges, out_from_inputs=out_from_inputs)
-
-    return Genotype(one("generator"), one("critic"))  # in this order: one stream of draws
 
 
 def result_config(cfg: Config, method: str) -> dict:

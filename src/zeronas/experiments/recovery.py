@@ -15,10 +15,9 @@ import numpy as np
 
 from zeronas.config import Config
 from zeronas.data import ZSLDataset
-from zeronas.experiments.grid import random_pair
-from zeronas.nas.genotype import Genotype, NetGenotype
+from zeronas.nas.genotype import Genotype
 from zeronas.runs import atomic_write_text
-from zeronas.synthetic import recovery
+from zeronas.synthetic import CHANCE_DRAWS, chance_recovery, planted_genotype, recovery
 
 #: Methods whose cells carry a generator genotype, and where it is.
 GENOTYPE_FILES = {
@@ -29,26 +28,6 @@ GENOTYPE_FILES = {
 }
 
 
-def planted_genotype(ds: ZSLDataset) -> NetGenotype | None:
-    """The planted generator of a benchmark folder, if it is a planted-architecture one."""
-    meta = Path(ds.source) / "benchmark.json"
-    if not meta.is_file():
-        return None
-    d = json.loads(meta.read_text()).get("planted_genotype_dict")
-    return NetGenotype.from_dict("generator", d) if d else None
-
-
-#: Genotypes drawn for the chance level of recovery: its mean is then known to about 1 point.
-CHANCE_DRAWS = 1000
-
-
-def chance_recovery(cfg: Config, planted: NetGenotype, n: int = CHANCE_DRAWS) -> dict[str, np.ndarray]:
-    """Recovery of ``planted`` by the generators of random pairs 0..n-1 of ``cfg``'s search
-    space (those the ``random`` method trains, untrained here): what a search must beat."""
-    found = [recovery(random_pair(cfg, d).generator, planted) for d in range(n)]
-    return {k: np.asarray([f[k] for f in found]) for k in ("edges", "ops", "activations")}
-
-
 def recovery_table(
     grid_out: Path, ds: ZSLDataset, framework: str, seeds: list[int], draws: list[int], cfg: Config
 ) -> str | None:
@@ -57,7 +36,7 @@ def recovery_table(
     per cell in ``recovery.json``), with the cells' test ZSL top-1, and the chance level of
     :func:`chance_recovery` for ``cfg``'s space. None when ``ds`` has no planted genotype or
     no such cell is finished."""
-    planted = planted_genotype(ds)
+    planted = planted_genotype(ds.source)
     if planted is None:
         return None
     base = grid_out / "cells" / ds.name / framework

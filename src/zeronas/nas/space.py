@@ -1,0 +1,29 @@
+"""The configured search space of each side, and uniform draws from it (the random baseline)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zeronas.config import Config, SearchConfig
+from zeronas.nas.genotype import Genotype, NetGenotype, random_genotype
+from zeronas.nas.ops import OP_SETS
+
+
+def role_space(search: SearchConfig, role: str) -> tuple[tuple[int, ...], tuple[str, ...], bool]:
+    """The searched space of ``role`` in ``[search]``: its node widths, its candidate operations,
+    and whether its output node reads the input nodes (the critic's always does)."""
+    if role == "generator":
+        return search.g_widths, OP_SETS[search.g_ops], search.g_out == "any"
+    return search.d_widths, OP_SETS[search.d_ops], True
+
+
+def random_pair(cfg: Config, draw: int) -> Genotype:
+    """Random genotype pair ``draw`` of the configured search space (widths, op sets): the
+    random-search baseline's candidates, the same for every seed and framework."""
+    rng = np.random.default_rng(draw)
+
+    def one(net: str) -> NetGenotype:
+        widths, ops, out_from_inputs = role_space(cfg.search, net)
+        return random_genotype(net, widths, rng, ops=ops, keep=cfg.search.keep_edges, out_from_inputs=out_from_inputs)
+
+    return Genotype(one("generator"), one("critic"))  # in this order: one stream of draws
