@@ -701,14 +701,10 @@ def _print_metrics(m: dict, run_dir: Path) -> None:
             f"{r} {v:.3g} ({search['op_ratio'][r]:.0f}x initial)" for r, v in search["op_median"].items()
         )
         lines.append(f"search: {verdict}; median operation margins {margins}")
-        found = search.get("recovery")
-        if found:
-            lines.append(
-                "planted generator recovered: "
-                + ", ".join(
-                    f"{k} {100 * found[k]:.0f}% (chance {100 * found['chance'][k]:.0f}%)" for k in found["chance"]
-                )
-            )
+        if search.get("recovery"):
+            from zeronas.synthetic import recovery_line
+
+            lines.append(recovery_line(search["recovery"]))
     lines.append(f"wrote {run_dir / 'metrics.json'}")
     click.echo("\n".join(lines))
 

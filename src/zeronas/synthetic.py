@@ -403,6 +403,12 @@ def recovery_report(found: NetGenotype, planted: NetGenotype, cfg: Config) -> di
     }
 
 
+def recovery_line(report: dict) -> str:
+    """One line of a :func:`recovery_report`, for the search's log and the run summary."""
+    found = ", ".join(f"{k} {100 * report[k]:.0f}% (chance {100 * v:.0f}%)" for k, v in report["chance"].items())
+    return f"planted generator recovered: {found}"
+
+
 def _readme(cfg: SynthConfig, summary: dict) -> str:
     c, s = summary["classes"], summary["samples"]
     lines = [
@@ -444,5 +450,6 @@ __all__ = [
     "planted_genotype",
     "real_class_vectors",
     "recovery",
+    "recovery_line",
     "recovery_report",
 ]

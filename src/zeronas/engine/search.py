@@ -46,7 +46,7 @@ from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.margins import assess, net_margins, stability_by_role
 from zeronas.nas.supernet import Supernet
 from zeronas.runs import Log, write_json
-from zeronas.synthetic import planted_genotype, recovery_report
+from zeronas.synthetic import planted_genotype, recovery_line, recovery_report
 
 
 def gumbel_temperature(epoch: int, search: SearchConfig) -> float | None:
@@ -264,13 +264,7 @@ def search(
     planted = planted_genotype(dataset.source)
     if planted is not None and not space.fixed_g:  # a planted-architecture benchmark: how much was found
         extra["recovery"] = report = recovery_report(genotype.generator, planted, cfg)
-        log(
-            "search: the planted generator's "
-            + ", ".join(f"{k} {100 * report[k]:.0f}%" for k in ("edges", "ops", "activations"))
-            + " recovered (chance: "
-            + ", ".join(f"{100 * v:.0f}%" for v in report["chance"].values())
-            + f", the mean of {report['chance_draws']} random genotypes of the space)"
-        )
+        log(f"search: {recovery_line(report)}")
     genotype.save(run_dir / "genotype.json", {"search": extra})
     return genotype
 
