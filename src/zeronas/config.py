@@ -199,6 +199,12 @@ class SearchConfig:
         "sources of G's output node: any earlier node (paper) | hidden (intermediate nodes only, like a DARTS cell)",
         key_default=False,
     )
+    supernet_widths: str = setting(
+        "space",
+        "node widths of the supernets: space (each node at its own width, paper) | max (every node at its "
+        "side's widest; the genotype keeps the space's widths)",
+        key_default=False,
+    )
     keep_edges: int = setting(2, "in-edges kept per node when deriving the genotype", min=1)
     mode: str = setting("exact", "'exact': every operation (Eq. 2); 'gdas': one drawn operation per edge")
     precision: str = setting(
@@ -245,6 +251,7 @@ _CHOICES: dict[str, tuple[str, list[str]]] = {
     "search.g_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.d_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.g_out": ("output sources", ["any", "hidden"]),
+    "search.supernet_widths": ("supernet widths", ["space", "max"]),
 }
 
 

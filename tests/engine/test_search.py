@@ -177,3 +177,22 @@ def test_bf16_steps_run_matmuls_in_bf16_and_keep_fp32_parameters(synthetic_task)
         assert set(seen) == {torch.bfloat16 if precision == "bf16" else None}
         results[precision] = [p.detach().clone() for p in s.G.arch_parameters()]
     assert any(not torch.equal(a, b) for a, b in zip(results["fp32"], results["bf16"], strict=True))
+
+
+def test_max_supernet_widths_search_every_node_at_the_widest_and_export_the_space_widths(synthetic_task):
+    """``search.supernet_widths = "max"``: both supernets compute every node at their side's
+    widest width, and the genotype they derive names the space's own widths."""
+    cfg = Config()
+    cfg.search.g_widths, cfg.search.d_widths = (4, 8, 12, 16), (16, 8)
+    cfg.search.batch_size = 16
+    cfg.clswgan.pretrain_cls_epochs = 2
+    for choice, g_nodes, d_nodes in (("space", (4, 8, 12, 16), (16, 8)), ("max", (16,) * 4, (16, 16))):
+        cfg.search.supernet_widths = choice
+        torch.manual_seed(0)
+        s = searching(cfg, synthetic_task)
+        assert (s.G.widths, s.D.widths) == (g_nodes, d_nodes)
+        assert torch.isfinite(search_iteration(s)).all()
+        derived = [(s.G.export(), cfg.search.g_widths), (s.D.export(), cfg.search.d_widths)]
+        for genotype, space in derived:
+            assert [n.width for n in genotype.nodes] == [space[n.id - 3] for n in genotype.nodes]
+        assert any(n.width < max(space) for genotype, space in derived for n in genotype.nodes)

@@ -15,7 +15,7 @@ from zeronas.data import ZSLTask
 from zeronas.errors import ZeroNASError
 from zeronas.nas.genotype import Genotype, NetGenotype, fixed_genotype
 from zeronas.nas.network import DiscreteNet
-from zeronas.nas.space import role_space
+from zeronas.nas.space import role_space, supernet_widths
 from zeronas.nas.supernet import Supernet
 
 #: A generator or critic: a supernet (searched) or a discrete network.
@@ -60,7 +60,17 @@ def _build(cfg: Config, role: str, arch: Arch, in_dims: tuple[int, int], out_dim
     m = cfg.model
     if isinstance(arch, SearchSpace) and arch.searches(role):
         widths, ops, out_from_inputs = role_space(cfg.search, role)
-        return Supernet(role, in_dims, widths, out_dim, m.slope, m.dropout, ops=ops, out_from_inputs=out_from_inputs)
+        return Supernet(
+            role,
+            in_dims,
+            supernet_widths(cfg.search, widths),
+            out_dim,
+            m.slope,
+            m.dropout,
+            ops=ops,
+            out_from_inputs=out_from_inputs,
+            genotype_widths=widths,
+        )
     pair = fixed_genotype(m.fix_hidden) if isinstance(arch, SearchSpace) else arch
     net: NetGenotype = pair.generator if role == "generator" else pair.critic
     return DiscreteNet(net, in_dims, out_dim, m.slope, m.dropout)

@@ -17,6 +17,13 @@ def role_space(search: SearchConfig, role: str) -> tuple[tuple[int, ...], tuple[
     return search.d_widths, OP_SETS[search.d_ops], True
 
 
+def supernet_widths(search: SearchConfig, widths: tuple[int, ...]) -> tuple[int, ...]:
+    """The widths the supernet of a side with node ``widths`` computes at: its own, or with
+    ``supernet_widths = "max"`` its widest for every node, so that no edge gains from reading a
+    wider node during the search (the derived genotype keeps ``widths``)."""
+    return (max(widths),) * len(widths) if search.supernet_widths == "max" and widths else widths
+
+
 def random_pair(cfg: Config, draw: int) -> Genotype:
     """Random genotype pair ``draw`` of the configured search space (widths, op sets): the
     random-search baseline's candidates, the same for every seed and framework."""

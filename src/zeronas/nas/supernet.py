@@ -80,6 +80,8 @@ class Supernet(nn.Module):
         ops: the candidate operations; the fused layout computes exactly :data:`OPS`.
         out_from_inputs: whether the output node has in-edges from the input nodes (the
             paper's space); without them it reads intermediate nodes only, like a DARTS cell.
+        genotype_widths: the node widths :meth:`export` writes into the genotype (default:
+            ``widths``), for a supernet computed at other widths than the space's.
     """
 
     def __init__(
@@ -93,6 +95,7 @@ class Supernet(nn.Module):
         arch_init_std: float = 1e-3,
         ops: tuple[str, ...] = OPS,
         out_from_inputs: bool = True,
+        genotype_widths: tuple[int, ...] | None = None,
     ):
         super().__init__()
         unknown = [o for o in ops if o not in OPS]
@@ -103,6 +106,9 @@ class Supernet(nn.Module):
                 f"zeronas.nas.ops); {', '.join(unknown) or 'an empty set'} cannot be searched"
             )
         self.role, self.widths, self.out_dim = role, tuple(widths), out_dim
+        self.genotype_widths = self.widths if genotype_widths is None else tuple(genotype_widths)
+        if len(self.genotype_widths) != len(self.widths):
+            raise ValueError(f"genotype_widths has {len(self.genotype_widths)} nodes, widths {len(self.widths)}")
         self.ops = tuple(o for o in OPS if o in ops)
         # blocks (see BLOCK_OP) whose operation is a candidate; the others are never computed
         self._live_blocks = [b for b in range(N_OPS) if OPS[BLOCK_OP[b]] in self.ops]
@@ -326,7 +332,7 @@ class Supernet(nn.Module):
         edge_w = np.where(self.beta_mask.cpu().numpy(), -1.0, self.edge_weights().detach().cpu().numpy())
         ops = {e: op_w[k] for k, e in enumerate(self.mixed_edges)}
         edges = {j: edge_w[j - N_INPUTS, :j] for j in range(N_INPUTS, self.out_id + 1)}
-        return derive(self.role, self.widths, ops, edges, keep)
+        return derive(self.role, self.genotype_widths, ops, edges, keep)
 
     def arch_state(self) -> dict[str, object]:
         """softmax(alpha) and softmax(beta) as plain lists, for the search history."""
