@@ -230,3 +230,19 @@ def test_profile_quick_smoke():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "aten::addmm" in proc.stdout and "GFLOP/s at the iteration's own shapes" in proc.stdout
+
+
+@pytest.mark.slow  # two torch.compile runs: about 2 minutes on 2 cores
+def test_compile_check_quick_smoke():
+    """``bench/compile_check.py --quick`` times G eager and compiled, and reports whether the
+    critic's gradient penalty runs through a compiled critic."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "compile_check.py"), "--quick", "--iters", "2"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pairs = dict(kv.split("=", 1) for kv in proc.stdout.strip().splitlines()[-1].split())
+    assert float(pairs["g_compile_speedup"]) > 0 and float(pairs["g_compile_s"]) > 0
+    assert pairs["critic_gp_compiles"] in ("0", "1")
