@@ -393,19 +393,28 @@ def chance_recovery(cfg: Config, planted: NetGenotype, n: int = CHANCE_DRAWS) ->
 
 
 def recovery_report(found: NetGenotype, planted: NetGenotype, cfg: Config) -> dict:
-    """:func:`recovery` of ``found``, with the planted genotype and the chance level's mean."""
+    """:func:`recovery` of ``found``, with the planted genotype, the chance level's mean, and
+    the fraction of the random genotypes that recover at least as much (``chance_at_least``:
+    a mean alone hides how often one random genotype does as well)."""
+    own = recovery(found, planted)
     chance = chance_recovery(cfg, planted)
     return {
         "planted": str(planted),
-        **recovery(found, planted),
+        **own,
         "chance": {k: float(v.mean()) for k, v in chance.items()},
+        "chance_at_least": {k: float((v >= own[k] - 1e-9).mean()) for k, v in chance.items()},
         "chance_draws": CHANCE_DRAWS,
     }
 
 
 def recovery_line(report: dict) -> str:
     """One line of a :func:`recovery_report`, for the search's log and the run summary."""
-    found = ", ".join(f"{k} {100 * report[k]:.0f}% (chance {100 * v:.0f}%)" for k, v in report["chance"].items())
+    at_least = report.get("chance_at_least", {})
+    found = ", ".join(
+        f"{k} {100 * report[k]:.0f}% (chance {100 * v:.0f}%"
+        + (f", reached by {100 * at_least[k]:.0f}% of random genotypes)" if k in at_least else ")")
+        for k, v in report["chance"].items()
+    )
     return f"planted generator recovered: {found}"
 
 

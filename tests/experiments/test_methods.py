@@ -17,7 +17,7 @@ from zeronas.cli import cli
 from zeronas.config import load_config
 from zeronas.nas.genotype import Genotype
 from zeronas.nas.space import random_pair
-from zeronas.synthetic import SynthConfig, build_benchmark
+from zeronas.synthetic import SynthConfig, build_benchmark, chance_recovery, planted_genotype
 
 TINY = [
     *("--set", "train.epochs=1"),
@@ -126,7 +126,7 @@ def test_random_draws_are_the_spaces_and_repeatable(planted_grid):
 
 
 def test_recovery_table_of_the_planted_generator(planted_grid):
-    _, out = planted_grid
+    data, out = planted_grid
     text = (out / "recovery.md").read_text()
     assert text.startswith("Planted generator: `")
     per_cell = json.loads((out / "recovery.json").read_text())
@@ -138,6 +138,7 @@ def test_recovery_table_of_the_planted_generator(planted_grid):
             assert 0.0 <= c["ops"] <= c["edges"] <= 1.0 and c["ops"] <= c["activations"] <= c["edges"]
     mean_edges = 100 * np.mean([c["edges"] for c in per_cell["random"]])
     assert re.search(rf"\| random \| 3 \| {mean_edges:.1f} ±", text)
+    chance = chance_recovery(_tiny_config(data), planted_genotype(data))  # the searches' space
     for c in per_cell["nas"] + per_cell["nas_heldout"]:  # each search reports it in genotype.json
         method = "nas" if c in per_cell["nas"] else "nas_heldout"
         search = json.loads((out / f"cells/awa2_planted/clswgan/{method}/{c['cell']}/search/genotype.json").read_text())
@@ -146,6 +147,7 @@ def test_recovery_table_of_the_planted_generator(planted_grid):
             k: c[k] for k in ("edges", "ops", "activations")
         }
         assert reported["planted"] == text.split("`")[1] and set(reported["chance"]) == {"edges", "ops", "activations"}
+        assert reported["chance_at_least"] == {k: float((v >= reported[k] - 1e-9).mean()) for k, v in chance.items()}
 
 
 def test_recovery_reads_only_the_grids_seeds_and_draws(planted_grid, tmp_path):
@@ -166,7 +168,7 @@ def test_recovery_reads_only_the_grids_seeds_and_draws(planted_grid, tmp_path):
 
 
 def test_the_chance_row_scores_the_random_methods_genotypes_untrained(planted_grid):
-    from zeronas.synthetic import CHANCE_DRAWS, chance_recovery, planted_genotype
+    from zeronas.synthetic import CHANCE_DRAWS
 
     data, out = planted_grid
     planted = planted_genotype(data)
@@ -232,4 +234,5 @@ def test_the_run_summary_prints_the_planted_recovery(planted_grid, capsys):
     found = metrics["search"]["recovery"]
     _print_metrics(metrics, cell)
     line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("planted generator recovered"))
-    assert f"edges {100 * found['edges']:.0f}% (chance {100 * found['chance']['edges']:.0f}%)" in line
+    edges = f"edges {100 * found['edges']:.0f}% (chance {100 * found['chance']['edges']:.0f}%"
+    assert f"{edges}, reached by {100 * found['chance_at_least']['edges']:.0f}% of random genotypes)" in line
