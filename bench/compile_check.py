@@ -66,7 +66,7 @@ def main() -> None:
     torch.manual_seed(0)
     device = torch.device(args.device)
     sh = bench.QUICK if args.quick else bench.Shapes()
-    att_dim = 8 if args.quick else 312
+    att_dim = bench.class_vectors(None if args.quick else str(bench.DEFAULT_ATT), args.quick).shape[1]
     g = Supernet("generator", (att_dim, att_dim), sh.g_widths, sh.feature_dim).to(device)
     z = torch.randn(sh.batch, att_dim, device=device)
     c = torch.randn(sh.batch, att_dim, device=device)
