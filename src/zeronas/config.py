@@ -205,6 +205,18 @@ class SearchConfig:
         "side's widest; the genotype keeps the space's widths)",
         key_default=False,
     )
+    weight_init: str = setting(
+        "normal",
+        "initialisation of the supernets' FC layers: normal (N(0, 0.02), f-CLSWGAN's, paper) | kaiming "
+        "(He normal: deeper nodes keep the signal's scale); retraining always uses normal",
+        key_default=False,
+    )
+    edge_gates: str = setting(
+        "softmax",
+        "how beta weighs a node's in-edges: softmax (they compete, Eq. 3, paper) | sigmoid (an independent "
+        "gate per in-edge, FairDARTS)",
+        key_default=False,
+    )
     keep_edges: int = setting(2, "in-edges kept per node when deriving the genotype", min=1)
     mode: str = setting("exact", "'exact': every operation (Eq. 2); 'gdas': one drawn operation per edge")
     precision: str = setting(
@@ -252,6 +264,8 @@ _CHOICES: dict[str, tuple[str, list[str]]] = {
     "search.d_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.g_out": ("output sources", ["any", "hidden"]),
     "search.supernet_widths": ("supernet widths", ["space", "max"]),
+    "search.weight_init": ("initialisation", ["normal", "kaiming"]),
+    "search.edge_gates": ("edge gates", ["softmax", "sigmoid"]),
 }
 
 

@@ -3,12 +3,16 @@ data; the sampled mode's temperature schedule."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from zeronas.config import Config
 from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
+from zeronas.engine.networks import build_networks
 from zeronas.engine.search import gumbel_temperature, set_schedules
+from zeronas.nas.genotype import fixed_genotype
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +200,50 @@ def test_max_supernet_widths_search_every_node_at_the_widest_and_export_the_spac
         for genotype, space in derived:
             assert [n.width for n in genotype.nodes] == [space[n.id - 3] for n in genotype.nodes]
         assert any(n.width < max(space) for genotype, space in derived for n in genotype.nodes)
+
+
+def test_kaiming_weight_init_scales_the_supernets_layers_by_their_fan_in_and_leaves_retraining_alone(
+    synthetic_task,
+):
+    """``search.weight_init = "kaiming"``: the FC layers of both supernets get std
+    sqrt(2 / fan_in) (the default keeps f-CLSWGAN's 0.02); a discrete network built from the same
+    config keeps 0.02."""
+    cfg = Config()
+    cfg.search.g_widths, cfg.search.d_widths = (64, 128), (128, 64)
+    cfg.clswgan.pretrain_cls_epochs = 2
+    for choice in ("normal", "kaiming"):
+        cfg.search.weight_init = choice
+        torch.manual_seed(0)
+        s = searching(cfg, synthetic_task)
+        layers = [m for net in (s.G, s.D) for m in net.modules() if isinstance(m, torch.nn.Linear)]
+        for layer in (m for m in layers if m.weight.numel() >= 256):  # enough draws for a std
+            fan_in = layer.weight.shape[1]
+            want = math.sqrt(2.0 / fan_in) if choice == "kaiming" else 0.02
+            assert layer.weight.std().item() == pytest.approx(want, rel=0.15)
+            assert not layer.bias.any()
+        assert torch.isfinite(search_iteration(s)).all()
+        fixed, _ = build_networks(cfg, s.task, fixed_genotype(cfg.model.fix_hidden), critic=False)
+        weights = [m.weight for m in fixed.modules() if isinstance(m, torch.nn.Linear)]
+        assert all(w.std().item() == pytest.approx(0.02, rel=0.1) for w in weights)
+
+
+def test_sigmoid_edge_gates_reach_both_supernets_and_derive_the_strongest_in_edges(synthetic_task):
+    """``search.edge_gates = "sigmoid"``: both supernets gate each in-edge by sigmoid(beta), one
+    in-edge's gate does not move the others', and each node keeps its two strongest gates."""
+    cfg = Config()
+    cfg.search.g_widths, cfg.search.d_widths = (8, 8), (8, 8)
+    cfg.clswgan.pretrain_cls_epochs = 2
+    cfg.search.edge_gates = "sigmoid"
+    torch.manual_seed(0)
+    s = searching(cfg, synthetic_task)
+    assert torch.isfinite(search_iteration(s)).all()
+    for net in (s.G, s.D):
+        assert net.edge_gates == "sigmoid"
+        before = net.edge_weights().detach().clone()
+        with torch.no_grad():
+            net.beta[-1, 0] += 5.0  # the output node's in-edge from node 0
+            net.beta[-1, 2] += 3.0
+        after = net.edge_weights().detach()
+        moved = (after != before).nonzero().tolist()
+        assert moved == [[net.out_id - 3, 0], [net.out_id - 3, 2]]
+        assert [e.src for e in net.export().output] == [0, 2]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +238,49 @@ def test_the_run_summary_prints_the_planted_recovery(planted_grid, capsys):
     line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("planted generator recovered"))
     edges = f"edges {100 * found['edges']:.0f}% (chance {100 * found['chance']['edges']:.0f}%"
     assert f"{edges}, reached by {100 * found['chance_at_least']['edges']:.0f}% of random genotypes)" in line
+
+
+EDGE_REMOVAL = Path(__file__).resolve().parents[2] / "scripts" / "edge_removal.py"
+
+
+def test_edge_removal_probe_scores_every_in_edge_and_restores_the_supernet(planted_grid, monkeypatch, capsys):
+    """scripts/edge_removal.py on a finished search of the grid: a drop per in-edge of every
+    node, the two derived generators with their recovery, alpha/beta left as trained, and no
+    test sample read."""
+    import torch
+
+    from zeronas.data import ZSLDataset
+
+    data, out = planted_grid
+    run = next((out / "cells/awa2_planted/clswgan/nas").glob("*/search"))
+
+    def no_test(self):
+        raise AssertionError("the probe read the test task")
+
+    monkeypatch.setattr(ZSLDataset, "test_task", no_test)
+    monkeypatch.setattr(sys, "argv", [str(EDGE_REMOVAL), str(run), "--data", str(data), "--per-class", "5"])
+    probe = runpy.run_path(str(EDGE_REMOVAL), run_name="__main__")
+    text = capsys.readouterr().out
+    nodes = re.findall(r"^  node (\d+): (.+)$", text, flags=re.M)
+    assert [int(j) for j, _ in nodes] == list(range(3, 8))
+    for j, cells in nodes:  # G's output reads every earlier node in the paper's space
+        assert [int(i) for i in re.findall(r"(\d+): [+-]\d\.\d{4} \[", cells)] == list(range(int(j)))
+    signal = re.search(r"^  (0: .+)$", text, flags=re.M).group(1)
+    assert [int(j) for j in re.findall(r"(\d+): \d\.\d{4} / \d\.\d{4}", signal)] == list(range(8))
+    found = dict(re.findall(r"^(alpha/beta|removal)\s+G (.+)$", text, flags=re.M))
+    assert set(found) == {"alpha/beta", "removal"} and text.count("planted generator recovered:") == 2
+    assert found["alpha/beta"] == str(Genotype.load(run / "genotype.json").generator)
+
+    # the drops leave the supernet as trained
+    from zeronas.api import load_dataset
+    from zeronas.engine.search import search_session
+    from zeronas.runs import load_checkpoint
+
+    cfg = _tiny_config(data)
+    session = search_session(cfg, load_dataset(data), torch.device("cpu"))
+    session.load_state_dict(load_checkpoint(run / "checkpoint.pt")["state"])
+    before = [p.detach().clone() for p in session.G.arch_parameters()]
+    edges, ops = probe["removal_drops"](session.G, probe["fit_scorer"](session, 5))
+    assert all(torch.equal(a, b) for a, b in zip(before, session.G.arch_parameters(), strict=True))
+    assert all(np.isfinite(d).sum() == j for j, d in edges.items())
+    assert all(np.isfinite(d).sum() == len(session.G.ops) for d in ops.values())

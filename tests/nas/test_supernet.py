@@ -22,9 +22,12 @@ def _hand_op(net: Supernet, i: int, j: int, k: int, f: torch.Tensor) -> torch.Te
     return h  # dropout is the identity in eval mode
 
 
-def test_mixed_edge_and_node_match_equations_2_and_3():
+@pytest.mark.parametrize("gates", ["softmax", "sigmoid"])
+def test_mixed_edge_and_node_match_equations_2_and_3(gates):
+    """Eqs. 2-3, and with ``edge_gates = "sigmoid"`` an independent gate per in-edge (FairDARTS);
+    ``node_values`` returns every node of the same pass."""
     torch.manual_seed(0)
-    net = Supernet("generator", (2, 3), (4,), 3)
+    net = Supernet("generator", (2, 3), (4,), 3, edge_gates=gates)
     with torch.no_grad():
         net.alpha.normal_(0, 1.0)
         net.beta.normal_(0, 1.0)
@@ -38,7 +41,7 @@ def test_mixed_edge_and_node_match_equations_2_and_3():
     nodes = [z, c, torch.cat([z, c], 1)]
     edge_id = {e: n for n, e in enumerate(net.mixed_edges)}
     for j in (3, 4):  # intermediate node, then the output node
-        b = torch.softmax(net.beta[j - 3, :j], 0)
+        b = torch.softmax(net.beta[j - 3, :j], 0) if gates == "softmax" else torch.sigmoid(net.beta[j - 3, :j])
         fj = 0
         for i in range(j):
             a = torch.softmax(net.alpha[edge_id[(i, j)]], 0)
@@ -46,6 +49,8 @@ def test_mixed_edge_and_node_match_equations_2_and_3():
             fj = fj + b[i] * mixed  # Eq. 3
         nodes.append(fj)
     torch.testing.assert_close(net(z, c), nodes[4], rtol=1e-5, atol=1e-6)
+    for got, want in zip(net.node_values(z, c), nodes, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_critic_output_is_linear_in_its_in_edges():

@@ -87,9 +87,17 @@ def make_op(name: str, in_dim: int, out_dim: int, slope: float, dropout: float) 
     return build(in_dim, out_dim, slope, dropout)
 
 
-def init_weights(module: nn.Module) -> None:
-    """f-CLSWGAN initialisation, used by every network so FIX and NAS differ only in shape."""
+#: Initialisations of FC layers: f-CLSWGAN's N(0, 0.02), or He's normal (std sqrt(2 / fan_in)).
+INITS = ("normal", "kaiming")
+
+
+def init_weights(module: nn.Module, how: str = "normal") -> None:
+    """f-CLSWGAN initialisation (``normal``), used by every network so FIX and NAS differ only in
+    shape; ``kaiming`` keeps a signal's scale through ReLU layers whatever their fan-in."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.02)
+            if how == "kaiming":
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            else:
+                nn.init.normal_(m.weight, 0.0, 0.02)
             nn.init.zeros_(m.bias)

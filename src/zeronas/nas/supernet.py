@@ -82,6 +82,10 @@ class Supernet(nn.Module):
             paper's space); without them it reads intermediate nodes only, like a DARTS cell.
         genotype_widths: the node widths :meth:`export` writes into the genotype (default:
             ``widths``), for a supernet computed at other widths than the space's.
+        weight_init: initialisation of the FC layers, one of :data:`~zeronas.nas.ops.INITS`.
+        edge_gates: how beta weighs a node's in-edges: ``softmax`` over them (Eq. 3, the
+            in-edges compete) or an independent ``sigmoid`` gate per in-edge (FairDARTS,
+            Chu et al. 2020: a strong in-edge does not push the others down).
     """
 
     def __init__(
@@ -96,6 +100,8 @@ class Supernet(nn.Module):
         ops: tuple[str, ...] = OPS,
         out_from_inputs: bool = True,
         genotype_widths: tuple[int, ...] | None = None,
+        weight_init: str = "normal",
+        edge_gates: str = "softmax",
     ):
         super().__init__()
         unknown = [o for o in ops if o not in OPS]
@@ -109,6 +115,9 @@ class Supernet(nn.Module):
         self.genotype_widths = self.widths if genotype_widths is None else tuple(genotype_widths)
         if len(self.genotype_widths) != len(self.widths):
             raise ValueError(f"genotype_widths has {len(self.genotype_widths)} nodes, widths {len(self.widths)}")
+        if edge_gates not in ("softmax", "sigmoid"):
+            raise ValueError(f"edge_gates is softmax or sigmoid, not {edge_gates!r}")
+        self.edge_gates = edge_gates
         self.ops = tuple(o for o in OPS if o in ops)
         # blocks (see BLOCK_OP) whose operation is a candidate; the others are never computed
         self._live_blocks = [b for b in range(N_OPS) if OPS[BLOCK_OP[b]] in self.ops]
@@ -176,7 +185,7 @@ class Supernet(nn.Module):
             self.register_buffer(f"bn_mean{i}", torch.zeros(4 * wsum))
             self.register_buffer(f"bn_var{i}", torch.ones(4 * wsum))
             self._plan.append((mixed, wsum, lin, lin_at))
-        init_weights(self)
+        init_weights(self, weight_init)
 
     # ------------------------------------------------------------------ parameters
     def arch_parameters(self) -> list[nn.Parameter]:
@@ -193,11 +202,19 @@ class Supernet(nn.Module):
         return F.softmax(self.alpha.masked_fill(self.op_mask, float("-inf")), dim=-1)
 
     def edge_weights(self) -> torch.Tensor:
-        """softmax(beta) per target node over its in-edges, shape (targets, max in-degree)."""
+        """softmax(beta) per target node over its in-edges, shape (targets, max in-degree); with
+        ``edge_gates = "sigmoid"``, sigmoid(beta) per in-edge (0 where the space has none)."""
+        if self.edge_gates == "sigmoid":
+            return torch.sigmoid(self.beta).masked_fill(self.beta_mask, 0.0)
         return F.softmax(self.beta.masked_fill(self.beta_mask, float("-inf")), dim=-1)
 
     # ------------------------------------------------------------------ forward
     def forward(self, a: torch.Tensor, b: torch.Tensor, feedback: torch.Tensor | None = None) -> torch.Tensor:
+        return self.node_values(a, b, feedback)[-1]
+
+    def node_values(self, a: torch.Tensor, b: torch.Tensor, feedback: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The value of every node in a forward pass: the three inputs, the intermediate nodes
+        (with their feedback added), then the output."""
         edge_w = self.edge_weights()
         out_edges = self._sampled_edges(edge_w) if self.tau is not None else self._mixed_edges(edge_w)
         nodes = [a, b, torch.cat([a, b], dim=1)]
@@ -220,7 +237,7 @@ class Supernet(nn.Module):
                 tail = self.fc[lin_at](x)
                 for j, part in zip(lin, tail.split([self.dims[j] for j in lin], dim=1), strict=True):
                     add(j, edge_w[j - N_INPUTS, i] * part)
-        return acc[self.out_id]
+        return [*nodes, acc[self.out_id]]
 
     def _mixed_edges(self, edge_w: torch.Tensor):
         """Per source, its mixed out-edges' outputs with every operation weighted (Eqs. 2-3)."""
