@@ -247,3 +247,4 @@ def test_sigmoid_edge_gates_reach_both_supernets_and_derive_the_strongest_in_edg
         moved = (after != before).nonzero().tolist()
         assert moved == [[net.out_id - 3, 0], [net.out_id - 3, 2]]
         assert [e.src for e in net.export().output] == [0, 2]
+        assert net.arch_state()["edge_gates"] == "sigmoid"  # the history says what beta's numbers are

@@ -352,10 +352,14 @@ class Supernet(nn.Module):
         return derive(self.role, self.genotype_widths, ops, edges, keep)
 
     def arch_state(self) -> dict[str, object]:
-        """softmax(alpha) and softmax(beta) as plain lists, for the search history."""
+        """softmax(alpha) and the edge weights (softmax(beta), or sigmoid(beta) with ``"edge_gates":
+        "sigmoid"`` beside them) as plain lists, for the search history."""
         op_w = self.op_weights().detach().cpu().numpy()
         edge_w = self.edge_weights().detach().cpu().numpy()
-        return {
+        state: dict[str, object] = {
             "alpha": {f"{i}->{j}": np.round(op_w[k], 8).tolist() for k, (i, j) in enumerate(self.mixed_edges)},
             "beta": {str(j): np.round(edge_w[j - N_INPUTS, :j], 8).tolist() for j in range(N_INPUTS, self.out_id + 1)},
         }
+        if self.edge_gates != "softmax":
+            state["edge_gates"] = self.edge_gates
+        return state

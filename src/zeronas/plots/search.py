@@ -150,13 +150,14 @@ def draw_arch_weights(arch: list[dict], genotype: dict | None, path: Path, title
                     alpha=1.0 if bold or not kept else 0.6,
                     label=_node_name(role, i, out_id) + (" *" if bold else ""),
                 )
-            ax.axhline(1.0 / n_in, color="grey", linestyle=":", linewidth=0.8)
+            gated = last.get("edge_gates") == "sigmoid"  # independent gates: 0.5 at the start
+            ax.axhline(0.5 if gated else 1.0 / n_in, color="grey", linestyle=":", linewidth=0.8)
             ax.set_title(f"{role[0].upper()}: in-edges of {_node_name(role, int(j), out_id)}", fontsize=9)
             ax.tick_params(labelsize=7)
             ax.legend(fontsize=6.5, ncol=2 if n_in > 4 else 1, loc="best", handlelength=1.2)
             ax.grid(alpha=0.3)
             if col == 0:
-                ax.set_ylabel("softmax(β)", fontsize=8)
+                ax.set_ylabel("sigmoid(β)" if gated else "softmax(β)", fontsize=8)
             ax.set_xlabel("search epoch", fontsize=7)
         # ---- alpha
         alpha_keys = sorted(last.get("alpha", {}), key=lambda s: tuple(int(p) for p in s.split("->")))
