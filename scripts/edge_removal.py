@@ -154,7 +154,7 @@ def main() -> None:
     print("  " + "  ".join(f"{j}: {b:.4f} / {w:.4f}" for j, (b, w) in enumerate(signal)))
     edges, ops = removal_drops(net, score)
     beta = net.arch_state()["beta"]
-    print("drop in fit when an in-edge is removed (softmax(beta) in brackets):")
+    print(f"drop in fit when an in-edge is removed ({net.edge_gates}(beta) in brackets):")
     for j, d in edges.items():
         cells = [f"{i}: {d[i]:+.4f} [{beta[str(j)][i]:.3f}]" for i in range(j) if np.isfinite(d[i])]
         print(f"  node {j}: " + "  ".join(cells))
