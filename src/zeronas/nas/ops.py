@@ -87,13 +87,12 @@ def make_op(name: str, in_dim: int, out_dim: int, slope: float, dropout: float) 
     return build(in_dim, out_dim, slope, dropout)
 
 
-#: Initialisations of FC layers: f-CLSWGAN's N(0, 0.02), or He's normal (std sqrt(2 / fan_in)).
-INITS = ("normal", "kaiming")
-
-
 def init_weights(module: nn.Module, how: str = "normal") -> None:
-    """f-CLSWGAN initialisation (``normal``), used by every network so FIX and NAS differ only in
-    shape; ``kaiming`` keeps a signal's scale through ReLU layers whatever their fan-in."""
+    """f-CLSWGAN initialisation (``normal``: N(0, 0.02)), used by every network so FIX and NAS
+    differ only in shape; ``kaiming`` (He normal, std sqrt(2 / fan_in)) keeps a signal's scale
+    through ReLU layers whatever their fan-in."""
+    if how not in ("normal", "kaiming"):
+        raise ValueError(f"initialisation is normal or kaiming, not {how!r}")
     for m in module.modules():
         if isinstance(m, nn.Linear):
             if how == "kaiming":

@@ -82,7 +82,7 @@ class Supernet(nn.Module):
             paper's space); without them it reads intermediate nodes only, like a DARTS cell.
         genotype_widths: the node widths :meth:`export` writes into the genotype (default:
             ``widths``), for a supernet computed at other widths than the space's.
-        weight_init: initialisation of the FC layers, one of :data:`~zeronas.nas.ops.INITS`.
+        weight_init: initialisation of the FC layers (:func:`~zeronas.nas.ops.init_weights`).
         edge_gates: how beta weighs a node's in-edges: ``softmax`` over them (Eq. 3, the
             in-edges compete) or an independent ``sigmoid`` gate per in-edge (FairDARTS,
             Chu et al. 2020: a strong in-edge does not push the others down).
