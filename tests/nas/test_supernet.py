@@ -129,3 +129,16 @@ def test_an_output_node_without_input_edges_reads_hidden_nodes_only():
     assert net.beta.grad is not None and net.beta.grad[-1, :3].abs().sum().item() == 0.0
     with pytest.raises(ValueError, match="needs intermediate nodes"):
         Supernet("generator", (3, 2), (), 5, out_from_inputs=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"genotype_widths": (4,)}, "genotype_widths has 1 nodes, widths 2"),
+        ({"edge_gates": "tanh"}, "edge_gates is softmax or sigmoid"),
+        ({"weight_init": "xavier"}, "initialisation is normal or kaiming"),
+    ],
+)
+def test_a_supernet_refuses_settings_it_cannot_honour(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Supernet("generator", (2, 3), (4, 4), 3, **kwargs)
