@@ -10,9 +10,9 @@ does that, once and without fine-tuning, on the generator supernet of a finished
   means of ``--per-class`` synthetic features per class, drawn once from fixed noise:
   ``-cross_entropy(-d / mean(d))`` with ``d`` the squared Euclidean distances to the means
   (a smooth, deterministic nearest-class-mean score), and ``NCM``, its top-1 (%);
-- **removing an in-edge** of node j: its beta logit set to -inf (the other in-edges
-  renormalise), the drop in fit printed per source; **removing an operation** of an edge:
-  its alpha logit set to -inf, likewise;
+- **removing an in-edge** of node j: its beta logit set to -inf (under softmax the other
+  in-edges renormalise; a sigmoid gate just closes), the drop in fit printed per source;
+  **removing an operation** of an edge: its alpha logit set to -inf, likewise;
 - the genotype derived from these drops (each node keeps the ``keep_edges`` in-edges whose
   removal costs most, each edge the operation whose removal costs most) beside the one
   derived from alpha and beta, and on a planted-architecture benchmark
