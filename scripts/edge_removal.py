@@ -41,26 +41,32 @@ import torch.nn.functional as F
 from zeronas.api import load_dataset
 from zeronas.config import Config
 from zeronas.engine.search import search_session
+from zeronas.evaluation.classifiers import LabelMap
 from zeronas.nas.genotype import N_INPUTS, NetGenotype, derive
 from zeronas.nas.supernet import Supernet
 from zeronas.runs import load_checkpoint, seed_everything
 from zeronas.synthetic import planted_genotype, recovery_line, recovery_report
 
 
-def fit_scorer(session, per_class: int, seed: int = 0):
+def fixed_draw(session, per_class: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` labels per validation class and noise for them, drawn once from ``seed``."""
+    task = session.task
+    y = task.unseen_classes.repeat_interleave(per_class)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    return y, torch.randn(y.numel(), session.fw.noise_dim, generator=gen).to(task.class_vectors.device)
+
+
+def fit_scorer(session, per_class: int):
     """A function returning (fit, NCM %) of the session's generator on the validation classes."""
     task, fw = session.task, session.fw
     classes = task.unseen_classes
-    local = {int(c): k for k, c in enumerate(classes.tolist())}
-    truth = torch.tensor([local[int(c)] for c in task.test_unseen_y.tolist()], device=task.test_unseen_x.device)
-    y = classes.repeat_interleave(per_class)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    z = torch.randn(y.numel(), fw.noise_dim, generator=gen).to(task.test_unseen_x.device)
+    truth = LabelMap(classes).to_local(task.test_unseen_y)
+    y, z = fixed_draw(session, per_class)
+    real = fw.classifier_input(task.test_unseen_x)
 
     def score() -> tuple[float, float]:
         with torch.no_grad(), fw.evaluating():
             x = fw.classifier_input(fw.generate(z, task.class_vectors[y]))
-            real = fw.classifier_input(task.test_unseen_x)
         means = x.view(len(classes), per_class, -1).mean(dim=1)
         d = torch.cdist(real, means).pow(2)
         fit = -F.cross_entropy(-d / d.mean(), truth).item()
@@ -70,20 +76,17 @@ def fit_scorer(session, per_class: int, seed: int = 0):
     return score
 
 
-def class_signal(session, per_class: int, seed: int = 0) -> list[tuple[float, float]]:
+def class_signal(session, per_class: int) -> list[tuple[float, float]]:
     """Per node of the generator supernet (inputs, intermediate nodes, output), in eval mode on
     the validation classes: the between-class std (of the class means, averaged over units)
     and the within-class std."""
-    task, net = session.task, session.G
-    classes = task.unseen_classes
-    y = classes.repeat_interleave(per_class)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    z = torch.randn(y.numel(), session.fw.noise_dim, generator=gen).to(task.class_vectors.device)
+    task = session.task
+    y, z = fixed_draw(session, per_class)
     with torch.no_grad(), session.fw.evaluating():
-        values = net.node_values(z, task.class_vectors[y])
+        values = session.G.node_values(z, task.class_vectors[y])
     out = []
     for v in values:
-        per = v.view(len(classes), per_class, -1)
+        per = v.view(len(task.unseen_classes), per_class, -1)
         out.append((per.mean(dim=1).std(dim=0).mean().item(), per.std(dim=1).mean().item()))
     return out
 

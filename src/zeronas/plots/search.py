@@ -130,6 +130,7 @@ def draw_arch_weights(arch: list[dict], genotype: dict | None, path: Path, title
         beta_keys = sorted(last.get("beta", {}), key=int)
         out_id = max(int(j) for j in beta_keys) if beta_keys else N_INPUTS
         kept = _kept_edges(genotype, role, out_id)
+        gated = last.get("edge_gates") == "sigmoid"  # independent gates: 0.5 at the start
         # ---- beta
         row = outer[2 * k].subgridspec(1, ncols, wspace=0.3)
         for col, j in enumerate(beta_keys):
@@ -150,7 +151,6 @@ def draw_arch_weights(arch: list[dict], genotype: dict | None, path: Path, title
                     alpha=1.0 if bold or not kept else 0.6,
                     label=_node_name(role, i, out_id) + (" *" if bold else ""),
                 )
-            gated = last.get("edge_gates") == "sigmoid"  # independent gates: 0.5 at the start
             ax.axhline(0.5 if gated else 1.0 / n_in, color="grey", linestyle=":", linewidth=0.8)
             ax.set_title(f"{role[0].upper()}: in-edges of {_node_name(role, int(j), out_id)}", fontsize=9)
             ax.tick_params(labelsize=7)
