@@ -130,8 +130,9 @@ def test_random_draws_are_the_spaces_and_repeatable(planted_grid):
 def test_recovery_table_of_the_planted_generator(planted_grid):
     data, out = planted_grid
     text = (out / "recovery.md").read_text()
-    assert text.startswith("Planted generator: `")
-    per_cell = json.loads((out / "recovery.json").read_text())
+    assert text.startswith("Recovery of the planted generator (awa2_planted, clswgan):\n\nPlanted generator: `")
+    assert "Across the planted benchmarks" not in text  # one benchmark: nothing to match against
+    per_cell = json.loads((out / "recovery.json").read_text())["awa2_planted/clswgan"]
     assert set(per_cell) == {"nas", "nas_heldout", "random"} and len(per_cell["random"]) == 3
     heldout = json.loads((out / "cells/awa2_planted/clswgan/nas_heldout/seed0/config.json").read_text())
     assert heldout["config"]["search"]["split"] == "class" and heldout["config"]["search"]["arch_schedule"] == "cosine"
@@ -156,17 +157,17 @@ def test_recovery_reads_only_the_grids_seeds_and_draws(planted_grid, tmp_path):
     import shutil
 
     from zeronas.data import load_dataset
-    from zeronas.experiments.recovery import recovery_table
+    from zeronas.experiments.recovery import planted_cells, recovery_table
 
     data, out = planted_grid
     copy = tmp_path / "grid"
     shutil.copytree(out, copy)
-    cfg = _tiny_config(data)
-    text = recovery_table(copy, load_dataset(data), "clswgan", [0], [0, 1], cfg)
-    assert text is not None and "| random | 2 |" in text
-    per_cell = json.loads((copy / "recovery.json").read_text())
+    ds = load_dataset(data)
+    per_cell = planted_cells(copy, ds, "clswgan", [0], [0, 1])
+    assert "| random | 2 |" in recovery_table(ds, per_cell, _tiny_config(data))
     assert [c["cell"] for c in per_cell["random"]] == ["draw0", "draw1"]
-    assert recovery_table(copy, load_dataset(data), "clswgan", [5], [], cfg) is None  # no such cell
+    assert planted_cells(copy, ds, "clswgan", [5], []) == {}  # no such cell
+    assert planted_cells(copy, load_dataset(None), "clswgan", [0], [0]) == {}  # nothing planted
 
 
 def test_the_chance_row_scores_the_random_methods_genotypes_untrained(planted_grid):
@@ -176,7 +177,7 @@ def test_the_chance_row_scores_the_random_methods_genotypes_untrained(planted_gr
     planted = planted_genotype(data)
     assert planted is not None
     chance = chance_recovery(_tiny_config(data), planted, n=3)
-    cells = json.loads((out / "recovery.json").read_text())["random"]  # draws 0-2, trained
+    cells = json.loads((out / "recovery.json").read_text())["awa2_planted/clswgan"]["random"]  # draws 0-2, trained
     for key in ("edges", "ops", "activations"):
         assert list(chance[key]) == [c[key] for c in cells]
     full = chance_recovery(_tiny_config(data), planted)
@@ -284,3 +285,104 @@ def test_edge_removal_probe_scores_every_in_edge_and_restores_the_supernet(plant
     assert all(torch.equal(a, b) for a, b in zip(before, session.G.arch_parameters(), strict=True))
     assert all(np.isfinite(d).sum() == j for j, d in edges.items())
     assert all(np.isfinite(d).sum() == len(session.G.ops) for d in ops.values())
+
+
+def test_matched_recovery_tells_a_data_driven_search_from_a_constant_one():
+    from zeronas.experiments.recovery import matched_recovery
+    from zeronas.nas.genotype import random_genotype
+
+    rng = np.random.default_rng(0)
+    planted = [random_genotype("generator", (8, 8, 8, 8), rng, ops=("fc_relu", "fc_lrelu")) for _ in range(4)]
+    assert len({str(p) for p in planted}) == 4
+    own = matched_recovery(planted, planted)  # each search finds its own benchmark's generator
+    for r in own.values():
+        assert r["matched"] == 1.0 and r["mismatched"] < 1.0 and np.diag(r["matrix"]).tolist() == [1.0] * 4
+        assert 1 / 24 <= r["p"] < 0.25  # only pairings that also recover everything tie with it
+    same = matched_recovery([planted[0]] * 4, planted)  # one generator whatever the data
+    for r in same.values():
+        assert r["matched"] == pytest.approx(r["mismatched"]) and r["p"] == 1.0
+    shifted = matched_recovery(planted[1:] + planted[:1], planted)  # each finds another's generator
+    assert shifted["edges"]["matched"] < shifted["edges"]["mismatched"] and shifted["edges"]["p"] > 0.5
+    nine = [random_genotype("generator", (8, 8, 8, 8), rng, ops=("fc_relu", "fc_lrelu")) for _ in range(9)]
+    assert matched_recovery(nine, nine)["ops"]["p"] < 1e-3  # sampled pairings beyond eight searches
+    for bad in (([planted[0]], [planted[0]]), (planted, planted[:3])):
+        with pytest.raises(ValueError, match="one planted generator per search"):
+            matched_recovery(*bad)
+
+
+def test_a_grid_on_several_planted_benchmarks_matches_each_search_to_its_own(planted_grid, tmp_path):
+    """``experiment compare`` on two planted benchmarks: a recovery section per benchmark in
+    recovery.md, and each search seed's generators scored against their own benchmark's planted
+    generator and the other's (matched_recovery of the cells' genotypes)."""
+    from zeronas.experiments.recovery import matched_recovery
+
+    data, _ = planted_grid
+    other = tmp_path / "awa2_planted_b"
+    cfg = SynthConfig(base="awa2", variant="genotype", widths=(8, 8, 8, 8), feature_dim=16, seed=1)
+    cfg.trainval_per_class, cfg.test_seen_per_class, cfg.test_unseen_per_class = 6, 2, 4
+    build_benchmark(cfg, other)
+    out = tmp_path / "grid"
+    args = ["experiment", "compare", "--data", str(data), "--data", str(other), "--seeds", "1", "--out", str(out)]
+    res = CliRunner().invoke(cli, [*args, "--methods", "nas", *TINY], catch_exceptions=True)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    text = (out / "recovery.md").read_text()
+    assert "Recovery of the planted generator (awa2_planted, clswgan)" in text
+    assert "Recovery of the planted generator (awa2_planted_b, clswgan)" in text
+    assert set(json.loads((out / "recovery.json").read_text())) == {"awa2_planted/clswgan", "awa2_planted_b/clswgan"}
+    found = [
+        Genotype.load(out / f"cells/{d.name}/clswgan/nas/seed0/search/genotype.json").generator for d in (data, other)
+    ]
+    r = matched_recovery(found, [planted_genotype(data), planted_genotype(other)])
+    row = re.search(r"^\| nas \| seed0 \| 2 \| (.+) \|$", text, flags=re.M)
+    assert row is not None, text
+    expected = [f"{100 * r[k]['matched']:.1f} / {100 * r[k]['mismatched']:.1f} (p {r[k]['p']:.3f})" for k in r]
+    assert row.group(1).split(" | ") == expected
+    assert "Across the planted benchmarks (clswgan)" in res.output
+
+
+PLANTED_MATCHING = Path(__file__).resolve().parents[2] / "scripts" / "planted_matching.py"
+
+
+def test_planted_matching_scores_each_search_against_every_benchmark(planted_grid, tmp_path, monkeypatch, capsys):
+    """scripts/planted_matching.py on two searches, each on its own planted benchmark: the
+    recovery matrix, each search against its own chance level, matched against mismatched;
+    and a clear error for two searches on one benchmark or a benchmark without a planted
+    generator."""
+    import shutil
+
+    data, out = planted_grid
+    search = next((out / "cells/awa2_planted/clswgan/nas").glob("*/search"))
+    other = tmp_path / "awa2_planted_s1"
+    cfg = SynthConfig(base="awa2", variant="genotype", widths=(8, 8, 8, 8), feature_dim=16, seed=1)
+    cfg.trainval_per_class, cfg.test_seen_per_class, cfg.test_unseen_per_class = 6, 2, 4
+    build_benchmark(cfg, other)
+    second = tmp_path / "second"  # the same genotype, recorded as searched on the other benchmark
+    shutil.copytree(search.parent, second)
+    record = json.loads((second / "config.json").read_text())
+    record["data"] = str(other)
+    (second / "config.json").write_text(json.dumps(record))
+
+    def run(*runs: Path) -> str:
+        monkeypatch.setattr(sys, "argv", [str(PLANTED_MATCHING), *map(str, runs)])
+        runpy.run_path(str(PLANTED_MATCHING), run_name="__main__")
+        return capsys.readouterr().out
+
+    text = run(search.parent, second)
+    found = Genotype.load(search / "genotype.json").generator
+    planted = [planted_genotype(data), planted_genotype(other)]
+    from zeronas.synthetic import recovery
+
+    rows = re.findall(r"^  (\d) .{26}((?:\s+\d+)+)$", text, flags=re.M)
+    assert [int(i) for i, _ in rows] == [0, 1]
+    for _, cells in rows:  # one genotype: both rows score it against the two planted generators
+        assert [int(v) for v in cells.split()] == [round(100 * recovery(found, p)["edges"]) for p in planted]
+    own = [recovery(found, p)["edges"] for p in planted]
+    assert f"edges       matched {100 * np.mean(own):5.1f}%  mismatched {100 * np.mean(own):5.1f}%  p 1.000" in text
+    assert text.count("planted generator recovered: ") == 2 and "distinct generators found: 1 of 2" in text
+
+    with pytest.raises(SystemExit, match="same benchmark"):
+        run(search.parent, search.parent)
+    record["data"] = str(Path(__file__).resolve().parents[2] / "src/zeronas/datasets/fmnist")
+    (second / "config.json").write_text(json.dumps(record))
+    with pytest.raises(SystemExit, match="not a planted-architecture benchmark"):
+        run(search.parent, second)

@@ -29,7 +29,7 @@ from zeronas.experiments.grid import (
     paper_arch_for,
     seeds_label,
 )
-from zeronas.experiments.recovery import recovery_table
+from zeronas.experiments.recovery import matching_table, planted_cells, recovery_table, write_recovery
 from zeronas.plots import plot_transfer
 from zeronas.runs import atomic_write_text
 
@@ -219,11 +219,20 @@ def method_table(
             + "."
         )
     text = _write_tables(grid.out / name, table, note, csv_rows)
-    for ds in datasets:
-        for fw in frameworks:
-            planted = recovery_table(grid.out, ds, fw, grid.seeds, grid.random_draws, grid.config(ds, fw))
-            if planted is not None:
-                text += f"\nRecovery of the planted generator ({ds.name}, {fw}; recovery.md):\n\n{planted}"
+    sections, found = [], {}
+    for fw in frameworks:
+        per_ds = {ds.name: planted_cells(grid.out, ds, fw, grid.seeds, grid.random_draws) for ds in datasets}
+        for ds in datasets:
+            if per_ds[ds.name]:
+                found[f"{ds.name}/{fw}"] = per_ds[ds.name]
+                table_md = recovery_table(ds, per_ds[ds.name], grid.config(ds, fw))
+                sections.append(f"Recovery of the planted generator ({ds.name}, {fw}):\n\n{table_md}")
+        matching = matching_table(grid.out, datasets, fw, per_ds)
+        if matching is not None:
+            sections.append(f"Across the planted benchmarks ({fw}):\n\n{matching}")
+    if sections:
+        write_recovery(grid.out, sections, found)
+        text += "\n" + "\n".join(sections)
     return text
 
 
