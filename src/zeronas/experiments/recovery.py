@@ -3,7 +3,10 @@ the planted generator each method's generator recovers, beside how well it score
 
 The table compares the searched generators with random genotypes from the same space (the
 question "does the search find the planted architecture more often than chance?") and
-reads only finished cells of a comparison grid.
+reads only finished cells of a comparison grid. Given several planted benchmarks, the
+matching table asks the question one benchmark cannot: does each search recover its own
+benchmark's generator better than the others' (or derive the same generator whatever the
+data)?
 """
 
 from __future__ import annotations
