@@ -136,7 +136,8 @@ def matching_table(grid_out: Path, datasets: list[ZSLDataset], framework: str, p
     rows = []
     methods = sorted({m for cells in per_cell.values() for m in cells if m != "random"})
     for method in methods:
-        seeds = sorted({c["cell"] for cells in per_cell.values() for c in cells.get(method, [])})
+        names = {c["cell"] for cells in per_cell.values() for c in cells.get(method, [])}
+        seeds = sorted(names, key=lambda name: int(name.removeprefix("seed")))
         for seed in seeds:
             found, planted = [], []
             for ds in datasets:
