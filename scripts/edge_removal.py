@@ -31,7 +31,6 @@ Run, in the directory the search ran from (``config.json`` names the data relati
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +43,7 @@ from zeronas.engine.search import search_session
 from zeronas.evaluation.classifiers import LabelMap
 from zeronas.nas.genotype import N_INPUTS, NetGenotype, derive
 from zeronas.nas.supernet import Supernet
-from zeronas.runs import load_checkpoint, seed_everything
+from zeronas.runs import load_checkpoint, search_record, seed_everything
 from zeronas.synthetic import planted_genotype, recovery_line, recovery_report
 
 
@@ -136,10 +135,7 @@ def main() -> None:
     p.add_argument("--per-class", type=int, default=50, help="synthetic features per validation class")
     args = p.parse_args()
 
-    run = args.run / "search" if (args.run / "search" / "checkpoint.pt").is_file() else args.run
-    # a search writes config.json beside its checkpoint; a run or a grid cell one level up
-    record_dir = run if (run / "config.json").is_file() else run.parent
-    record = json.loads((record_dir / "config.json").read_text())
+    run, record = search_record(args.run)
     cfg = Config.from_dict(record["config"])
     dataset = load_dataset(args.data or record["data"], split_seed=record.get("split_seed", 0))
     seed_everything(record["seed"])

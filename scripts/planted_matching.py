@@ -19,7 +19,6 @@ Run in the directory the searches ran from (``config.json`` names the data relat
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -27,19 +26,18 @@ import numpy as np
 from zeronas.config import Config
 from zeronas.errors import ZeroNASError
 from zeronas.experiments.recovery import matched_recovery
-from zeronas.nas.genotype import Genotype
+from zeronas.nas.genotype import Genotype, NetGenotype
+from zeronas.runs import search_record
 from zeronas.synthetic import planted_genotype, recovery_line, recovery_report
 
 
-def load_search(run: Path, root: Path) -> tuple[str, Config, Genotype, object]:
+def load_search(run: Path, root: Path) -> tuple[str, Config, Genotype, NetGenotype]:
     """(data path, config, found pair, planted generator) of a search directory, or of a run
     or grid cell holding one in ``search/``."""
-    search = run / "search" if (run / "search" / "genotype.json").is_file() else run
-    record_dir = search if (search / "config.json").is_file() else search.parent
+    search, record = search_record(run)
     try:
-        record = json.loads((record_dir / "config.json").read_text())
         found = Genotype.load(search / "genotype.json")
-    except (OSError, json.JSONDecodeError) as exc:
+    except OSError as exc:
         raise ZeroNASError(f"{run}: not a finished search ({exc})") from None
     planted = planted_genotype(root / record["data"])
     if planted is None:

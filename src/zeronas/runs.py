@@ -308,6 +308,18 @@ def write_record(run_dir: Path, command: str, **fields: object) -> None:
     write_json(run_dir / "config.json", {"command": command, **fields, "versions": versions(), "argv": sys.argv})
 
 
+def search_record(run: Path) -> tuple[Path, dict]:
+    """The directory of a finished search (``zeronas search --out RUN``, or a run or grid cell
+    holding one in ``search/``) and the run record of the command that made it: a search
+    writes ``config.json`` beside its checkpoint, a run or a grid cell one level up."""
+    search = run / "search" if (run / "search" / CHECKPOINT).is_file() else run
+    record_dir = search if (search / "config.json").is_file() else search.parent
+    try:
+        return search, json.loads((record_dir / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ZeroNASError(f"{run}: not a finished search ({exc})") from None
+
+
 #: The forms ``--device`` takes.
 DEVICE_FORMS = "auto, cpu, cuda, cuda:N, mps"
 

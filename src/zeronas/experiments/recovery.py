@@ -134,16 +134,15 @@ def matching_table(grid_out: Path, datasets: list[ZSLDataset], framework: str, p
     generators it found against the benchmarks' planted ones. None when no search ran on two
     planted benchmarks."""
     rows = []
-    methods = sorted({m for cells in per_cell.values() for m in cells if m != "random"})
+    plants = {ds.name: planted_genotype(ds.source) for ds in datasets if per_cell.get(ds.name)}
+    methods = sorted({m for name in plants for m in per_cell[name] if m != "random"})
     for method in methods:
-        names = {c["cell"] for cells in per_cell.values() for c in cells.get(method, [])}
-        seeds = sorted(names, key=lambda name: int(name.removeprefix("seed")))
-        for seed in seeds:
+        names = {c["cell"] for name in plants for c in per_cell[name].get(method, [])}
+        for seed in sorted(names, key=lambda name: int(name.removeprefix("seed"))):
             found, planted = [], []
-            for ds in datasets:
-                plant = planted_genotype(ds.source)
-                if plant is not None and any(c["cell"] == seed for c in per_cell.get(ds.name, {}).get(method, [])):
-                    cell = grid_out / "cells" / ds.name / framework / method / seed
+            for name, plant in plants.items():
+                if plant is not None and any(c["cell"] == seed for c in per_cell[name].get(method, [])):
+                    cell = grid_out / "cells" / name / framework / method / seed
                     found.append(Genotype.load(cell / GENOTYPE_FILES[method]).generator)
                     planted.append(plant)
             if len(found) < 2:
