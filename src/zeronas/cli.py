@@ -615,7 +615,8 @@ frameworks_option = click.option(
     "--methods",
     default="eszsl,linear,fix,nas",
     show_default=True,
-    help="Comma-separated, among: oracle (semi-synthetic data only), eszsl, linear, fix, paper, random, nas, "
+    help="Comma-separated, among: oracle (semi-synthetic data only), eszsl, linear, fix, paper, planted (the "
+    "planted generator's architecture retrained with FIX's critic; planted-architecture data only), random, nas, "
     "nas_g_only, nas_d_only, nas_class_split (search.split=class), nas_heldout (the same and "
     "search.arch_schedule=cosine).",
 )

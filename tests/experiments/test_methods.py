@@ -1,6 +1,6 @@
 """The comparison's floors, ceiling and baselines on a tiny planted-architecture benchmark:
-oracle, ESZSL, linear generator, FIX, the paper's genotype, random search and NAS, with the
-recovery table of the planted generator."""
+oracle, ESZSL, linear generator, FIX, the paper's genotype, the planted architecture retrained,
+random search and NAS, with the recovery table of the planted generator."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ TINY = [
     *("--set", "search.g_widths=8,8,8,8"),
     *("--set", "search.d_widths=8,8,8,8"),
 ]
-METHODS = "oracle,eszsl,linear,fix,paper,random,nas,nas_heldout"
+METHODS = "oracle,eszsl,linear,fix,paper,planted,random,nas,nas_heldout"
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,7 @@ def test_every_method_has_its_row_and_cells(planted_grid):
         "Linear generator",
         "f-CLSWGAN FIX",
         "the paper's AWA genotype",  # the name awa2_planted starts with the paper's "awa"
+        "f-CLSWGAN + the planted generator's architecture (retrained), FIX's critic",
         "random genotypes, median of 3",
         "best of 3 on validation (random search)",
         "f-CLSWGAN + ZeroNAS",
@@ -71,6 +72,7 @@ def test_every_method_has_its_row_and_cells(planted_grid):
         "linear/seed0",
         "clswgan/fix/seed0",
         "clswgan/paper/seed0",
+        "clswgan/planted/seed0",
         "clswgan/random/draw2",
         "clswgan/nas/seed0",
         "clswgan/nas_heldout/seed0",
@@ -133,7 +135,12 @@ def test_recovery_table_of_the_planted_generator(planted_grid):
     assert text.startswith("Recovery of the planted generator (awa2_planted, clswgan):\n\nPlanted generator: `")
     assert "Across the planted benchmarks" not in text  # one benchmark: nothing to match against
     per_cell = json.loads((out / "recovery.json").read_text())["awa2_planted/clswgan"]
-    assert set(per_cell) == {"nas", "nas_heldout", "random"} and len(per_cell["random"]) == 3
+    assert set(per_cell) == {"planted", "nas", "nas_heldout", "random"} and len(per_cell["random"]) == 3
+    planted = per_cell["planted"][0]  # the planted architecture recovers itself; its fit is the one to match
+    assert (planted["edges"], planted["ops"], planted["activations"]) == (1.0, 1.0, 1.0)
+    metrics = json.loads((out / "cells/awa2_planted/clswgan/planted/seed0/metrics.json").read_text())
+    val, zsl = 100 * metrics["validation"]["zsl"]["val_zsl_top1"], 100 * metrics["zsl_top1"]
+    assert f"| planted | 1 | 100.0 ± 0.0 | 100.0 ± 0.0 | 100.0 ± 0.0 | {val:.1f} ± 0.0 | {zsl:.1f} ± 0.0 |" in text
     heldout = json.loads((out / "cells/awa2_planted/clswgan/nas_heldout/seed0/config.json").read_text())
     assert heldout["config"]["search"]["split"] == "class" and heldout["config"]["search"]["arch_schedule"] == "cosine"
     for cells in per_cell.values():
@@ -183,6 +190,28 @@ def test_the_chance_row_scores_the_random_methods_genotypes_untrained(planted_gr
     full = chance_recovery(_tiny_config(data), planted)
     row = f"| chance: random genotypes of the space, untrained | {CHANCE_DRAWS} | {100 * full['edges'].mean():.1f} ±"
     assert row in (out / "recovery.md").read_text()
+
+
+def test_planted_trains_the_planted_generator_with_fixs_critic(planted_grid):
+    from zeronas.nas.genotype import fixed_genotype
+
+    data, out = planted_grid
+    cell = out / "cells/awa2_planted/clswgan/planted/seed0"
+    pair = Genotype.load(cell / "genotype.json")
+    assert pair.generator == planted_genotype(data)
+    assert pair.critic == fixed_genotype(16).critic  # TINY's model.fix_hidden
+    metrics = json.loads((cell / "metrics.json").read_text())
+    row = next(line for line in (out / "compare.md").read_text().splitlines() if "planted generator's arch" in line)
+    assert row.split(" | ")[2] == f"{100 * metrics['zsl_top1']:.1f}"
+
+
+def test_planted_needs_a_planted_architecture(tmp_path):
+    from zeronas.data import load_dataset
+    from zeronas.errors import ZeroNASError
+    from zeronas.experiments.grid import planted_pair
+
+    with pytest.raises(ZeroNASError, match="not a planted-architecture benchmark"):
+        planted_pair(load_dataset(None), load_config(None, "fmnist")[0])
 
 
 def test_oracle_needs_a_planted_benchmark(tmp_path):

@@ -43,11 +43,12 @@ from zeronas.nas.genotype import Genotype, GenotypeError, fixed_genotype
 from zeronas.nas.space import random_pair
 from zeronas.pipeline import run_fix, run_nas, run_search, train_genotype
 from zeronas.runs import Log, write_json, write_record
+from zeronas.synthetic import planted_genotype
 
 #: Version of the key's recipe: a new recipe makes every cell stale (moved aside, not lost).
 KEY_VERSION = 1
 #: Methods that train a given genotype (their key holds it) and those that search.
-TRAINS = ("fix", "paper", "random", "transfer")
+TRAINS = ("fix", "paper", "planted", "random", "transfer")
 #: The searches that depart from the paper's (``nas``): the settings each one changes.
 SEARCH_SETTINGS: dict[str, dict[str, object]] = {
     "nas_g_only": {"search.fixed_d": True},
@@ -63,6 +64,7 @@ METHODS = {
     "linear": "Linear generator (ridge to class means + seen residuals)",
     "fix": "{title} FIX",
     "paper": "{title} + the paper's {paper} genotype",
+    "planted": "{title} + the planted generator's architecture (retrained), FIX's critic",
     "random": "{title} + random genotypes",
     "nas_g_only": "{title} + ZeroNAS, searched G only (fixed D)",
     "nas_d_only": "{title} + ZeroNAS, searched D only (fixed G)",
@@ -374,6 +376,15 @@ class Grid:
         return metrics
 
 
+def planted_pair(ds: ZSLDataset, cfg: Config) -> Genotype:
+    """The planted generator's architecture of the planted-architecture benchmark ``ds``, with
+    FIX's critic: retrained like every pair, it is the fit a search's generator is held to."""
+    generator = planted_genotype(ds.source)
+    if generator is None:
+        raise ZeroNASError(f"{ds.source}: not a planted-architecture benchmark (zeronas data synth --variant genotype)")
+    return Genotype(generator, fixed_genotype(cfg.model.fix_hidden).critic)
+
+
 def method_spec(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: int) -> CellSpec:
     """The cell of ``method`` on ``ds`` with ``framework`` and ``seed``:
     ``cells/<dataset>/<framework>/<method>/seed<N>``; the methods without a generator
@@ -389,6 +400,8 @@ def method_spec(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
         genotype = fixed_genotype(cfg.model.fix_hidden)
     elif method == "paper":
         genotype = paper_genotype(paper_arch_for(ds))
+    elif method == "planted":
+        genotype = planted_pair(ds, cfg)
     elif method == "random":
         genotype = random_pair(cfg, seed)
     if method in NO_FRAMEWORK:
@@ -416,7 +429,7 @@ def _compute(grid: Grid, spec: CellSpec) -> Callable[[Path], dict]:
             return oracle_evaluate(ds, cfg, seed)
         if method == "fix":
             return run_fix(ds, cfg, seed, d, grid.device, True, grid.log)
-        if method in TRAINS:  # paper, random (its genotype.json is in the cell), transfer
+        if method in TRAINS:  # paper, planted, random (its genotype.json is in the cell), transfer
             assert spec.genotype is not None
             return train_genotype(ds, spec.genotype, cfg, seed, d, grid.device, True, grid.log)
         return run_nas(ds, cfg, seed, d, grid.device, True, grid.log)

@@ -32,6 +32,7 @@ from zeronas.experiments.grid import (
 from zeronas.experiments.recovery import matching_table, planted_cells, recovery_table, write_recovery
 from zeronas.plots import plot_transfer
 from zeronas.runs import atomic_write_text
+from zeronas.synthetic import planted_genotype
 
 COLUMNS = (
     ("val_zsl", "val ZSL"),
@@ -143,9 +144,10 @@ def method_table(
     """Run every (dataset, framework, method, seed) cell; write ``name``.md/.csv; return the Markdown.
 
     Methods without a generator architecture (oracle, ESZSL, linear generator) are one row
-    whatever the frameworks; the oracle exists on semi-synthetic benchmarks only (elsewhere
-    "–"). ``random`` gives two rows: the median of the random genotypes ``grid.random_draws``
-    (with quartiles) and random search, the draw best on the validation figure of each column.
+    whatever the frameworks; the oracle exists on semi-synthetic benchmarks only, ``planted``
+    (the planted architecture retrained) on planted-architecture ones (elsewhere "–").
+    ``random`` gives two rows: the median of the random genotypes ``grid.random_draws`` (with
+    quartiles) and random search, the draw best on the validation figure of each column.
     The unfinished cells are computed first, on ``executor`` (default: one after the other here).
     """
     from zeronas.frameworks import framework_class
@@ -157,6 +159,8 @@ def method_table(
     for ds in datasets:
         for fw, method in rows:
             if method == "oracle" and not _has_oracle(ds):
+                continue
+            if method == "planted" and planted_genotype(ds.source) is None:
                 continue
             seeds = list(grid.random_draws) if method == "random" else grid.seeds
             if method == "eszsl":  # deterministic: one run
