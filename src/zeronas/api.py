@@ -192,7 +192,8 @@ def train(
         dataset: a :class:`ZSLDataset`, a path, or None (the bundled dataset).
         arch: a :class:`Genotype` (e.g. ``SearchResult.genotype``), or what ``--arch``
             takes: ``"fixed"`` (the hand-crafted f-CLSWGAN pair), ``"paper:cub"``
-            (``flo``, ``awa``, ``sun``), a ``genotype.json`` or a search/run directory.
+            (``flo``, ``awa``, ``sun``), a pair's one-line text (:meth:`Genotype.parse`), a
+            ``genotype.json`` or a search/run directory.
         config, seed, run_dir, device, log: as for :func:`search`.
     """
     ds = _dataset(dataset)

@@ -355,7 +355,8 @@ def _remove_if_empty() -> None:
     show_default=True,
     help="'fixed' (hand-crafted f-CLSWGAN), 'paper:"
     + "|".join(PAPER_ARCHS)
-    + "' (the paper's found pair, Fig. 3), a genotype.json, or a search/run directory.",
+    + "' (the paper's found pair, Fig. 3), a pair as text ('G 3:64<fc_relu~2> out<fc_relu~3> | D "
+    "3:64<fc_lrelu~2> out<linear~3>', as the search's log prints it), a genotype.json, or a search/run directory.",
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="New run directory.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
@@ -463,11 +464,12 @@ def run(data, seed, config, framework, sets, device, tensorboard, out, resume, s
 @click.argument("genotype")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="PNG or SVG (default: beside it).")
 def draw(genotype: str, output: Path | None) -> None:
-    """Draw a genotype.json (or the one in a run directory, or paper:cub|flo|awa|sun)."""
+    """Draw a genotype.json (or the one in a run directory, paper:cub|flo|awa|sun, or a pair as text)."""
     from zeronas.plots import draw_genotype
 
     geno, src = load_arch(genotype, Config().model.fix_hidden)
-    out = output or Path(src.replace(":", "_")).with_suffix(".png")  # paper:cub -> paper_cub.png
+    default = "genotype.png" if src == "text" else Path(src.replace(":", "_")).with_suffix(".png")  # paper_cub.png
+    out = output or Path(default)
     click.echo(f"wrote {draw_genotype(geno, out)}")
 
 

@@ -329,3 +329,72 @@ def test_random_genotypes_without_output_input_edges_share_the_hidden_draws():
         assert [n for n in g.nodes if n.id in shared] == [n for n in h.nodes if n.id in shared]
         if all(e.src >= 3 for e in g.output):
             assert g == h
+
+
+# --------------------------------------------------------------------------- the one-line text
+
+
+def test_the_one_line_text_round_trips():
+    """``str()`` of a network or a pair reads back to the same genotype (random draws of every
+    role and keep, the paper's four pairs, FIX), and a pair's text is what the search log shows."""
+    from zeronas.nas.paper import PAPER_ARCHS, paper_genotype
+
+    pairs = [fixed_genotype(64), *(paper_genotype(name) for name in PAPER_ARCHS)]
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        pairs.append(
+            Genotype(random_genotype("generator", (8, 16, 32, 64), rng), random_genotype("critic", (8, 8), rng))
+        )
+    for pair in pairs:
+        assert Genotype.parse(str(pair)) == pair
+        assert NetGenotype.parse("generator", str(pair.generator)) == pair.generator
+        assert str(pair) == f"G {pair.generator} | D {pair.critic}"
+    assert Genotype.parse("  G 3:4<fc_relu~0>  out<fc_relu~3>   |   D out<linear~2> ") == Genotype(
+        NetGenotype("generator", (Node(3, 4, (Edge(0, "fc_relu"),)),), (Edge(3, "fc_relu"),)),
+        NetGenotype("critic", (), (Edge(2, "linear"),)),
+    )
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("3:4<fc_relu~0> out<fc_relu~3>", "'3:4<fc_relu~0> out<fc_relu~3>': expected 'G <generator> | D <critic>'"),
+        (
+            "G 3:4<fc_relu~0> | D out<linear~2>",
+            "generator '3:4<fc_relu~0>': no out<...> (expected ID:WIDTH<op~src|...> ... out<op~src|...>)",
+        ),
+        (
+            "G 3:4<fc_relu-0> out<fc_relu~3> | D out<linear~2>",
+            "generator '3:4<fc_relu-0> out<fc_relu~3>': cannot read '3:4<fc_relu-0>' "
+            "(expected ID:WIDTH<op~src|...> ... out<op~src|...>)",
+        ),
+        (
+            "G out<fc_relu~0> out<fc_relu~1> | D out<linear~2>",
+            "generator 'out<fc_relu~0> out<fc_relu~1>': nothing may follow out<...> "
+            "(expected ID:WIDTH<op~src|...> ... out<op~src|...>)",
+        ),
+        (
+            "G out<fc_relu~4> | D out<linear~2>",
+            "generator 'out<fc_relu~4>': generator.output: edge from node 4, which is not an input or an earlier node",
+        ),
+        ("G out<fc_relu~0> | D out<fc_relu~2>", "critic 'out<fc_relu~2>': critic.output: operation 'fc_relu' is not"),
+    ],
+)
+def test_bad_genotype_text_gets_one_line_naming_it(text, message):
+    with pytest.raises(GenotypeError, match="^" + re.escape(message)):
+        Genotype.parse(text)
+
+
+def test_arch_takes_a_pair_as_text(tmp_path, monkeypatch, capsys):
+    """``--arch``/``zeronas draw`` take the text the search log prints; bad text is one line, exit 2."""
+    from tests.cli import run_main
+    from zeronas.nas.arch import load_arch
+    from zeronas.nas.paper import paper_genotype
+
+    text = str(paper_genotype("cub"))
+    assert load_arch(text, 16) == (paper_genotype("cub"), "text")
+    out = tmp_path / "cub.png"
+    code, _, err = run_main(monkeypatch, capsys, "draw", text, "-o", str(out))
+    assert code == 0 and out.stat().st_size > 0, err
+    code, _, err = run_main(monkeypatch, capsys, "draw", "G out<fc_relu~4> | D out<linear~2>")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "edge from node 4" in err, err

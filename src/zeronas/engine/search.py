@@ -210,7 +210,7 @@ class SearchStage(Stage):
     def describe(self, row: dict) -> str:
         assert self.genotype is not None
         losses = " ".join(f"{k}={v:.4f}" for k, v in self.losses.items())
-        return f"search epoch {row['epoch']}: {losses} | G {self.genotype.generator} | D {self.genotype.critic}"
+        return f"search epoch {row['epoch']}: {losses} | {self.genotype}"
 
     def end_epoch(self, epoch: int, row: dict) -> None:
         write_json(self.run_dir / "arch_history.json", self.arch_history)

@@ -134,7 +134,7 @@ def recovery_table(ds: ZSLDataset, per_cell: dict, cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def matching_table(grid_out: Path, datasets: list[ZSLDataset], framework: str, per_cell: dict[str, dict]) -> str | None:
+def matching_table(datasets: list[ZSLDataset], per_cell: dict[str, dict]) -> str | None:
     """Across planted benchmarks (``per_cell[ds.name]`` from :func:`planted_cells`): for each
     search method and seed run on at least two of them, :func:`matched_recovery` of the
     generators it found against the benchmarks' planted ones. None when no search ran on two
@@ -147,9 +147,9 @@ def matching_table(grid_out: Path, datasets: list[ZSLDataset], framework: str, p
         for seed in sorted(names, key=lambda name: int(name.removeprefix("seed"))):
             found, planted = [], []
             for name, plant in plants.items():
-                if plant is not None and any(c["cell"] == seed for c in per_cell[name].get(method, [])):
-                    cell = grid_out / "cells" / name / framework / method / seed
-                    found.append(Genotype.load(cell / GENOTYPE_FILES[method]).generator)
+                cell = next((c for c in per_cell[name].get(method, []) if c["cell"] == seed), None)
+                if plant is not None and cell is not None:
+                    found.append(NetGenotype.parse("generator", cell["genotype"]))
                     planted.append(plant)
             if len(found) < 2:
                 continue

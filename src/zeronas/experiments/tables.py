@@ -231,7 +231,7 @@ def method_table(
                 found[f"{ds.name}/{fw}"] = per_ds[ds.name]
                 table_md = recovery_table(ds, per_ds[ds.name], grid.config(ds, fw))
                 sections.append(f"Recovery of the planted generator ({ds.name}, {fw}):\n\n{table_md}")
-        matching = matching_table(grid.out, datasets, fw, per_ds)
+        matching = matching_table(datasets, per_ds)
         if matching is not None:
             sections.append(f"Across the planted benchmarks ({fw}):\n\n{matching}")
     if sections:

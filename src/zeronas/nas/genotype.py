@@ -10,6 +10,7 @@ datasets.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,11 @@ N_INPUTS = 3
 
 
 class GenotypeError(ZeroNASError):
-    """A genotype file or dict is malformed."""
+    """A genotype file, dict or text is malformed."""
+
+
+#: One node of a network's one-line form: ``3:128<fc_relu~1|fc_lrelu~2>`` or ``out<linear~3>``.
+_TOKEN = re.compile(r"(?:(?P<id>\d+):(?P<width>\d+)|(?P<out>out))<(?P<edges>\w+~\d+(?:\|\w+~\d+)*)>")
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,28 @@ class NetGenotype:
             "nodes": [{"id": n.id, "width": n.width, "in": edges(n.inputs)} for n in self.nodes],
             "output": {"in": edges(self.output)},
         }
+
+    @classmethod
+    def parse(cls, role: str, text: str) -> NetGenotype:
+        """The network whose one-line form (``str()``) is ``text``, e.g.
+        ``3:128<fc_relu~1|fc_lrelu~2> out<fc_relu~3>``; checked like a file."""
+        nodes, output = [], None
+        for token in text.split():
+            m = _TOKEN.fullmatch(token)
+            if m is None or output is not None:
+                why = "nothing may follow out<...>" if m is not None else f"cannot read {token!r}"
+                raise GenotypeError(f"{role} {text!r}: {why} (expected ID:WIDTH<op~src|...> ... out<op~src|...>)")
+            edges = [{"from": int(src), "op": op} for op, src in (e.rsplit("~", 1) for e in m["edges"].split("|"))]
+            if m["out"]:
+                output = {"in": edges}
+            else:
+                nodes.append({"id": int(m["id"]), "width": int(m["width"]), "in": edges})
+        if output is None:
+            raise GenotypeError(f"{role} {text!r}: no out<...> (expected ID:WIDTH<op~src|...> ... out<op~src|...>)")
+        try:
+            return cls.from_dict(role, {"nodes": nodes, "output": output})
+        except GenotypeError as exc:
+            raise GenotypeError(f"{role} {text!r}: {exc}") from None
 
     @classmethod
     def from_dict(cls, role: str, d: object) -> NetGenotype:
@@ -116,6 +143,18 @@ class Genotype:
 
     generator: NetGenotype
     critic: NetGenotype
+
+    def __str__(self) -> str:
+        return f"G {self.generator} | D {self.critic}"
+
+    @classmethod
+    def parse(cls, text: str) -> Genotype:
+        """The pair whose one-line form (``str()``, as the search's log prints it) is ``text``:
+        ``G <generator> | D <critic>``, each as :meth:`NetGenotype.parse` reads it."""
+        m = re.fullmatch(r"\s*G\s+(?P<g>.+?)\s+\|\s+D\s+(?P<d>.+?)\s*", text)
+        if m is None:
+            raise GenotypeError(f"{text!r}: expected 'G <generator> | D <critic>'")
+        return cls(NetGenotype.parse("generator", m["g"]), NetGenotype.parse("critic", m["d"]))
 
     def to_dict(self) -> dict:
         return {
