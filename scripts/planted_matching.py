@@ -26,7 +26,7 @@ import numpy as np
 from zeronas.config import Config
 from zeronas.errors import ZeroNASError
 from zeronas.experiments.recovery import matched_recovery
-from zeronas.nas.genotype import Genotype, NetGenotype
+from zeronas.nas.genotype import Genotype, GenotypeError, NetGenotype
 from zeronas.runs import search_record
 from zeronas.synthetic import planted_genotype, recovery_line, recovery_report
 
@@ -37,7 +37,7 @@ def load_search(run: Path, root: Path) -> tuple[str, Config, Genotype, NetGenoty
     search, record = search_record(run)
     try:
         found = Genotype.load(search / "genotype.json")
-    except OSError as exc:
+    except GenotypeError as exc:  # a search stopped before it derived its pair
         raise ZeroNASError(f"{run}: not a finished search ({exc})") from None
     planted = planted_genotype(root / record["data"])
     if planted is None:

@@ -415,3 +415,8 @@ def test_planted_matching_scores_each_search_against_every_benchmark(planted_gri
     (second / "config.json").write_text(json.dumps(record))
     with pytest.raises(SystemExit, match="not a planted-architecture benchmark"):
         run(search.parent, second)
+    (second / "config.json").write_text(json.dumps({**record, "data": str(other)}))
+    (second / "search" / "genotype.json").unlink()  # a search stopped before it derived its pair
+    unfinished = rf"^error: {re.escape(str(second))}: not a finished search \(.*file not found\)$"
+    with pytest.raises(SystemExit, match=unfinished):
+        run(search.parent, second)
