@@ -166,6 +166,12 @@ class EvalConfig:
     final_cls_lr_gzsl: float = setting(1e-3, "learning rate of the final GZSL softmax classifier", gt=0)
     final_cls_epochs: int = setting(25, "epochs of the final softmax classifiers", min=1)
     final_cls_batch: int = setting(300, "batch size of the final softmax classifiers", min=1)
+    final_cls_schedule: str = setting(
+        "constant",
+        "learning rate of the final softmax classifiers over their steps: constant (SPEC §7) | cosine "
+        "(annealed to 0, so that the classifier scored is a converged one, not the last noisy iterate)",
+        key_default=False,
+    )
     gzsl_balanced: bool = setting(False, "class-balanced loss for the GZSL classifier (real seen + synthetic unseen)")
     calibration_points: int = setting(
         101, "quantiles of the validation margins that place the stacking constants", min=2
@@ -260,6 +266,7 @@ _CHOICES: dict[str, tuple[str, list[str]]] = {
     "search.precision": ("precision", list(PRECISIONS)),
     "train.precision": ("precision", list(PRECISIONS)),
     "train.fold_epoch": ("fold epoch", ["own", "final"]),
+    "eval.final_cls_schedule": ("classifier schedule", ["constant", "cosine"]),
     "search.g_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.d_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.g_out": ("output sources", ["any", "hidden"]),

@@ -121,13 +121,13 @@ def test_scoring_synthesises_the_unseen_classes_from_the_tasks_class_vectors():
 @pytest.mark.parametrize("balanced", [False, True])
 def test_the_gzsl_classifier_is_class_balanced_as_configured(monkeypatch, balanced):
     trained: list[dict] = []
-    real = zsl_module.train_softmax
+    real = zsl_module.train_final_softmax
 
     def spy(*args, **kwargs):
         trained.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(zsl_module, "train_softmax", spy)
+    monkeypatch.setattr(zsl_module, "train_final_softmax", spy)
     torch.manual_seed(0)
     gzsl_scores(Prototypes(), make_task(), replace(CFG, gzsl_balanced=balanced))
     assert [k.get("balanced") for k in trained] == [balanced]

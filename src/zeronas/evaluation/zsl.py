@@ -14,7 +14,7 @@ import torch
 from zeronas.config import EvalConfig
 from zeronas.data import ZSLTask
 from zeronas.evaluation.calibration import Stack, StackedTask, apply_constant, choose_constant
-from zeronas.evaluation.classifiers import LabelMap, train_softmax
+from zeronas.evaluation.classifiers import LabelMap, train_final_softmax
 from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
 
 
@@ -71,13 +71,8 @@ def zsl_accuracy(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> float:
     """Per-class top-1 on unseen test images, predicting among unseen classes only."""
     labels = LabelMap(task.unseen_classes)
     x, y = fw.synthesize(task.class_vectors, task.unseen_classes, cfg.syn_num_zsl)
-    clf = train_softmax(
-        fw.classifier_input(x),
-        labels.to_local(y),
-        len(task.unseen_classes),
-        cfg.final_cls_lr_zsl,
-        cfg.final_cls_epochs,
-        cfg.final_cls_batch,
+    clf = train_final_softmax(
+        fw.classifier_input(x), labels.to_local(y), len(task.unseen_classes), cfg, cfg.final_cls_lr_zsl
     )
     with torch.no_grad():
         pred = labels.to_global(clf(fw.classifier_input(task.test_unseen_x)).argmax(dim=1))
@@ -91,14 +86,8 @@ def gzsl_scores(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> GZSLSco
     xs, ys = fw.synthesize(task.class_vectors, task.unseen_classes, cfg.syn_num_gzsl)
     x = fw.classifier_input(torch.cat([task.train_x, xs]))
     y = torch.cat([task.train_y, ys])
-    clf = train_softmax(
-        x,
-        labels.to_local(y),
-        len(classes),
-        cfg.final_cls_lr_gzsl,
-        cfg.final_cls_epochs,
-        cfg.final_cls_batch,
-        balanced=cfg.gzsl_balanced,
+    clf = train_final_softmax(
+        x, labels.to_local(y), len(classes), cfg, cfg.final_cls_lr_gzsl, balanced=cfg.gzsl_balanced
     )
     with torch.no_grad():
         seen_scores = torch.softmax(clf(fw.classifier_input(task.test_seen_x)), dim=1)

@@ -28,7 +28,7 @@ from torch import nn
 
 from zeronas.config import EvalConfig, setting
 from zeronas.data import ZSLTask
-from zeronas.evaluation.classifiers import LabelMap, train_softmax
+from zeronas.evaluation.classifiers import LabelMap, train_final_softmax
 from zeronas.frameworks.clswgan import CLSWGAN
 from zeronas.frameworks.registry import register_framework
 
@@ -123,10 +123,8 @@ class GZSLOD(CLSWGAN):
         real, fake = self.classifier_input(task.train_x), self.classifier_input(xs)
         y_real = seen.to_local(task.train_y)
         n_seen, n_unseen = len(task.seen_classes), len(task.unseen_classes)
-        seen_clf = train_softmax(real, y_real, n_seen, cfg.final_cls_lr_gzsl, cfg.final_cls_epochs, cfg.final_cls_batch)
-        unseen_clf = train_softmax(
-            fake, unseen.to_local(ys), n_unseen, cfg.final_cls_lr_zsl, cfg.final_cls_epochs, cfg.final_cls_batch
-        )
+        seen_clf = train_final_softmax(real, y_real, n_seen, cfg, cfg.final_cls_lr_gzsl)
+        unseen_clf = train_final_softmax(fake, unseen.to_local(ys), n_unseen, cfg, cfg.final_cls_lr_zsl)
         det = train_detector(real, y_real, fake, n_seen, c)
         with torch.no_grad():
             threshold = c.threshold_scale * entropy(det(real)).mean()
