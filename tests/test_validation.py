@@ -71,6 +71,7 @@ INVALID: list[tuple[str, ...]] = [
     ("search", "--set", "search.g_ops=all"),
     ("search", "--set", "search.d_ops=3"),
     ("search", "--set", "search.arch_schedule=linear"),
+    ("train", "--set", "eval.final_cls_schedule=step"),
     ("search", "--set", "search.precision=fp16"),
     ("train", "--set", "train.precision=bfloat16"),
     ("train", "--set", "model.framework=nope"),
