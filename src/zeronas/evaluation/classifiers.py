@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -71,7 +72,7 @@ def train_softmax(
     return model
 
 
-def _lr_factor(schedule: str, steps: int):
+def _lr_factor(schedule: str, steps: int) -> Callable[[int], float]:
     """The learning-rate factor at each step (``LambdaLR``)."""
     if schedule == "constant":
         return lambda t: 1.0
