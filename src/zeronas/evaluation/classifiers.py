@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +52,7 @@ def train_softmax(
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(beta1, 0.999))
     n = x.shape[0]
     steps = epochs * math.ceil(n / batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_factor(schedule, steps))
+    sched = _lr_schedule(opt, schedule, steps)
     weight = None
     if balanced:
         counts = torch.bincount(y_local, minlength=n_classes).float()
@@ -65,19 +64,21 @@ def train_softmax(
             opt.zero_grad(set_to_none=True)
             F.cross_entropy(model(x[idx]), y_local[idx], weight=weight).backward()
             opt.step()
-            sched.step()
+            if sched is not None:
+                sched.step()
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return model
 
 
-def _lr_factor(schedule: str, steps: int) -> Callable[[int], float]:
-    """The learning-rate factor at each step (``LambdaLR``)."""
+def _lr_schedule(opt: torch.optim.Optimizer, schedule: str, steps: int) -> torch.optim.lr_scheduler.LambdaLR | None:
+    """The learning-rate scheduler of ``schedule`` over ``steps`` steps; ``None`` for a constant
+    rate, which has nothing to step."""
     if schedule == "constant":
-        return lambda t: 1.0
+        return None
     if schedule == "cosine":
-        return lambda t: 0.5 * (1.0 + math.cos(math.pi * t / steps))
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5 * (1.0 + math.cos(math.pi * t / steps)))
     raise ValueError(f"unknown classifier schedule {schedule!r}; expected constant | cosine")
 
 
