@@ -23,13 +23,11 @@ import argparse
 from dataclasses import replace
 
 import numpy as np
-import torch
 
 from zeronas.baselines.generators import LinearGenerator
 from zeronas.config import EvalConfig, load_config
 from zeronas.data import ZSLTask, load_dataset
-from zeronas.evaluation import choose_calibration, gzsl_scores
-from zeronas.evaluation.classifiers import LabelMap, train_final_softmax
+from zeronas.evaluation import choose_calibration, fit_zsl_classifier, gzsl_scores
 from zeronas.evaluation.metrics import per_class_accuracy
 from zeronas.runs import seed_everything
 
@@ -37,14 +35,9 @@ from zeronas.runs import seed_everything
 def zsl_fit_and_accuracy(gen: LinearGenerator, task: ZSLTask, cfg: EvalConfig) -> tuple[float, float]:
     """The ZSL classifier's accuracy on its own training features, and its per-class top-1 on
     the task's held-out (here: validation) images."""
-    labels = LabelMap(task.unseen_classes)
-    x, y = gen.synthesize(task.class_vectors, task.unseen_classes, cfg.syn_num_zsl)
-    y_local = labels.to_local(y)
-    clf = train_final_softmax(x, y_local, len(task.unseen_classes), cfg, cfg.final_cls_lr_zsl)
-    with torch.no_grad():
-        fit = (clf(x).argmax(dim=1) == y_local).float().mean().item()
-        pred = labels.to_global(clf(task.test_unseen_x).argmax(dim=1))
-    return fit, per_class_accuracy(pred, task.test_unseen_y, task.unseen_classes)
+    zsl = fit_zsl_classifier(gen, task, cfg)
+    accuracy = per_class_accuracy(zsl.predict(task.test_unseen_x), task.test_unseen_y, task.unseen_classes)
+    return zsl.fit_accuracy(), accuracy
 
 
 def main() -> None:

@@ -17,7 +17,14 @@ import torch
 import zeronas.evaluation.zsl as zsl_module
 from zeronas.config import EvalConfig
 from zeronas.data import ZSLTask
-from zeronas.evaluation import GZSLScores, LabelMap, choose_calibration, gzsl_scores, zsl_accuracy
+from zeronas.evaluation import (
+    GZSLScores,
+    LabelMap,
+    choose_calibration,
+    fit_zsl_classifier,
+    gzsl_scores,
+    zsl_accuracy,
+)
 from zeronas.evaluation.calibration import apply_constant, choose_constant
 
 SEEN, UNSEEN = [1, 4, 7], [2, 9]
@@ -93,6 +100,21 @@ def test_zsl_predicts_among_unseen_classes_only(monkeypatch):
     acc = zsl_accuracy(Prototypes(), make_task(unseen_look_like=4), CFG)
     assert set(preds[-1].tolist()) <= set(UNSEEN)
     assert acc == pytest.approx(0.5)  # one unseen class takes every image
+
+
+def test_the_zsl_classifier_reports_its_fit_on_its_own_training_features():
+    """Separable prototypes are fitted exactly; features that ignore the class cannot be."""
+    torch.manual_seed(0)
+    zsl = fit_zsl_classifier(Prototypes(), make_task(), CFG)
+    assert zsl.fit_accuracy() == 1.0
+    assert set(zsl.train_y.tolist()) == {0, 1}  # local labels of the unseen classes
+
+    class Blind(Prototypes):
+        def synthesize(self, class_vectors, classes, per_class):
+            y = classes.repeat_interleave(per_class)
+            return torch.randn(y.numel(), DIM), y
+
+    assert fit_zsl_classifier(Blind(), make_task(), CFG).fit_accuracy() < 0.9
 
 
 class Recording(Prototypes):

@@ -4,7 +4,15 @@ calibrated stacking and the selection protocol (validation classes only, test on
 from zeronas.evaluation.classifiers import LabelMap, train_softmax
 from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
 from zeronas.evaluation.selection import choose_genotype, evaluate_test_once, select_epochs, validation_scores
-from zeronas.evaluation.zsl import FeatureGenerator, GZSLScores, choose_calibration, gzsl_scores, zsl_accuracy
+from zeronas.evaluation.zsl import (
+    FeatureGenerator,
+    GZSLScores,
+    ZSLClassifier,
+    choose_calibration,
+    fit_zsl_classifier,
+    gzsl_scores,
+    zsl_accuracy,
+)
 
 __all__ = [
     "FeatureGenerator",
@@ -12,6 +20,7 @@ __all__ = [
     "LabelMap",
     "choose_calibration",
     "choose_genotype",
+    "fit_zsl_classifier",
     "evaluate_test_once",
     "gzsl_scores",
     "harmonic_mean",
@@ -19,5 +28,6 @@ __all__ = [
     "select_epochs",
     "train_softmax",
     "validation_scores",
+    "ZSLClassifier",
     "zsl_accuracy",
 ]

@@ -67,15 +67,39 @@ def choose_calibration(scored: list[tuple[GZSLScores, ZSLTask]], points: int) ->
     return choose_constant([sc.stacked(task) for sc, task in scored], points)
 
 
-def zsl_accuracy(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> float:
-    """Per-class top-1 on unseen test images, predicting among unseen classes only."""
+@dataclass
+class ZSLClassifier:
+    """The final ZSL softmax over the unseen classes, with the synthetic features it was trained on."""
+
+    fw: FeatureGenerator
+    clf: torch.nn.Module
+    labels: LabelMap
+    train_x: torch.Tensor  # classifier inputs
+    train_y: torch.Tensor  # local labels
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Global class labels of the image features ``x``."""
+        with torch.no_grad():
+            return self.labels.to_global(self.clf(self.fw.classifier_input(x)).argmax(dim=1))
+
+    def fit_accuracy(self) -> float:
+        """Accuracy on its own training features: how well the kept iterate fits them."""
+        with torch.no_grad():
+            return (self.clf(self.train_x).argmax(dim=1) == self.train_y).float().mean().item()
+
+
+def fit_zsl_classifier(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> ZSLClassifier:
+    """Synthesise ``cfg.syn_num_zsl`` features per unseen class and train the final ZSL softmax on them."""
     labels = LabelMap(task.unseen_classes)
     x, y = fw.synthesize(task.class_vectors, task.unseen_classes, cfg.syn_num_zsl)
-    clf = train_final_softmax(
-        fw.classifier_input(x), labels.to_local(y), len(task.unseen_classes), cfg, cfg.final_cls_lr_zsl
-    )
-    with torch.no_grad():
-        pred = labels.to_global(clf(fw.classifier_input(task.test_unseen_x)).argmax(dim=1))
+    x, y = fw.classifier_input(x), labels.to_local(y)
+    clf = train_final_softmax(x, y, len(task.unseen_classes), cfg, cfg.final_cls_lr_zsl)
+    return ZSLClassifier(fw, clf, labels, x, y)
+
+
+def zsl_accuracy(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> float:
+    """Per-class top-1 on unseen test images, predicting among unseen classes only."""
+    pred = fit_zsl_classifier(fw, task, cfg).predict(task.test_unseen_x)
     return per_class_accuracy(pred.cpu(), task.test_unseen_y.cpu(), task.unseen_classes.cpu())
 
 
