@@ -3,8 +3,9 @@
 A feature generator loses to the linear generator (SPEC §3) either because it places the
 class-conditional means worse, or because its within-class spread is wrong. This probe
 trains a generator/critic pair (``--arch``, as ``zeronas train`` takes it) on the training
-classes of validation fold 0 (its classes play "unseen"; no test sample is read) and, every
-``--every`` epochs, prints for the generator's features and for the linear generator's:
+classes of validation fold ``--fold`` (its classes play "unseen"; no test sample is read)
+and, every ``--every`` epochs, prints for the generator's features and for the linear
+generator's (ridge ``--ridge``):
 
 - ``seen err``: mean over training classes of the squared L2 distance between the
   synthetic and the real class mean (how well the class path fits);
@@ -71,13 +72,15 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="default: the config's train.epochs")
     p.add_argument("--every", type=int, default=2, help="print every this many epochs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fold", type=int, default=0, help="the validation fold whose classes play unseen")
+    p.add_argument("--ridge", type=float, default=1.0, help="the linear generator's ridge lambda")
     p.add_argument("--regress", action="store_true", help="train G alone on squared error (no GAN)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override")
     args = p.parse_args()
     ds = load_dataset(args.data)
     cfg = load_config(dataset=ds)
     cfg.apply_overrides(tuple(args.set))
-    task = ds.validation_task(0, cfg.eval.folds)
+    task = ds.validation_task(args.fold, cfg.eval.folds)
     seed_everything(args.seed)
     genotype, _ = load_arch(args.arch, cfg.model.fix_hidden)
     # a fold's epoch, as `zeronas train` runs it (train.fold_epoch)
@@ -85,16 +88,16 @@ def main() -> None:
     task, fw = session.task, session.fw
     ref = Reference(task)
     seen, unseen, vectors = task.seen_classes, task.unseen_classes, task.class_vectors
-    print(f"{ds.name}, validation fold 0: {seen.numel()} training / {unseen.numel()} held-out classes")
+    print(f"{ds.name}, validation fold {args.fold}: {seen.numel()} training / {unseen.numel()} held-out classes")
     if "classifier" in fw.extras:  # f-CLSWGAN's frozen classifier, trained in Session's setup
         with torch.no_grad():
             guess = fw.extras["classifier"](task.test_seen_x).argmax(dim=1)
         hit = (guess == LabelMap(seen).to_local(task.test_seen_y)).float().mean().item()
         print(f"frozen classifier: top-1 {100 * hit:.1f}% on held-out images of the training classes")
     print(f"{'':>14}  seen err  unseen err    NCM  std (real {ref.std:.4f})")
-    lin = LinearGenerator(task, 1.0)
+    lin = LinearGenerator(task, args.ridge)
     spread = lin.residuals.std(dim=0).mean().item()
-    print(ref.row("ridge (1.0)", lin.class_means(vectors[seen]), lin.class_means(vectors[unseen]), spread))
+    print(ref.row(f"ridge ({args.ridge:g})", lin.class_means(vectors[seen]), lin.class_means(vectors[unseen]), spread))
 
     def squared_error(x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """G's loss with ``--regress``: squared error of ``G(z, c)`` to the real features."""
