@@ -43,15 +43,17 @@ def test_the_generator_probe_prints_ridge_and_each_epoch_and_reads_only_validati
         raise AssertionError("the probe read the test task")
 
     monkeypatch.setattr(ZSLDataset, "test_task", no_test)
-    for extra in ([], ["--regress"]):
+    # the defaults (fold 0, ridge 1), and another fold with another ridge lambda
+    for extra, fold, ridge in (([], 0, "1"), (["--regress", "--fold", "2", "--ridge", "0.1"], 2, "0.1")):
         argv = [str(GENERATOR_PROBE), "--epochs", "2", "--every", "1", "--set", "model.fix_hidden=64", *extra]
         monkeypatch.setattr(sys, "argv", argv)
         runpy.run_path(str(GENERATOR_PROBE), run_name="__main__")
         out = capsys.readouterr().out
+        assert f"validation fold {fold}:" in out
         rows = re.findall(
-            r"^\s+(ridge \(1\.0\)|epoch \d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d)\s+(\d+\.\d+)$", out, flags=re.M
+            r"^\s+(ridge \([\d.]+\)|epoch \d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d)\s+(\d+\.\d+)$", out, flags=re.M
         )
-        assert [r[0] for r in rows] == ["ridge (1.0)", "epoch 1", "epoch 2"]
+        assert [r[0] for r in rows] == [f"ridge ({ridge})", "epoch 1", "epoch 2"]
         assert all(0.0 <= float(r[3]) <= 100.0 and float(r[1]) >= 0.0 for r in rows)
         if extra:  # a regressor's samples hug the class means: far less spread than real images
             real = float(re.search(r"std \(real (\d+\.\d+)\)", out).group(1))
