@@ -28,7 +28,6 @@ from zeronas.baselines.generators import LinearGenerator
 from zeronas.config import EvalConfig, load_config
 from zeronas.data import ZSLTask, load_dataset
 from zeronas.evaluation import choose_calibration, fit_zsl_classifier, gzsl_scores
-from zeronas.evaluation.metrics import per_class_accuracy
 from zeronas.runs import seed_everything
 
 
@@ -36,8 +35,7 @@ def zsl_fit_and_accuracy(gen: LinearGenerator, task: ZSLTask, cfg: EvalConfig) -
     """The ZSL classifier's accuracy on its own training features, and its per-class top-1 on
     the task's held-out (here: validation) images."""
     zsl = fit_zsl_classifier(gen, task, cfg)
-    accuracy = per_class_accuracy(zsl.predict(task.test_unseen_x), task.test_unseen_y, task.unseen_classes)
-    return zsl.fit_accuracy(), accuracy
+    return zsl.fit_accuracy(), zsl.accuracy(task)
 
 
 def main() -> None:

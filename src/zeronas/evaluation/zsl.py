@@ -82,6 +82,11 @@ class ZSLClassifier:
         with torch.no_grad():
             return self.labels.to_global(self.clf(self.fw.classifier_input(x)).argmax(dim=1))
 
+    def accuracy(self, task: ZSLTask) -> float:
+        """Per-class top-1 on ``task``'s unseen images, predicting among unseen classes only."""
+        pred = self.predict(task.test_unseen_x)
+        return per_class_accuracy(pred.cpu(), task.test_unseen_y.cpu(), task.unseen_classes.cpu())
+
     def fit_accuracy(self) -> float:
         """Accuracy on its own training features: how well the kept iterate fits them."""
         with torch.no_grad():
@@ -99,8 +104,7 @@ def fit_zsl_classifier(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> 
 
 def zsl_accuracy(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> float:
     """Per-class top-1 on unseen test images, predicting among unseen classes only."""
-    pred = fit_zsl_classifier(fw, task, cfg).predict(task.test_unseen_x)
-    return per_class_accuracy(pred.cpu(), task.test_unseen_y.cpu(), task.unseen_classes.cpu())
+    return fit_zsl_classifier(fw, task, cfg).accuracy(task)
 
 
 def gzsl_scores(fw: FeatureGenerator, task: ZSLTask, cfg: EvalConfig) -> GZSLScores:
