@@ -213,8 +213,9 @@ class SearchConfig:
     )
     weight_init: str = setting(
         "normal",
-        "initialisation of the supernets' FC layers: normal (N(0, 0.02), f-CLSWGAN's, paper) | kaiming "
-        "(He normal: deeper nodes keep the signal's scale); retraining always uses normal",
+        "initialisation of the supernets' FC layers: normal (N(0, 0.02), f-CLSWGAN's) | kaiming (He normal: "
+        "deeper nodes keep the signal's scale) | torch (nn.Linear's default, which the authors' search script "
+        "keeps); retraining always uses normal",
         key_default=False,
     )
     edge_gates: str = setting(
@@ -271,7 +272,7 @@ _CHOICES: dict[str, tuple[str, list[str]]] = {
     "search.d_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.g_out": ("output sources", ["any", "hidden"]),
     "search.supernet_widths": ("supernet widths", ["space", "max"]),
-    "search.weight_init": ("initialisation", ["normal", "kaiming"]),
+    "search.weight_init": ("initialisation", ["normal", "kaiming", "torch"]),
     "search.edge_gates": ("edge gates", ["softmax", "sigmoid"]),
 }
 

@@ -202,25 +202,29 @@ def test_max_supernet_widths_search_every_node_at_the_widest_and_export_the_spac
         assert any(n.width < max(space) for genotype, space in derived for n in genotype.nodes)
 
 
-def test_kaiming_weight_init_scales_the_supernets_layers_by_their_fan_in_and_leaves_retraining_alone(
-    synthetic_task,
-):
-    """``search.weight_init = "kaiming"``: the FC layers of both supernets get std
-    sqrt(2 / fan_in) (the default keeps f-CLSWGAN's 0.02); a discrete network built from the same
-    config keeps 0.02."""
+def test_weight_init_choices_set_the_supernets_layers_and_leave_retraining_alone(synthetic_task):
+    """``search.weight_init``: the FC layers of both supernets get std 0.02 and zero biases
+    (``normal``, f-CLSWGAN's), std sqrt(2 / fan_in) and zero biases (``kaiming``), or weights and
+    biases uniform in +-1/sqrt(fan_in) (``torch``, nn.Linear's default); a discrete network built
+    from the same config keeps 0.02."""
     cfg = Config()
     cfg.search.g_widths, cfg.search.d_widths = (64, 128), (128, 64)
     cfg.clswgan.pretrain_cls_epochs = 2
-    for choice in ("normal", "kaiming"):
+    for choice in ("normal", "kaiming", "torch"):
         cfg.search.weight_init = choice
         torch.manual_seed(0)
         s = searching(cfg, synthetic_task)
         layers = [m for net in (s.G, s.D) for m in net.modules() if isinstance(m, torch.nn.Linear)]
         for layer in (m for m in layers if m.weight.numel() >= 256):  # enough draws for a std
             fan_in = layer.weight.shape[1]
-            want = math.sqrt(2.0 / fan_in) if choice == "kaiming" else 0.02
-            assert layer.weight.std().item() == pytest.approx(want, rel=0.15)
-            assert not layer.bias.any()
+            want = {"normal": 0.02, "kaiming": math.sqrt(2.0 / fan_in), "torch": 1 / math.sqrt(3.0 * fan_in)}
+            assert layer.weight.std().item() == pytest.approx(want[choice], rel=0.15)
+            if choice == "torch":
+                bound = 1 / math.sqrt(fan_in)
+                assert layer.weight.abs().max() <= bound and layer.bias.abs().max() <= bound
+                assert layer.bias.abs().max() > bound / 2
+            else:
+                assert not layer.bias.any()
         assert torch.isfinite(search_iteration(s)).all()
         fixed, _ = build_networks(cfg, s.task, fixed_genotype(cfg.model.fix_hidden), critic=False)
         weights = [m.weight for m in fixed.modules() if isinstance(m, torch.nn.Linear)]

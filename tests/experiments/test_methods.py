@@ -316,6 +316,39 @@ def test_edge_removal_probe_scores_every_in_edge_and_restores_the_supernet(plant
     assert all(np.isfinite(d).sum() == len(session.G.ops) for d in ops.values())
 
 
+OP_SCALES = Path(__file__).resolve().parents[2] / "scripts" / "op_scales.py"
+_SCALE_ROW = re.compile(r"^ +(\d+|out) \| +([\d.]+) \| +([\d.]+) \| +([\d.]+) \| +([\d.]+)$", flags=re.M)
+
+
+def test_op_scales_probe_measures_the_batch_norm_candidates_lead_under_each_init(planted_grid, monkeypatch, capsys):
+    """scripts/op_scales.py: under f-CLSWGAN's N(0, 0.02) the batch-norm candidates' outputs
+    are several times the others' at every node of G; He initialisation brings them level; a
+    finished search is read from its checkpoint; no test sample is read."""
+    from zeronas.data import ZSLDataset
+
+    data, out = planted_grid
+
+    def no_test(self):
+        raise AssertionError("the probe read the test task")
+
+    monkeypatch.setattr(ZSLDataset, "test_task", no_test)
+
+    def probe(*args: str) -> list[list[tuple[str, float]]]:
+        monkeypatch.setattr(sys, "argv", [str(OP_SCALES), *args])
+        runpy.run_path(str(OP_SCALES), run_name="__main__")
+        blocks = capsys.readouterr().out.split("node | RMS")[1:]
+        return [[(m[0], float(m[4])) for m in _SCALE_ROW.findall(b)] for b in blocks]
+
+    normal, kaiming = probe("--data", str(data), "--init", "normal,kaiming")
+    nodes = [j for j, _ in normal]
+    assert nodes == [j for j, _ in kaiming] and nodes[0] == "3" and nodes[-1] == "out" and len(nodes) >= 3
+    assert all(r > 3 for _, r in normal)
+    assert all(rk < rn / 2 for (_, rk), (_, rn) in zip(kaiming, normal, strict=True))
+    search = next((out / "cells/awa2_planted/clswgan/nas").glob("*/search"))
+    (trained,) = probe("--run", str(search), "--data", str(data))
+    assert [j for j, _ in trained][-1] == "out" and all(r > 0 for _, r in trained)
+
+
 def test_matched_recovery_tells_a_data_driven_search_from_a_constant_one():
     from zeronas.experiments.recovery import matched_recovery
     from zeronas.nas.genotype import random_genotype

@@ -136,7 +136,7 @@ def test_an_output_node_without_input_edges_reads_hidden_nodes_only():
     [
         ({"genotype_widths": (4,)}, "genotype_widths has 1 nodes, widths 2"),
         ({"edge_gates": "tanh"}, "edge_gates is softmax or sigmoid"),
-        ({"weight_init": "xavier"}, "initialisation is normal or kaiming"),
+        ({"weight_init": "xavier"}, "initialisation is normal, kaiming or torch"),
     ],
 )
 def test_a_supernet_refuses_settings_it_cannot_honour(kwargs, message):

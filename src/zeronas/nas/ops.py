@@ -87,14 +87,25 @@ def make_op(name: str, in_dim: int, out_dim: int, slope: float, dropout: float) 
     return build(in_dim, out_dim, slope, dropout)
 
 
+#: the choices of :func:`init_weights`
+INITS = ("normal", "kaiming", "torch")
+
+
 def init_weights(module: nn.Module, how: str = "normal") -> None:
-    """f-CLSWGAN initialisation (``normal``: N(0, 0.02)), used by every network so FIX and NAS
-    differ only in shape; ``kaiming`` (He normal, std sqrt(2 / fan_in)) keeps a signal's scale
-    through ReLU layers whatever their fan-in."""
-    if how not in ("normal", "kaiming"):
-        raise ValueError(f"initialisation is normal or kaiming, not {how!r}")
+    """Initialise ``module``'s FC layers.
+
+    ``normal``: f-CLSWGAN's N(0, 0.02) weights and zero biases, used by every network so FIX and
+    NAS differ only in shape. ``kaiming``: He normal (std sqrt(2 / fan_in)), zero biases, which
+    keeps a signal's scale through ReLU layers whatever their fan-in. ``torch``: ``nn.Linear``'s
+    own default, weights and biases uniform in +-1/sqrt(fan_in), which the authors' search
+    script keeps for its supernets (their ``weights_init`` call is commented out there)."""
+    if how not in INITS:
+        raise ValueError(f"initialisation is {', '.join(INITS[:-1])} or {INITS[-1]}, not {how!r}")
     for m in module.modules():
         if isinstance(m, nn.Linear):
+            if how == "torch":
+                nn.Linear.reset_parameters(m)
+                continue
             if how == "kaiming":
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             else:
