@@ -281,6 +281,7 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
     data = tmp_path / "fmnist"
     shutil.copytree(bundled_dataset_path(), data)
     methods = ["eszsl", "linear", "fix", "paper", "random", "nas", "nas_g_only", "nas_class_split", "nas_heldout"]
+    methods.append("nas_kaiming")
 
     def keys(sets: tuple[str, ...] = (), path: Path = data) -> dict[str, str]:
         grid = Grid(tmp_path / "g", [str(path)], 1, sets, torch.device("cpu"), lambda m: None)
@@ -297,11 +298,12 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
         new = keys(sets)
         return {m for m in methods if new[m] != base[m]}
 
-    searches = {"nas", "nas_g_only", "nas_class_split", "nas_heldout"}
+    searches = {"nas", "nas_g_only", "nas_class_split", "nas_heldout", "nas_kaiming"}
     trainings = {"fix", "paper", "random"} | searches
     assert changed("search.lr=0.001") == searches
-    assert changed("search.split=class") == {"nas", "nas_g_only"}  # the other two set it already
-    assert changed("search.arch_schedule=cosine") == {"nas", "nas_g_only", "nas_class_split"}
+    assert changed("search.split=class") == {"nas", "nas_g_only", "nas_kaiming"}  # the other two set it already
+    assert changed("search.arch_schedule=cosine") == {"nas", "nas_g_only", "nas_class_split", "nas_kaiming"}
+    assert changed("search.weight_init=kaiming") == searches - {"nas_kaiming"}
     assert changed("search.g_widths=8,8") == {"random"} | searches  # random draws in the search space
     assert changed("train.lr=0.001") == trainings
     assert changed("model.fix_hidden=64") == trainings  # nas_g_only keeps D at FIX

@@ -55,6 +55,7 @@ SEARCH_SETTINGS: dict[str, dict[str, object]] = {
     "nas_d_only": {"search.fixed_g": True},
     "nas_class_split": {"search.split": "class"},
     "nas_heldout": {"search.split": "class", "search.arch_schedule": "cosine"},
+    "nas_kaiming": {"search.weight_init": "kaiming"},
 }
 SEARCHES = ("nas", *SEARCH_SETTINGS)
 
@@ -71,6 +72,7 @@ METHODS = {
     "nas": "{title} + ZeroNAS",
     "nas_class_split": "{title} + ZeroNAS, architecture steps on held-out classes",
     "nas_heldout": "{title} + ZeroNAS, architecture steps on held-out classes, cosine architecture lr",
+    "nas_kaiming": "{title} + ZeroNAS, He-initialised supernets",
 }
 #: Methods without a generator architecture: one row whatever the frameworks.
 NO_FRAMEWORK = ("oracle", "eszsl", "linear")

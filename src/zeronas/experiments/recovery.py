@@ -72,6 +72,7 @@ GENOTYPE_FILES = {
     "nas": "search/genotype.json",
     "nas_class_split": "search/genotype.json",
     "nas_heldout": "search/genotype.json",
+    "nas_kaiming": "search/genotype.json",
     "random": "genotype.json",
 }
 
