@@ -37,13 +37,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zeronas.api import load_dataset
-from zeronas.config import Config
-from zeronas.engine.search import search_session
+from zeronas.engine.search import restore_search_session
 from zeronas.evaluation.classifiers import LabelMap
 from zeronas.nas.genotype import N_INPUTS, NetGenotype, derive
 from zeronas.nas.supernet import Supernet
-from zeronas.runs import load_checkpoint, search_record, seed_everything
 from zeronas.synthetic import planted_genotype, recovery_line, recovery_report
 
 
@@ -135,12 +132,8 @@ def main() -> None:
     p.add_argument("--per-class", type=int, default=50, help="synthetic features per validation class")
     args = p.parse_args()
 
-    run, record = search_record(args.run)
-    cfg = Config.from_dict(record["config"])
-    dataset = load_dataset(args.data or record["data"], split_seed=record.get("split_seed", 0))
-    seed_everything(record["seed"])
-    session = search_session(cfg, dataset, torch.device("cpu"))
-    session.load_state_dict(load_checkpoint(run / "checkpoint.pt")["state"])
+    run, dataset, session = restore_search_session(args.run, args.data)
+    cfg = session.cfg
     net = session.G
     if not isinstance(net, Supernet):
         raise SystemExit(f"{run}: the generator was not searched")

@@ -28,12 +28,11 @@ import torch
 import torch.nn.functional as F
 
 from zeronas.api import load_config, load_dataset
-from zeronas.config import Config
-from zeronas.engine.search import search_session
+from zeronas.engine.search import restore_search_session, search_session
 from zeronas.nas.genotype import N_INPUTS
 from zeronas.nas.ops import INITS, OPS, op_flags
 from zeronas.nas.supernet import Supernet
-from zeronas.runs import load_checkpoint, search_record, seed_everything
+from zeronas.runs import seed_everything
 
 
 def rms(h: torch.Tensor) -> float:
@@ -89,13 +88,8 @@ def main() -> None:
     args = p.parse_args()
 
     if args.run is not None:
-        run, record = search_record(args.run)
-        cfg = Config.from_dict(record["config"])
-        dataset = load_dataset(args.data or record["data"], split_seed=record.get("split_seed", 0))
-        seed_everything(record["seed"])
-        session = search_session(cfg, dataset, torch.device("cpu"))
-        session.load_state_dict(load_checkpoint(run / "checkpoint.pt")["state"])
-        report(f"{run} (trained, search.weight_init = {cfg.search.weight_init})", session)
+        run, _, session = restore_search_session(args.run, args.data)
+        report(f"{run} (trained, search.weight_init = {session.cfg.search.weight_init})", session)
         return
     dataset = load_dataset(args.data)
     for init in args.init.split(","):

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from zeronas.config import Config, SearchConfig
-from zeronas.data import ZSLDataset
+from zeronas.data import ZSLDataset, load_dataset
 from zeronas.engine.networks import SearchSpace
 from zeronas.engine.runner import EpochRunner, Stage
 from zeronas.engine.session import LossFn, Session, split_classes, split_halves
@@ -45,7 +45,7 @@ from zeronas.frameworks.base import Stats
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.nas.margins import assess, net_margins, stability_by_role
 from zeronas.nas.supernet import Supernet
-from zeronas.runs import Log, write_json
+from zeronas.runs import CHECKPOINT, Log, load_checkpoint, search_record, seed_everything, write_json
 from zeronas.synthetic import planted_genotype, recovery_line, recovery_report
 
 
@@ -79,6 +79,20 @@ def search_session(cfg: Config, dataset: ZSLDataset, device: torch.device) -> Se
     space = SearchSpace.from_config(cfg.search)
     pools = split_classes if cfg.search.split == "class" else split_halves
     return Session(cfg, dataset.validation_task(), device, space, cfg.search, pools=pools)
+
+
+def restore_search_session(run: Path, data: str | Path | None = None) -> tuple[Path, ZSLDataset, Session]:
+    """A finished search's session on the CPU, as its last checkpoint left it, for probes of
+    the trained supernets: the search's directory (``run`` or its ``search/``), its dataset
+    (``data``, default: the one its record names) and the session (fold 0's validation task
+    only: no test sample)."""
+    search, record = search_record(run)
+    cfg = Config.from_dict(record["config"])
+    dataset = load_dataset(data or record["data"], split_seed=record.get("split_seed", 0))
+    seed_everything(record["seed"])
+    session = search_session(cfg, dataset, torch.device("cpu"))
+    session.load_state_dict(load_checkpoint(search / CHECKPOINT)["state"])
+    return search, dataset, session
 
 
 def set_schedules(session: Session, epoch: int) -> None:
