@@ -25,7 +25,6 @@ import argparse
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from zeronas.api import load_config, load_dataset
 from zeronas.engine.search import restore_search_session, search_session
@@ -57,15 +56,8 @@ def node_scales(session) -> list[tuple[int, float, float, float]]:
             if jj != j:
                 continue
             for k, name in enumerate(OPS):
-                if name not in net.ops:
-                    continue
-                _, bn, leaky = op_flags(name)
-                h = F.linear(nodes[i], *net.edge_op_linear(i, j, k))
-                if bn:
-                    w, b, _, _ = net.edge_op_bn(i, j, k)
-                    h = F.batch_norm(h, None, None, w, b, training=True)
-                h = F.leaky_relu(h, net.slope) if leaky else F.relu(h)
-                sums[bn].append(rms(h))
+                if name in net.ops:
+                    sums[op_flags(name)[1]].append(rms(net.edge_op(nodes[i], i, j, k, dropout=False)))
         mean = {key: sum(v) / len(v) if v else float("nan") for key, v in sums.items()}
         out.append((j, rms(nodes[j]), mean[True], mean[False]))
     return out

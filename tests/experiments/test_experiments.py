@@ -280,8 +280,18 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
 
     data = tmp_path / "fmnist"
     shutil.copytree(bundled_dataset_path(), data)
-    methods = ["eszsl", "linear", "fix", "paper", "random", "nas", "nas_g_only", "nas_class_split", "nas_heldout"]
-    methods.append("nas_kaiming")
+    methods = [
+        "eszsl",
+        "linear",
+        "fix",
+        "paper",
+        "random",
+        "nas",
+        "nas_g_only",
+        "nas_class_split",
+        "nas_heldout",
+        "nas_kaiming",
+    ]
 
     def keys(sets: tuple[str, ...] = (), path: Path = data) -> dict[str, str]:
         grid = Grid(tmp_path / "g", [str(path)], 1, sets, torch.device("cpu"), lambda m: None)

@@ -301,21 +301,26 @@ class Supernet(nn.Module):
             outs = []
             for j in self._plan[i][0]:
                 e = self.edge_index[(i, j)]
-                k = drawn_ops[e]
-                drop, bn, leaky = op_flags(OPS[k])
-                h = F.linear(x, *self.edge_op_linear(i, j, k))
-                if bn:
-                    w, bias, mean, var = self.edge_op_bn(i, j, k)
-                    h = F.batch_norm(h, mean, var, w, bias, training=self.training)
-                h = F.leaky_relu(h, self.slope) if leaky else F.relu(h)
-                if drop:
-                    h = F.dropout(h, self.p_drop, self.training)
-                outs.append((j, h * (gate[e] * edge_w[j - N_INPUTS, i])))
+                outs.append((j, self.edge_op(x, i, j, drawn_ops[e]) * (gate[e] * edge_w[j - N_INPUTS, i])))
             return outs
 
         return out_edges
 
     # ------------------------------------------------------------------ per-edge access
+    def edge_op(self, x: torch.Tensor, i: int, j: int, k: int, dropout: bool = True) -> torch.Tensor:
+        """Operation ``k`` alone on mixed edge ``i -> j``, for input ``x`` (the value of node
+        ``i``): FC, batch norm (batch statistics in train mode, updating the running ones),
+        activation and, with ``dropout``, its dropout in train mode."""
+        drop, bn, leaky = op_flags(OPS[k])
+        h = F.linear(x, *self.edge_op_linear(i, j, k))
+        if bn:
+            w, bias, mean, var = self.edge_op_bn(i, j, k)
+            h = F.batch_norm(h, mean, var, w, bias, training=self.training)
+        h = F.leaky_relu(h, self.slope) if leaky else F.relu(h)
+        if drop and dropout:
+            h = F.dropout(h, self.p_drop, self.training)
+        return h
+
     def edge_op_linear(self, i: int, j: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Views of the FC weight and bias of operation ``k`` on edge ``i -> j``.
 
