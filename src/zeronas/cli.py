@@ -620,7 +620,8 @@ frameworks_option = click.option(
     help="Comma-separated, among: oracle (semi-synthetic data only), eszsl, linear, fix, paper, planted (the "
     "planted generator's architecture retrained with FIX's critic; planted-architecture data only), random, nas, "
     "nas_g_only, nas_d_only, nas_class_split (search.split=class), nas_heldout (the same and "
-    "search.arch_schedule=cosine), nas_kaiming (search.weight_init=kaiming).",
+    "search.arch_schedule=cosine), nas_kaiming (search.weight_init=kaiming), nas_unit_scale "
+    "(search.op_scale=unit).",
 )
 @click.option(
     "--random-draws",

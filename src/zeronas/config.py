@@ -224,6 +224,13 @@ class SearchConfig:
         "gate per in-edge, FairDARTS)",
         key_default=False,
     )
+    op_scale: str = setting(
+        "raw",
+        "what each candidate operation's output enters its edge's mix at: raw (Eq. 2, paper) | unit (divided "
+        "by its root mean square over the batch, so alpha weighs what the operations compute and not their "
+        "output scale: batch norm's is 1, an FC layer's follows its init and its input); retraining is unchanged",
+        key_default=False,
+    )
     keep_edges: int = setting(2, "in-edges kept per node when deriving the genotype", min=1)
     mode: str = setting("exact", "'exact': every operation (Eq. 2); 'gdas': one drawn operation per edge")
     precision: str = setting(
@@ -274,6 +281,7 @@ _CHOICES: dict[str, tuple[str, list[str]]] = {
     "search.supernet_widths": ("supernet widths", ["space", "max"]),
     "search.weight_init": ("initialisation", ["normal", "kaiming", "torch"]),
     "search.edge_gates": ("edge gates", ["softmax", "sigmoid"]),
+    "search.op_scale": ("operation scale", ["raw", "unit"]),
 }
 
 

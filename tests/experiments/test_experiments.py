@@ -291,6 +291,7 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
         "nas_class_split",
         "nas_heldout",
         "nas_kaiming",
+        "nas_unit_scale",
     ]
 
     def keys(sets: tuple[str, ...] = (), path: Path = data) -> dict[str, str]:
@@ -308,12 +309,13 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
         new = keys(sets)
         return {m for m in methods if new[m] != base[m]}
 
-    searches = {"nas", "nas_g_only", "nas_class_split", "nas_heldout", "nas_kaiming"}
+    searches = {"nas", "nas_g_only", "nas_class_split", "nas_heldout", "nas_kaiming", "nas_unit_scale"}
     trainings = {"fix", "paper", "random"} | searches
     assert changed("search.lr=0.001") == searches
-    assert changed("search.split=class") == {"nas", "nas_g_only", "nas_kaiming"}  # the other two set it already
-    assert changed("search.arch_schedule=cosine") == {"nas", "nas_g_only", "nas_class_split", "nas_kaiming"}
+    assert changed("search.split=class") == searches - {"nas_class_split", "nas_heldout"}  # they set it already
+    assert changed("search.arch_schedule=cosine") == searches - {"nas_heldout"}
     assert changed("search.weight_init=kaiming") == searches - {"nas_kaiming"}
+    assert changed("search.op_scale=unit") == searches - {"nas_unit_scale"}
     assert changed("search.g_widths=8,8") == {"random"} | searches  # random draws in the search space
     assert changed("train.lr=0.001") == trainings
     assert changed("model.fix_hidden=64") == trainings  # nas_g_only keeps D at FIX

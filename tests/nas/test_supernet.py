@@ -53,6 +53,56 @@ def test_mixed_edge_and_node_match_equations_2_and_3(gates):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_unit_op_scale_mixes_each_candidate_at_its_root_mean_square():
+    """``op_scale = "unit"``: Eq. 2 with each operation's output divided by its root mean square
+    over the batch and the edge's columns (hand-computed here, in train mode so that dropout
+    and batch statistics run), which makes the mix blind to an FC layer's scale: multiplying
+    one operation's weights and bias by 50 changes nothing (the activations are positively
+    homogeneous), while the raw mix moves."""
+    for mode in ("exact", "gdas"):
+        torch.manual_seed(0)
+        nets = {s: Supernet("generator", (2, 3), (4, 6), 5, op_scale=s) for s in ("raw", "unit")}
+        nets["unit"].load_state_dict(nets["raw"].state_dict())
+        z, c = torch.randn(16, 2), torch.randn(16, 3)
+        outs = {}
+        for scale, net in nets.items():
+            net.train()
+            if mode == "gdas":
+                net.tau = 1.0
+            with torch.no_grad():
+                net.alpha.normal_(0, 1.0)
+                net.alpha[net.mixed_edges.index((1, 3)), 5] = 30.0  # gdas draws the rescaled operation
+            first = []
+            for factor in (1.0, 50.0):
+                with torch.no_grad():
+                    for k in (0, 5):  # fc_relu, fc_lrelu_drop on edge 1 -> 3
+                        w, b = net.edge_op_linear(1, 3, k)
+                        w.mul_(factor), b.mul_(factor)
+                torch.manual_seed(1)  # the same dropout masks and Gumbel draws
+                first.append(net(z, c))
+            outs[scale] = first
+        torch.testing.assert_close(outs["unit"][0], outs["unit"][1], rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(outs["raw"][0], outs["raw"][1], rtol=1e-2, atol=1e-3)
+
+    torch.manual_seed(0)
+    net = Supernet("generator", (2, 3), (4,), 3, op_scale="unit")
+    with torch.no_grad():
+        net.alpha.normal_(0, 1.0)
+    net.eval()
+    z, c = torch.randn(7, 2), torch.randn(7, 3)
+    nodes = [z, c, torch.cat([z, c], 1)]
+    edge_id = {e: n for n, e in enumerate(net.mixed_edges)}
+    for j in (3, 4):
+        b = torch.softmax(net.beta[j - 3, :j], 0)
+        fj = 0
+        for i in range(j):
+            a = torch.softmax(net.alpha[edge_id[(i, j)]], 0)
+            ops = [_hand_op(net, i, j, k, nodes[i]) for k in range(8)]
+            fj = fj + b[i] * sum(a[k] * h / h.pow(2).mean().sqrt() for k, h in enumerate(ops))
+        nodes.append(fj)
+    torch.testing.assert_close(net(z, c), nodes[4], rtol=1e-5, atol=1e-6)
+
+
 def test_critic_output_is_linear_in_its_in_edges():
     torch.manual_seed(0)
     net = Supernet("critic", (4, 2), (3, 3), 1)
@@ -137,6 +187,7 @@ def test_an_output_node_without_input_edges_reads_hidden_nodes_only():
         ({"genotype_widths": (4,)}, "genotype_widths has 1 nodes, widths 2"),
         ({"edge_gates": "tanh"}, "edge_gates is softmax or sigmoid"),
         ({"weight_init": "xavier"}, "initialisation is normal, kaiming or torch"),
+        ({"op_scale": "bn"}, "op_scale is raw or unit"),
     ],
 )
 def test_a_supernet_refuses_settings_it_cannot_honour(kwargs, message):

@@ -72,6 +72,7 @@ def _build(cfg: Config, role: str, arch: Arch, in_dims: tuple[int, int], out_dim
             genotype_widths=widths,
             weight_init=cfg.search.weight_init,
             edge_gates=cfg.search.edge_gates,
+            op_scale=cfg.search.op_scale,
         )
     pair = fixed_genotype(m.fix_hidden) if isinstance(arch, SearchSpace) else arch
     net: NetGenotype = pair.generator if role == "generator" else pair.critic

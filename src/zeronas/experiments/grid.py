@@ -56,6 +56,7 @@ SEARCH_SETTINGS: dict[str, dict[str, object]] = {
     "nas_class_split": {"search.split": "class"},
     "nas_heldout": {"search.split": "class", "search.arch_schedule": "cosine"},
     "nas_kaiming": {"search.weight_init": "kaiming"},
+    "nas_unit_scale": {"search.op_scale": "unit"},
 }
 SEARCHES = ("nas", *SEARCH_SETTINGS)
 
@@ -73,6 +74,7 @@ METHODS = {
     "nas_class_split": "{title} + ZeroNAS, architecture steps on held-out classes",
     "nas_heldout": "{title} + ZeroNAS, architecture steps on held-out classes, cosine architecture lr",
     "nas_kaiming": "{title} + ZeroNAS, He-initialised supernets",
+    "nas_unit_scale": "{title} + ZeroNAS, candidates mixed at unit scale",
 }
 #: Methods without a generator architecture: one row whatever the frameworks.
 NO_FRAMEWORK = ("oracle", "eszsl", "linear")

@@ -73,6 +73,7 @@ GENOTYPE_FILES = {
     "nas_class_split": "search/genotype.json",
     "nas_heldout": "search/genotype.json",
     "nas_kaiming": "search/genotype.json",
+    "nas_unit_scale": "search/genotype.json",
     "random": "genotype.json",
 }
 

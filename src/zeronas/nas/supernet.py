@@ -44,6 +44,8 @@ from zeronas.nas.genotype import N_INPUTS, NetGenotype, derive
 from zeronas.nas.ops import OPS, init_weights, op_flags
 
 N_OPS = len(OPS)
+#: the choices of ``Supernet(op_scale=...)``
+OP_SCALES = ("raw", "unit")
 # Operation k = 4*dropout + 2*batchnorm + leaky (see ops.py) lives in block OP_BLOCK[k];
 # blocks run (batchnorm, leaky, dropout), so the BN operations are blocks 4..7, whose
 # batch-norm parameters and statistics are stored in that order (bn_w{i}, ...).
@@ -67,6 +69,18 @@ def keep_mask(n_masks: int, rows: int, cols: int, keep: float, like: torch.Tenso
     return mask.view(n_masks, rows, cols)
 
 
+_EPS = 1e-12
+
+
+def _segment_rms(h: torch.Tensor, seg: torch.Tensor, seg_len: torch.Tensor) -> torch.Tensor:
+    """Per column of ``h`` (batch, cols), the root mean square of ``h`` over the batch and the
+    columns of its segment (``seg[col]``: the segment of each column; ``seg_len``: each
+    segment's number of columns), shape (cols,)."""
+    col_ms = h.pow(2).mean(dim=0, dtype=torch.float32)
+    sums = col_ms.new_zeros(seg_len.shape[0]).index_add_(0, seg, col_ms)
+    return (sums / seg_len).clamp_min(_EPS).sqrt()[seg]
+
+
 class Supernet(nn.Module):
     """A searchable generator or critic.
 
@@ -86,6 +100,10 @@ class Supernet(nn.Module):
         edge_gates: how beta weighs a node's in-edges: ``softmax`` over them (Eq. 3, the
             in-edges compete) or an independent ``sigmoid`` gate per in-edge (FairDARTS,
             Chu et al. 2020: a strong in-edge does not push the others down).
+        op_scale: what each candidate's output enters the mix at: ``raw`` (Eq. 2) or ``unit``:
+            divided by its root mean square over the batch and the edge's columns, so that
+            softmax(alpha) weighs the operations by what they compute and not by their output
+            scale (batch norm's is 1, an FC layer's is set by its init and its input's scale).
     """
 
     def __init__(
@@ -102,6 +120,7 @@ class Supernet(nn.Module):
         genotype_widths: tuple[int, ...] | None = None,
         weight_init: str = "normal",
         edge_gates: str = "softmax",
+        op_scale: str = "raw",
     ):
         super().__init__()
         unknown = [o for o in ops if o not in OPS]
@@ -118,6 +137,9 @@ class Supernet(nn.Module):
         if edge_gates not in ("softmax", "sigmoid"):
             raise ValueError(f"edge_gates is softmax or sigmoid, not {edge_gates!r}")
         self.edge_gates = edge_gates
+        if op_scale not in OP_SCALES:
+            raise ValueError(f"op_scale is {' or '.join(OP_SCALES)}, not {op_scale!r}")
+        self.op_scale = op_scale
         self.ops = tuple(o for o in OPS if o in ops)
         # blocks (see BLOCK_OP) whose operation is a candidate; the others are never computed
         self._live_blocks = [b for b in range(N_OPS) if OPS[BLOCK_OP[b]] in self.ops]
@@ -173,6 +195,8 @@ class Supernet(nn.Module):
                 or [torch.zeros(0, dtype=torch.long)]
             )
             self.register_buffer(f"seg{i}", seg, persistent=False)
+            seg_len = torch.tensor([float(dims[j]) for j in mixed])
+            self.register_buffer(f"seg_len{i}", seg_len, persistent=False)
             self.register_buffer(
                 f"eidx{i}", torch.tensor([edge_index[(i, j)] for j in mixed], dtype=torch.long), persistent=False
             )
@@ -274,14 +298,16 @@ class Supernet(nn.Module):
             pre[4:] = list(normed.split(wsum, dim=1))
         drop = self.training and self.p_drop > 0 and any(b & 1 for b in live)
         masks = keep_mask(4, x.shape[0], wsum, 1.0 - self.p_drop, x) if drop else None
+        seg, seg_len = getattr(self, f"seg{i}"), getattr(self, f"seg_len{i}")
         out = None
         for block in live:  # block = 4*bn + 2*leaky + dropout
             y = pre[block]
             assert y is not None  # a live block was computed
             h = F.leaky_relu(y, self.slope) if block & 2 else F.relu(y)
+            c = coef[block] if self.op_scale == "raw" else coef[block] / _segment_rms(h, seg, seg_len)
             if block & 1 and masks is not None:
                 h = h * masks[block >> 1]
-            out = h * coef[block] if out is None else torch.addcmul(out, h, coef[block])
+            out = h * c if out is None else torch.addcmul(out, h, c)
         assert out is not None
         return out
 
@@ -301,7 +327,14 @@ class Supernet(nn.Module):
             outs = []
             for j in self._plan[i][0]:
                 e = self.edge_index[(i, j)]
-                outs.append((j, self.edge_op(x, i, j, drawn_ops[e]) * (gate[e] * edge_w[j - N_INPUTS, i])))
+                k = drawn_ops[e]
+                if self.op_scale == "raw":
+                    h = self.edge_op(x, i, j, k)
+                else:  # scaled before its dropout, as in the mixed forward
+                    h = self.edge_op(x, i, j, k, dropout=False)
+                    h = h / h.pow(2).mean(dtype=torch.float32).clamp_min(_EPS).sqrt()
+                    h = F.dropout(h, self.p_drop, self.training) if op_flags(OPS[k])[0] else h
+                outs.append((j, h * (gate[e] * edge_w[j - N_INPUTS, i])))
             return outs
 
         return out_edges
