@@ -54,11 +54,11 @@ def test_mixed_edge_and_node_match_equations_2_and_3(gates):
 
 
 def test_unit_op_scale_mixes_each_candidate_at_its_root_mean_square():
-    """``op_scale = "unit"``: Eq. 2 with each operation's output divided by its root mean square
-    over the batch and the edge's columns (hand-computed here, in train mode so that dropout
-    and batch statistics run), which makes the mix blind to an FC layer's scale: multiplying
-    one operation's weights and bias by 50 changes nothing (the activations are positively
-    homogeneous), while the raw mix moves."""
+    """``op_scale = "unit"`` makes the mix blind to an FC layer's scale, in the mixed and the
+    sampled forward (train mode, so that dropout and batch statistics run): multiplying one
+    operation's weights and bias by 50 changes nothing (the activations are positively
+    homogeneous), while the raw mix moves. In eval mode it is Eq. 2 with each operation's output
+    divided by its root mean square over the batch and the edge's columns, written by hand."""
     for mode in ("exact", "gdas"):
         torch.manual_seed(0)
         nets = {s: Supernet("generator", (2, 3), (4, 6), 5, op_scale=s) for s in ("raw", "unit")}

@@ -32,6 +32,7 @@ little, unlike GDAS's separate modules, which get none).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import cast
 
 import numpy as np
@@ -298,13 +299,15 @@ class Supernet(nn.Module):
             pre[4:] = list(normed.split(wsum, dim=1))
         drop = self.training and self.p_drop > 0 and any(b & 1 for b in live)
         masks = keep_mask(4, x.shape[0], wsum, 1.0 - self.p_drop, x) if drop else None
-        seg, seg_len = getattr(self, f"seg{i}"), getattr(self, f"seg_len{i}")
+        rms = None  # op_scale "unit": each block's per-column divisor
+        if self.op_scale == "unit":
+            rms = partial(_segment_rms, seg=getattr(self, f"seg{i}"), seg_len=getattr(self, f"seg_len{i}"))
         out = None
         for block in live:  # block = 4*bn + 2*leaky + dropout
             y = pre[block]
             assert y is not None  # a live block was computed
             h = F.leaky_relu(y, self.slope) if block & 2 else F.relu(y)
-            c = coef[block] if self.op_scale == "raw" else coef[block] / _segment_rms(h, seg, seg_len)
+            c = coef[block] if rms is None else coef[block] / rms(h)
             if block & 1 and masks is not None:
                 h = h * masks[block >> 1]
             out = h * c if out is None else torch.addcmul(out, h, c)
@@ -327,29 +330,28 @@ class Supernet(nn.Module):
             outs = []
             for j in self._plan[i][0]:
                 e = self.edge_index[(i, j)]
-                k = drawn_ops[e]
-                if self.op_scale == "raw":
-                    h = self.edge_op(x, i, j, k)
-                else:  # scaled before its dropout, as in the mixed forward
-                    h = self.edge_op(x, i, j, k, dropout=False)
-                    h = h / h.pow(2).mean(dtype=torch.float32).clamp_min(_EPS).sqrt()
-                    h = F.dropout(h, self.p_drop, self.training) if op_flags(OPS[k])[0] else h
+                h = self.edge_op(x, i, j, drawn_ops[e], unit_scale=self.op_scale == "unit")
                 outs.append((j, h * (gate[e] * edge_w[j - N_INPUTS, i])))
             return outs
 
         return out_edges
 
     # ------------------------------------------------------------------ per-edge access
-    def edge_op(self, x: torch.Tensor, i: int, j: int, k: int, dropout: bool = True) -> torch.Tensor:
+    def edge_op(
+        self, x: torch.Tensor, i: int, j: int, k: int, dropout: bool = True, unit_scale: bool = False
+    ) -> torch.Tensor:
         """Operation ``k`` alone on mixed edge ``i -> j``, for input ``x`` (the value of node
         ``i``): FC, batch norm (batch statistics in train mode, updating the running ones),
-        activation and, with ``dropout``, its dropout in train mode."""
+        activation, with ``unit_scale`` a division by the result's root mean square (``op_scale
+        = "unit"``), and with ``dropout`` its dropout in train mode."""
         drop, bn, leaky = op_flags(OPS[k])
         h = F.linear(x, *self.edge_op_linear(i, j, k))
         if bn:
             w, bias, mean, var = self.edge_op_bn(i, j, k)
             h = F.batch_norm(h, mean, var, w, bias, training=self.training)
         h = F.leaky_relu(h, self.slope) if leaky else F.relu(h)
+        if unit_scale:
+            h = h / h.pow(2).mean(dtype=torch.float32).clamp_min(_EPS).sqrt()
         if drop and dropout:
             h = F.dropout(h, self.p_drop, self.training)
         return h
