@@ -292,6 +292,7 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
         "nas_heldout",
         "nas_kaiming",
         "nas_unit_scale",
+        "nas_gdas_plain",
     ]
 
     def keys(sets: tuple[str, ...] = (), path: Path = data) -> dict[str, str]:
@@ -309,13 +310,16 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
         new = keys(sets)
         return {m for m in methods if new[m] != base[m]}
 
-    searches = {"nas", "nas_g_only", "nas_class_split", "nas_heldout", "nas_kaiming", "nas_unit_scale"}
+    searches = set(methods[methods.index("nas") :])
     trainings = {"fix", "paper", "random"} | searches
     assert changed("search.lr=0.001") == searches
     assert changed("search.split=class") == searches - {"nas_class_split", "nas_heldout"}  # they set it already
     assert changed("search.arch_schedule=cosine") == searches - {"nas_heldout"}
     assert changed("search.weight_init=kaiming") == searches - {"nas_kaiming"}
     assert changed("search.op_scale=unit") == searches - {"nas_unit_scale"}
+    assert changed("search.mode=gdas") == searches - {"nas_gdas_plain"}
+    # random draws from the candidate sets
+    assert changed("search.g_ops=plain", "search.d_ops=plain") == {"random"} | searches - {"nas_gdas_plain"}
     assert changed("search.g_widths=8,8") == {"random"} | searches  # random draws in the search space
     assert changed("train.lr=0.001") == trainings
     assert changed("model.fix_hidden=64") == trainings  # nas_g_only keeps D at FIX
@@ -338,6 +342,25 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
     other = tmp_path / "other" / "fmnist"
     shutil.copytree(TEXT, other)
     assert all(keys(path=other)[m] != base[m] for m in methods)
+
+
+def test_a_named_search_runs_the_paper_search_with_its_settings(tmp_path):
+    """``--methods nas_X`` is ``--methods nas --set ...`` with the method's settings: the same
+    resolved configuration, so a grid run either way trains the same search."""
+    import torch
+
+    from zeronas.data import load_dataset
+    from zeronas.experiments.grid import SEARCH_SETTINGS, Grid, method_spec
+
+    data = bundled_dataset_path()
+    ds = load_dataset(data)
+    plain = Grid(tmp_path / "a", [str(data)], 1, (), torch.device("cpu"), lambda m: None)
+    for method, settings in SEARCH_SETTINGS.items():
+        sets = tuple(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in settings.items())
+        with_sets = Grid(tmp_path / method, [str(data)], 1, sets, torch.device("cpu"), lambda m: None)
+        named = method_spec(plain, ds, "clswgan", method, 0).cfg.to_dict()
+        assert named == method_spec(with_sets, ds, "clswgan", "nas", 0).cfg.to_dict(), method
+        assert named != method_spec(plain, ds, "clswgan", "nas", 0).cfg.to_dict(), method
 
 
 def test_editing_a_config_file_changes_the_keys_of_the_cells_that_read_it(tmp_path, monkeypatch):

@@ -57,6 +57,7 @@ SEARCH_SETTINGS: dict[str, dict[str, object]] = {
     "nas_heldout": {"search.split": "class", "search.arch_schedule": "cosine"},
     "nas_kaiming": {"search.weight_init": "kaiming"},
     "nas_unit_scale": {"search.op_scale": "unit"},
+    "nas_gdas_plain": {"search.mode": "gdas", "search.g_ops": "plain", "search.d_ops": "plain"},
 }
 SEARCHES = ("nas", *SEARCH_SETTINGS)
 
@@ -75,6 +76,7 @@ METHODS = {
     "nas_heldout": "{title} + ZeroNAS, architecture steps on held-out classes, cosine architecture lr",
     "nas_kaiming": "{title} + ZeroNAS, He-initialised supernets",
     "nas_unit_scale": "{title} + ZeroNAS, candidates mixed at unit scale",
+    "nas_gdas_plain": "{title} + ZeroNAS, one sampled operation per edge (GDAS), FC + activation candidates",
 }
 #: Methods without a generator architecture: one row whatever the frameworks.
 NO_FRAMEWORK = ("oracle", "eszsl", "linear")

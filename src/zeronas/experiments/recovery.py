@@ -74,6 +74,7 @@ GENOTYPE_FILES = {
     "nas_heldout": "search/genotype.json",
     "nas_kaiming": "search/genotype.json",
     "nas_unit_scale": "search/genotype.json",
+    "nas_gdas_plain": "search/genotype.json",
     "random": "genotype.json",
 }
 
