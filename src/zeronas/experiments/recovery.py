@@ -20,6 +20,7 @@ import numpy as np
 
 from zeronas.config import Config
 from zeronas.data import ZSLDataset
+from zeronas.experiments.grid import SEARCHES
 from zeronas.nas.genotype import Genotype, NetGenotype
 from zeronas.runs import atomic_write_text
 from zeronas.synthetic import CHANCE_DRAWS, chance_recovery, planted_genotype, recovery
@@ -69,12 +70,8 @@ def matched_recovery(found: Sequence[NetGenotype], planted: Sequence[NetGenotype
 #: architecture itself, retrained: the fit the others are held to).
 GENOTYPE_FILES = {
     "planted": "genotype.json",
-    "nas": "search/genotype.json",
-    "nas_class_split": "search/genotype.json",
-    "nas_heldout": "search/genotype.json",
-    "nas_kaiming": "search/genotype.json",
-    "nas_unit_scale": "search/genotype.json",
-    "nas_gdas_plain": "search/genotype.json",
+    # every search of both networks; the one-sided ablations keep FIX on one side
+    **{m: "search/genotype.json" for m in SEARCHES if m not in ("nas_g_only", "nas_d_only")},
     "random": "genotype.json",
 }
 
