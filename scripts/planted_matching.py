@@ -67,8 +67,16 @@ def main() -> None:
     for j, d in enumerate(data):
         print(f"  benchmark {j}: {d}  planted {planted[j]}")
     print("each search on its own benchmark:")
-    for run, (_, cfg, pair, plant) in zip(args.runs, searches, strict=True):
-        print(f"  {run}: {recovery_line(recovery_report(pair.generator, plant, cfg))}")
+    reports = [recovery_report(pair.generator, plant, cfg) for _, cfg, pair, plant in searches]
+    for run, report in zip(args.runs, reports, strict=True):
+        print(f"  {run}: {recovery_line(report)}")
+    print(
+        "mean over the benchmarks, own recovery against chance: "
+        + ", ".join(
+            f"{k} {100 * np.mean([r[k] for r in reports]):.1f}% against {100 * np.mean([r['chance'][k] for r in reports]):.1f}%"
+            for k in reports[0]["chance"]
+        )
+    )
     print("matched (own benchmark) against mismatched (the others'), permutation p over the pairings:")
     for k, r in result.items():
         matched, mismatched = 100 * r["matched"], 100 * r["mismatched"]
