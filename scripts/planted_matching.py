@@ -70,12 +70,11 @@ def main() -> None:
     reports = [recovery_report(pair.generator, plant, cfg) for _, cfg, pair, plant in searches]
     for run, report in zip(args.runs, reports, strict=True):
         print(f"  {run}: {recovery_line(report)}")
+    kinds = reports[0]["chance"]
+    means = {k: (np.mean([r[k] for r in reports]), np.mean([r["chance"][k] for r in reports])) for k in kinds}
     print(
         "mean over the benchmarks, own recovery against chance: "
-        + ", ".join(
-            f"{k} {100 * np.mean([r[k] for r in reports]):.1f}% against {100 * np.mean([r['chance'][k] for r in reports]):.1f}%"
-            for k in reports[0]["chance"]
-        )
+        + ", ".join(f"{k} {100 * own:.1f}% against {100 * chance:.1f}%" for k, (own, chance) in means.items())
     )
     print("matched (own benchmark) against mismatched (the others'), permutation p over the pairings:")
     for k, r in result.items():
