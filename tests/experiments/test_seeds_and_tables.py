@@ -133,3 +133,20 @@ def test_figures_take_the_lowest_finished_seed_of_each_framework(tmp_path):
 def test_the_help_names_the_seed_forms():
     res = invoke("experiment", "compare", "--help")
     assert "0,1,2" in res.output and "0-4" in res.output
+
+
+def test_the_methods_help_names_every_method_and_each_searchs_settings():
+    """The CLI writes ``--methods``' help by hand (``--help`` loads no experiment code): it must
+    not fall behind ``METHODS`` and ``SEARCH_SETTINGS``."""
+    from zeronas.cli import experiment
+    from zeronas.experiments.grid import METHODS, SEARCH_SETTINGS
+
+    option = next(p for p in experiment.commands["compare"].params if p.name == "methods")
+    text = " ".join(str(option.help).split())
+    named = {w.strip("(),.") for w in text.replace(",", " ").split()}
+    assert set(METHODS) <= named, set(METHODS) - named
+    for method, settings in SEARCH_SETTINGS.items():
+        if method in ("nas_g_only", "nas_d_only"):  # self-describing names
+            continue
+        said = text.split(f"{method} (", 1)[1].split(")", 1)[0]
+        assert said.split(", ") == [f"{key}={value}" for key, value in settings.items()], method
