@@ -139,14 +139,14 @@ def test_the_methods_help_names_every_method_and_each_searchs_settings():
     """The CLI writes ``--methods``' help by hand (``--help`` loads no experiment code): it must
     not fall behind ``METHODS`` and ``SEARCH_SETTINGS``."""
     from zeronas.cli import experiment
-    from zeronas.experiments.grid import METHODS, SEARCH_SETTINGS
+    from zeronas.experiments.grid import METHODS, ONE_SIDED, SEARCH_SETTINGS
 
     option = next(p for p in experiment.commands["compare"].params if p.name == "methods")
     text = " ".join(str(option.help).split())
     named = {w.strip("(),.") for w in text.replace(",", " ").split()}
     assert set(METHODS) <= named, set(METHODS) - named
     for method, settings in SEARCH_SETTINGS.items():
-        if method in ("nas_g_only", "nas_d_only"):  # self-describing names
+        if method in ONE_SIDED:  # self-describing names
             continue
         said = text.split(f"{method} (", 1)[1].split(")", 1)[0]
         assert said.split(", ") == [f"{key}={value}" for key, value in settings.items()], method

@@ -60,6 +60,8 @@ SEARCH_SETTINGS: dict[str, dict[str, object]] = {
     "nas_gdas_plain": {"search.mode": "gdas", "search.g_ops": "plain", "search.d_ops": "plain"},
 }
 SEARCHES = ("nas", *SEARCH_SETTINGS)
+#: The searches of one network (the other kept at FIX): Table 3's ablation.
+ONE_SIDED = ("nas_g_only", "nas_d_only")
 
 METHODS = {
     "oracle": "Planted generator (oracle ceiling)",

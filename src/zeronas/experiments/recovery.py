@@ -20,7 +20,7 @@ import numpy as np
 
 from zeronas.config import Config
 from zeronas.data import ZSLDataset
-from zeronas.experiments.grid import SEARCHES
+from zeronas.experiments.grid import ONE_SIDED, SEARCHES
 from zeronas.nas.genotype import Genotype, NetGenotype
 from zeronas.runs import atomic_write_text
 from zeronas.synthetic import CHANCE_DRAWS, chance_recovery, planted_genotype, recovery
@@ -70,8 +70,7 @@ def matched_recovery(found: Sequence[NetGenotype], planted: Sequence[NetGenotype
 #: architecture itself, retrained: the fit the others are held to).
 GENOTYPE_FILES = {
     "planted": "genotype.json",
-    # every search of both networks; the one-sided ablations keep FIX on one side
-    **{m: "search/genotype.json" for m in SEARCHES if m not in ("nas_g_only", "nas_d_only")},
+    **{m: "search/genotype.json" for m in SEARCHES if m not in ONE_SIDED},
     "random": "genotype.json",
 }
 
