@@ -651,8 +651,9 @@ def compare(datasets, seeds, out, sets, device, run, frameworks, methods, random
 def ablation(datasets, seeds, out, sets, device, run, frameworks) -> None:
     """Searched G only, searched D only, both (Table 3) against FIX: ablation.md / .tex / .csv."""
     from zeronas.experiments import method_table
+    from zeronas.experiments.grid import ONE_SIDED
 
-    methods = ["fix", "nas_g_only", "nas_d_only", "nas"]
+    methods = ["fix", *ONE_SIDED, "nas"]
     grid, executor = _grid("ablation", datasets, seeds, out, sets, device, run, frameworks=list(frameworks))
     click.echo(method_table(grid, methods, "ablation", frameworks or ("clswgan",), executor))
 
