@@ -2,6 +2,7 @@
 
     python bench/profile_step.py search_bf16            # CUB shapes, torch's default threads
     python bench/profile_step.py search --threads 1 --top 15
+    python bench/profile_step.py search --threads 1 --by-shape   # operators split by operand shapes
 
 Each aten operator of one iteration is timed by the wall clock around its call (a
 ``TorchDispatchMode``; on the CPU every operator runs synchronously, so the time around the
@@ -9,7 +10,9 @@ call is its time). Prints the operators by total time, the time outside them (Py
 autograd engine, the timing itself), then the matrix products' share (``aten::mm``,
 ``aten::addmm``: every FLOP of the iteration that `search_step.py` counts) and their rate: the
 FLOP/s the iteration's own GEMM shapes reach, against which the square-GEMM peak of
-`search_step.py` is an upper bound.
+`search_step.py` is an upper bound. ``--by-shape`` also lists the elementwise operators split by
+their operands' shapes, which tells e.g. a weight gradient's sum (the weight's shape) from an
+activation's (the batch's).
 
 Not ``torch.profiler``: on the 2-core AVX512-BF16 VM it put 2.3-2.8 s of a 5.4 s `search_bf16`
 iteration in ``aten::copy_`` under the weights' cast backward (``ToCopyBackward0``), 23-108 ms a
@@ -34,19 +37,26 @@ GEMMS = ("aten::mm", "aten::addmm")
 
 
 class OpTimer(TorchDispatchMode):
-    """Wall seconds and calls per aten operator (overloads together) while active."""
+    """Wall seconds and calls per aten operator (overloads together) while active, and per
+    (operator, operand shapes) in ``shaped``."""
 
     def __init__(self) -> None:
         super().__init__()
         self.seconds: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
+        self.shaped: Counter[tuple[str, str]] = Counter()
+        self.shaped_calls: Counter[tuple[str, str]] = Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         t = time.perf_counter()
         out = func(*args, **(kwargs or {}))
+        dt = time.perf_counter() - t
         name = func._schema.name
-        self.seconds[name] += time.perf_counter() - t
+        self.seconds[name] += dt
         self.calls[name] += 1
+        key = (name, " ".join("x".join(map(str, a.shape)) for a in args if isinstance(a, torch.Tensor)))
+        self.shaped[key] += dt
+        self.shaped_calls[key] += 1
         return out
 
 
@@ -56,6 +66,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's default)")
     ap.add_argument("--top", type=int, default=12, help="operators listed")
     ap.add_argument("--quick", action="store_true", help="tiny shapes (smoke test)")
+    ap.add_argument("--by-shape", action="store_true", help="also list operators split by their operands' shapes")
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -76,6 +87,12 @@ def main() -> None:
     )
     for name, s in timer.seconds.most_common(args.top):
         print(f"  {name:40s} {s:8.3f} s {100 * s / total:5.1f} %  {timer.calls[name]:6d} calls")
+    if args.by_shape:
+        print("by operand shapes, matrix products left out:")
+        shaped = [(k, v) for k, v in timer.shaped.most_common() if k[0] not in GEMMS][: args.top]
+        for (name, shapes), s in shaped:
+            calls = timer.shaped_calls[(name, shapes)]
+            print(f"  {name:20s} {shapes:34s} {s:8.3f} s {100 * s / total:5.1f} %  {calls:6d} calls")
     gemm = sum(timer.seconds[name] for name in GEMMS)
     print(
         f"matrix products: {gemm:.2f} s ({100 * gemm / total:.0f} % of the operators' time), "

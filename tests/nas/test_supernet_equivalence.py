@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -223,13 +224,15 @@ def test_benchmark_quick_smoke():
 def test_profile_quick_smoke():
     """``bench/profile_step.py --quick`` lists operators and the matrix products' rate."""
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "profile_step.py"), "search_bf16", "--quick", "--threads", "1"],
+        [sys.executable, str(BENCH / "profile_step.py"), "search_bf16", "--quick", "--threads", "1", "--by-shape"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "aten::addmm" in proc.stdout and "GFLOP/s at the iteration's own shapes" in proc.stdout
+    by_shape = proc.stdout.split("by operand shapes")[1].split("matrix products:")[0]
+    assert re.search(r"aten::\w+ +\d+x\d+", by_shape) and "aten::addmm" not in by_shape
 
 
 @pytest.mark.slow  # two torch.compile runs: about 2 minutes on 2 cores
