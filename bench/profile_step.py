@@ -10,7 +10,7 @@ call is its time). Prints the operators by total time, the time outside them (Py
 autograd engine, the timing itself), then the matrix products' share (``aten::mm``,
 ``aten::addmm``: every FLOP of the iteration that `search_step.py` counts) and their rate: the
 FLOP/s the iteration's own GEMM shapes reach, against which the square-GEMM peak of
-`search_step.py` is an upper bound. ``--by-shape`` also lists the elementwise operators split by
+`search_step.py` is an upper bound. ``--by-shape`` also lists the operators other than the products split by
 their operands' shapes, which tells e.g. a weight gradient's sum (the weight's shape) from an
 activation's (the batch's).
 
