@@ -37,11 +37,13 @@ GEMMS = ("aten::mm", "aten::addmm")
 
 
 class OpTimer(TorchDispatchMode):
-    """Wall seconds and calls per aten operator (overloads together) while active, and per
-    (operator, operand shapes) in ``shaped``."""
+    """Wall seconds and calls per aten operator (overloads together) while active, and with
+    ``by_shape`` per (operator, operand shapes) in ``shaped``; off, no shape is formatted, so
+    that the bookkeeping does not add to the time outside the operators."""
 
-    def __init__(self) -> None:
+    def __init__(self, by_shape: bool = False) -> None:
         super().__init__()
+        self.by_shape = by_shape
         self.seconds: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
         self.shaped: Counter[tuple[str, str]] = Counter()
@@ -54,9 +56,10 @@ class OpTimer(TorchDispatchMode):
         name = func._schema.name
         self.seconds[name] += dt
         self.calls[name] += 1
-        key = (name, " ".join("x".join(map(str, a.shape)) for a in args if isinstance(a, torch.Tensor)))
-        self.shaped[key] += dt
-        self.shaped_calls[key] += 1
+        if self.by_shape:
+            key = (name, " ".join("x".join(map(str, a.shape)) for a in args if isinstance(a, torch.Tensor)))
+            self.shaped[key] += dt
+            self.shaped_calls[key] += 1
         return out
 
 
@@ -75,7 +78,7 @@ def main() -> None:
     step, desc = bench.build(args.job, sh, att, torch.device("cpu"))
     flops = bench.count_flops(step)  # also the warm-up: optimizer states exist afterwards
     step()
-    timer = OpTimer()
+    timer = OpTimer(args.by_shape)
     t = time.perf_counter()
     with timer:
         step()
