@@ -10,9 +10,9 @@ call is its time). Prints the operators by total time, the time outside them (Py
 autograd engine, the timing itself), then the matrix products' share (``aten::mm``,
 ``aten::addmm``: every FLOP of the iteration that `search_step.py` counts) and their rate: the
 FLOP/s the iteration's own GEMM shapes reach, against which the square-GEMM peak of
-`search_step.py` is an upper bound. ``--by-shape`` also lists the operators other than the products split by
-their operands' shapes, which tells e.g. a weight gradient's sum (the weight's shape) from an
-activation's (the batch's).
+`search_step.py` is an upper bound. ``--by-shape`` also lists the operators other than the
+products split by their operands' shapes, which tells e.g. a weight gradient's sum (the
+weight's shape) from an activation's (the batch's).
 
 Not ``torch.profiler``: on the 2-core AVX512-BF16 VM it put 2.3-2.8 s of a 5.4 s `search_bf16`
 iteration in ``aten::copy_`` under the weights' cast backward (``ToCopyBackward0``), 23-108 ms a
