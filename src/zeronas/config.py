@@ -205,6 +205,12 @@ class SearchConfig:
         "sources of G's output node: any earlier node (paper) | hidden (intermediate nodes only, like a DARTS cell)",
         key_default=False,
     )
+    d_out: str = setting(
+        "any",
+        "sources of the critic's output node: any earlier node (paper) | hidden (intermediate nodes only, so that "
+        "the critic cannot score x through a bare linear edge)",
+        key_default=False,
+    )
     supernet_widths: str = setting(
         "space",
         "node widths of the supernets: space (each node at its own width, paper) | max (every node at its "
@@ -278,6 +284,7 @@ _CHOICES: dict[str, tuple[str, list[str]]] = {
     "search.g_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.d_ops": ("operation set", ["paper", "no_bn", "plain"]),
     "search.g_out": ("output sources", ["any", "hidden"]),
+    "search.d_out": ("output sources", ["any", "hidden"]),
     "search.supernet_widths": ("supernet widths", ["space", "max"]),
     "search.weight_init": ("initialisation", ["normal", "kaiming", "torch"]),
     "search.edge_gates": ("edge gates", ["softmax", "sigmoid"]),

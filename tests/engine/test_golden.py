@@ -115,6 +115,7 @@ PINNED = {
     "search.g_widths": (8, 8, 16, 16),
     "search.d_widths": (16, 16, 8, 8),
     "search.g_out": "any",
+    "search.d_out": "any",
     "search.keep_edges": 2,
     "search.mode": "exact",
     "search.tau_max": 10.0,

@@ -127,6 +127,11 @@ def test_random_draws_are_the_spaces_and_repeatable(planted_grid):
         pair = random_pair(cfg, draw)
         assert all(e.src >= 3 for e in pair.generator.output) and pair.critic == drawn.critic
     assert any(e.src < 3 for p in paper_space for e in p.generator.output)
+    cfg.set("search.d_out", "hidden", "test")
+    for draw in range(len(paper_space)):  # the critic's output too
+        pair = random_pair(cfg, draw)
+        assert all(e.src >= 3 for e in pair.critic.output) and all(e.src >= 3 for e in pair.generator.output)
+    assert any(e.src < 3 for p in paper_space for e in p.critic.output)
 
 
 def test_recovery_table_of_the_planted_generator(planted_grid):

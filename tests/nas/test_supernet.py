@@ -181,6 +181,26 @@ def test_an_output_node_without_input_edges_reads_hidden_nodes_only():
         Supernet("generator", (3, 2), (), 5, out_from_inputs=False)
 
 
+def test_a_critic_output_without_input_edges_cannot_score_x_linearly():
+    """``search.d_out = "hidden"``: the critic's output node (plain linear edges, no alpha)
+    loses its edges from x, c and [x, c]; the score no longer moves with x along a direction
+    that bypasses every hidden node, and the derived critic reads hidden nodes only."""
+    torch.manual_seed(0)
+    full = Supernet("critic", (3, 2), (4, 4), 1)
+    net = Supernet("critic", (3, 2), (4, 4), 1, out_from_inputs=False)
+    assert full.mixed_edges == net.mixed_edges  # the output's edges are linear in both: no alpha row
+    dropped = sum(d + 1 for d in (3, 2, 5))  # one FC to the score per input node
+    assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in full.parameters()) - dropped
+    with torch.no_grad():
+        net.beta.fill_(0.0)
+        net.beta[-1, :3] = 50.0
+    assert net.edge_weights()[-1, :3].sum().item() == 0.0
+    assert {e.src for e in net.export().output} == {3, 4}
+    assert all(e.op == "linear" for e in net.export().output)
+    net(torch.randn(6, 3), torch.randn(6, 2)).sum().backward()
+    assert net.beta.grad is not None and net.beta.grad[-1, :3].abs().sum().item() == 0.0
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

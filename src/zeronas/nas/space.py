@@ -11,10 +11,10 @@ from zeronas.nas.ops import OP_SETS
 
 def role_space(search: SearchConfig, role: str) -> tuple[tuple[int, ...], tuple[str, ...], bool]:
     """The searched space of ``role`` in ``[search]``: its node widths, its candidate operations,
-    and whether its output node reads the input nodes (the critic's always does)."""
+    and whether its output node reads the input nodes."""
     if role == "generator":
         return search.g_widths, OP_SETS[search.g_ops], search.g_out == "any"
-    return search.d_widths, OP_SETS[search.d_ops], True
+    return search.d_widths, OP_SETS[search.d_ops], search.d_out == "any"
 
 
 def supernet_widths(search: SearchConfig, widths: tuple[int, ...]) -> tuple[int, ...]:
