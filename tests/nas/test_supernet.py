@@ -183,8 +183,8 @@ def test_an_output_node_without_input_edges_reads_hidden_nodes_only():
 
 def test_a_critic_output_without_input_edges_cannot_score_x_linearly():
     """``search.d_out = "hidden"``: the critic's output node (plain linear edges, no alpha)
-    loses its edges from x, c and [x, c]; the score no longer moves with x along a direction
-    that bypasses every hidden node, and the derived critic reads hidden nodes only."""
+    loses its FC layers from x, c and [x, c], with no edge weight or gradient on them, and the
+    derived critic's score reads hidden nodes only."""
     torch.manual_seed(0)
     full = Supernet("critic", (3, 2), (4, 4), 1)
     net = Supernet("critic", (3, 2), (4, 4), 1, out_from_inputs=False)
