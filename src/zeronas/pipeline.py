@@ -12,7 +12,7 @@ import torch
 
 from zeronas.config import Config
 from zeronas.data import ZSLDataset
-from zeronas.engine.search import search
+from zeronas.engine.search import candidate_dir, search
 from zeronas.engine.train import train_and_evaluate
 from zeronas.nas.genotype import Genotype, fixed_genotype
 from zeronas.plots import draw_genotype
@@ -49,8 +49,11 @@ def run_nas(
         genotype = Genotype.load(search_dir / "genotype.json")
     else:
         genotype = run_search(ds, cfg, seed, search_dir, device, resume, log)
-    metrics = train_genotype(ds, genotype, cfg, seed, train_dir, device, resume, log)
     verdict = json.loads((search_dir / "genotype.json").read_text()).get("search")
+    validated = None
+    if verdict and verdict.get("select") == "val":  # the search already ran the chosen pair's folds
+        validated = candidate_dir(search_dir, verdict["epoch"])
+    metrics = train_genotype(ds, genotype, cfg, seed, train_dir, device, resume, log, validated)
     metrics = {**metrics, "genotype": genotype.to_dict(), "search": verdict}
     write_json(run_dir / "metrics.json", metrics)
     return metrics
@@ -65,7 +68,9 @@ def train_genotype(
     device: torch.device,
     resume: bool,
     log: Log,
+    validated: Path | None = None,
 ) -> dict:
-    """Train and evaluate a given genotype (writes genotype.json and metrics.json in ``run_dir``)."""
+    """Train and evaluate a given genotype (writes genotype.json and metrics.json in ``run_dir``);
+    ``validated``: its folds already run there (see :func:`train_and_evaluate`)."""
     genotype.save(run_dir / "genotype.json")
-    return train_and_evaluate(ds, genotype, cfg, seed, run_dir, device, resume, log)
+    return train_and_evaluate(ds, genotype, cfg, seed, run_dir, device, resume, log, validated=validated)

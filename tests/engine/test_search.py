@@ -12,7 +12,7 @@ from zeronas.config import Config
 from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
 from zeronas.engine.networks import build_networks
 from zeronas.engine.search import gumbel_temperature, set_schedules
-from zeronas.nas.genotype import fixed_genotype
+from zeronas.nas.genotype import Genotype, fixed_genotype
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +93,8 @@ def test_gdas_search_anneals_the_temperature_and_updates_alpha(searcher):
     assert _changed(before, _snapshot(s)) == set(before)
 
 
-def test_select_val_retrains_the_last_genotypes_on_the_folds_and_never_reads_test(tmp_path, monkeypatch):
-    """search.select = "val": the last distinct genotypes, each scored by the mean validation
-    ZSL over the folds (the signal of every choice), the best one kept; test data untouched.
-    Protects: a selection on the supernet's single-fold score, or one that reads test data."""
-    from zeronas.data import load_dataset
-    from zeronas.engine import search
-
+def _select_val_config() -> Config:
+    """A tiny search with ``select = "val"`` over two candidates and two folds."""
     cfg = Config()
     for item in (
         "search.epochs=2",
@@ -119,6 +114,17 @@ def test_select_val_retrains_the_last_genotypes_on_the_folds_and_never_reads_tes
         "clswgan.pretrain_cls_epochs=2",
     ):
         cfg.apply_overrides([item])
+    return cfg
+
+
+def test_select_val_retrains_the_last_genotypes_on_the_folds_and_never_reads_test(tmp_path, monkeypatch):
+    """search.select = "val": the last distinct genotypes, each scored by the mean validation
+    ZSL over the folds (the signal of every choice), the best one kept; test data untouched.
+    Protects: a selection on the supernet's single-fold score, or one that reads test data."""
+    from zeronas.data import load_dataset
+    from zeronas.engine import search
+
+    cfg = _select_val_config()
     ds = load_dataset(None)
     monkeypatch.setattr(type(ds), "test_task", lambda self: pytest.fail("the search read the test task"))
     genotype = search(ds, cfg, 0, tmp_path, torch.device("cpu"), log=lambda m: None)
@@ -252,3 +258,37 @@ def test_sigmoid_edge_gates_reach_both_supernets_and_derive_the_strongest_in_edg
         assert moved == [[net.out_id - 3, 0], [net.out_id - 3, 2]]
         assert [e.src for e in net.export().output] == [0, 2]
         assert net.arch_state()["edge_gates"] == "sigmoid"  # the history says what beta's numbers are
+
+
+def test_a_nas_run_takes_the_chosen_candidates_folds_instead_of_training_them_again(tmp_path, monkeypatch):
+    """With ``select = "val"`` the search already trained the chosen pair on every fold, with
+    the training's config and seed: the retraining takes that selection and those rows, trains
+    no fold again, and ends as a training that ran its folds itself.
+    Protects: the folds trained twice, or a retraining whose selection differs from its own."""
+    import csv
+    import json
+
+    import zeronas.engine.train as train_module
+    from zeronas.data import load_dataset
+    from zeronas.pipeline import run_nas, train_genotype
+
+    cfg, ds, dev, quiet = _select_val_config(), load_dataset(None), torch.device("cpu"), lambda m: None
+    calls = []
+    real = train_module.select_on_folds
+    monkeypatch.setattr(train_module, "select_on_folds", lambda *a, **k: calls.append(1) or real(*a, **k))
+    metrics = run_nas(ds, cfg, 0, tmp_path / "nas", dev, False, quiet)
+    assert len(calls) == len(metrics["search"]["candidates"])  # one per candidate, none in the retraining
+
+    genotype = Genotype.from_dict(metrics["genotype"])
+    own = train_genotype(ds, genotype, cfg, 0, tmp_path / "own", dev, False, quiet)
+    assert len(calls) == len(metrics["search"]["candidates"]) + 1
+    for key in ("zsl_top1", "gzsl_h", "calibrated", "selected_epoch", "validation"):
+        assert metrics[key] == own[key]
+
+    def rows(d):  # the history without its timings
+        with open(d / "history.csv") as f:
+            return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
+
+    assert rows(tmp_path / "nas" / "train") == rows(tmp_path / "own")
+    assert {r["stage"] for r in rows(tmp_path / "own")} == {"select0", "select1", "final"}
+    assert json.loads((tmp_path / "nas" / "train" / "metrics.json").read_text())["validation"] == own["validation"]

@@ -283,6 +283,12 @@ def search(
     return genotype
 
 
+def candidate_dir(run_dir: Path, epoch: int) -> Path:
+    """Where ``search.select = "val"`` validates the genotype of ``epoch`` of the search in
+    ``run_dir`` (:func:`~zeronas.engine.train.validate_genotype`)."""
+    return run_dir / "candidates" / f"epoch{epoch}"
+
+
 def choose_by_validation(
     dataset: ZSLDataset,
     cfg: Config,
@@ -307,7 +313,7 @@ def choose_by_validation(
     scored = []
     for entry in seen.values():
         genotype = Genotype.from_dict(entry["genotype_dict"])
-        where = run_dir / "candidates" / f"epoch{entry['epoch']}"
+        where = candidate_dir(run_dir, entry["epoch"])
         where.mkdir(parents=True, exist_ok=True)
         log(f"search: validating the genotype of epoch {entry['epoch']} on {cfg.eval.folds} fold(s)")
         selection = validate_genotype(dataset, genotype, cfg, seed, where, device, resume, log)

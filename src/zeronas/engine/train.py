@@ -31,7 +31,10 @@ from zeronas.evaluation import evaluate_test_once, select_epochs, validation_sco
 from zeronas.evaluation.calibration import StackedTask
 from zeronas.frameworks import Framework
 from zeronas.nas.genotype import Genotype
-from zeronas.runs import Log, write_json
+from zeronas.runs import CHECKPOINT, Log, load_checkpoint, write_json
+
+#: What :func:`validate_genotype` writes: the selection on the validation folds.
+VALIDATION = "validation.json"
 
 #: ``score(session, epoch)``: what an epoch adds to its row once trained (validation scores).
 Score = Callable[[Session, int], dict]
@@ -211,12 +214,29 @@ def validate_genotype(
     """Only the select stages of :func:`train_and_evaluate`: the genotype's selection on the
     validation folds (its mean validation figures), without touching test data. Writes
     ``run_dir/validation.json``; a finished directory is read back, not recomputed."""
-    done = run_dir / "validation.json"
+    done = run_dir / VALIDATION
     if done.is_file():
         return cast(dict, json.loads(done.read_text()))
     runner = EpochRunner(run_dir, "validate", "history.csv", config.train, log=log, resume=resume)
     selection = select_on_folds(runner, dataset, genotype, config, seed, device)
     write_json(done, selection)
+    return selection
+
+
+def adopt_selection(runner: EpochRunner, validated: Path, config: Config) -> dict | None:
+    """The selection that :func:`validate_genotype` made in ``validated``, with its select
+    rows, taken into ``runner`` as if its own select stages had run; None when it is missing
+    or its folds stopped short of ``train.epochs`` (a run resumed with more epochs)."""
+    if not (validated / VALIDATION).is_file() or not (validated / CHECKPOINT).is_file():
+        return None
+    rows = load_checkpoint(validated / CHECKPOINT)["history"]
+    names = fold_stages(config.eval.folds)
+    if any(max((r["epoch"] for r in rows if r["stage"] == n), default=0) != config.train.epochs for n in names):
+        return None
+    selection = cast(dict, json.loads((validated / VALIDATION).read_text()))
+    runner.history[:] = rows
+    runner.epoch_log.write(runner.history)
+    runner.state["selection"] = selection
     return selection
 
 
@@ -230,6 +250,7 @@ def train_and_evaluate(
     resume: bool = False,
     log: Log = print,
     on_epoch: Callable[[str, int, Session], None] | None = None,
+    validated: Path | None = None,
 ) -> dict:
     """Select on the validation folds, then train on all seen classes and test once (resuming
     from ``run_dir/checkpoint.pt`` if asked); returns the metrics.
@@ -237,6 +258,9 @@ def train_and_evaluate(
     One training per fold (``eval.folds``, seeds ``seed``, ``seed + 1000``, ...), each scored
     on its fold's classes; the epochs and the stacking constant are chosen on the mean over
     the folds. The final training (seed ``seed + 1``) evaluates the test task once per metric.
+    ``validated``: a directory where :func:`validate_genotype` already ran these folds for this
+    genotype, config and seed (a candidate of the search's ``select = "val"``); its selection
+    and rows are taken instead of training the folds again, which gives the same result.
     """
     t, folds = config.train, config.eval.folds
     runner = EpochRunner(run_dir, "train", "history.csv", t, log=log, resume=resume)
@@ -246,7 +270,9 @@ def train_and_evaluate(
     results: dict = runner.restored("results", {})
     runner.state.update(selection=selection, results=results)
     if (runner.saved_stage or "select") != "final":
-        selection = select_on_folds(runner, dataset, genotype, config, seed, device)
+        selection = adopt_selection(runner, validated, config) if validated is not None else None
+        if selection is None:
+            selection = select_on_folds(runner, dataset, genotype, config, seed, device)
         log(
             f"selected on {folds} validation fold(s): "
             + ", ".join(f"{k} epoch {v['epoch']}" for k, v in selection.items())
