@@ -265,6 +265,7 @@ def test_a_nas_run_takes_the_chosen_candidates_folds_instead_of_training_them_ag
     the training's config and seed: the retraining takes that selection and those rows, trains
     no fold again, and ends as a training that ran its folds itself.
     Protects: the folds trained twice, or a retraining whose selection differs from its own."""
+    import copy
     import csv
     import json
 
@@ -292,3 +293,15 @@ def test_a_nas_run_takes_the_chosen_candidates_folds_instead_of_training_them_ag
     assert rows(tmp_path / "nas" / "train") == rows(tmp_path / "own")
     assert {r["stage"] for r in rows(tmp_path / "own")} == {"select0", "select1", "final"}
     assert json.loads((tmp_path / "nas" / "train" / "metrics.json").read_text())["validation"] == own["validation"]
+
+    # folds shorter than the training asks (resumed with more epochs), or none: not adopted
+    from zeronas.engine.runner import EpochRunner
+    from zeronas.engine.search import candidate_dir
+
+    chosen = candidate_dir(tmp_path / "nas" / "search", metrics["search"]["epoch"])
+    runner = EpochRunner(tmp_path / "other", "train", "history.csv", cfg.train, log=quiet, resume=False)
+    assert train_module.adopt_selection(runner, chosen, cfg) == metrics["validation"]
+    longer = copy.deepcopy(cfg)
+    longer.train.epochs = 2
+    assert train_module.adopt_selection(runner, chosen, longer) is None
+    assert train_module.adopt_selection(runner, tmp_path / "missing", cfg) is None
