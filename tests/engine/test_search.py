@@ -123,6 +123,7 @@ def test_select_val_retrains_the_last_genotypes_on_the_folds_and_never_reads_tes
     Protects: a selection on the supernet's single-fold score, or one that reads test data."""
     from zeronas.data import load_dataset
     from zeronas.engine import search
+    from zeronas.nas.margins import assess
 
     cfg = _select_val_config()
     ds = load_dataset(None)
@@ -135,8 +136,12 @@ def test_select_val_retrains_the_last_genotypes_on_the_folds_and_never_reads_tes
     assert 1 <= len(cands) <= 2 and cands[0]["epoch"] == 2  # the latest first
     best = max(cands, key=lambda c: (c["val_zsl_top1"], c["epoch"]))
     assert info["epoch"] == best["epoch"]
-    chosen = json.loads((tmp_path / "arch_history.json").read_text())[best["epoch"] - 1]["genotype_dict"]
-    assert genotype.to_dict() == chosen
+    history = json.loads((tmp_path / "arch_history.json").read_text())
+    assert genotype.to_dict() == history[best["epoch"] - 1]["genotype_dict"]
+    # the verdict judges the genotype handed on, not the search's last one
+    init = json.loads((tmp_path / "arch_init.json").read_text())
+    verdict = assess(history, init, cfg.search.keep_edges, best["epoch"]).to_dict()
+    assert {k: info[k] for k in verdict} == verdict
     for c in cands:
         assert (tmp_path / "candidates" / f"epoch{c['epoch']}" / "validation.json").is_file()
 

@@ -321,6 +321,29 @@ def test_edge_removal_probe_scores_every_in_edge_and_restores_the_supernet(plant
     assert all(np.isfinite(d).sum() == len(session.G.ops) for d in ops.values())
 
 
+JUDGE = Path(__file__).resolve().parents[2] / "scripts" / "judge_search.py"
+
+
+def test_judge_search_recomputes_the_verdict_from_the_search_files(planted_grid, tmp_path, monkeypatch, capsys):
+    """scripts/judge_search.py: the verdict of a finished search recomputed from its files
+    (not echoed from genotype.json), one line per search and a count."""
+    import shutil
+
+    _, out = planted_grid
+    run = next((out / "cells/awa2_planted/clswgan/nas").glob("*/search"))
+    copy = shutil.copytree(run.parent, tmp_path / "cell") / "search"
+    stored = json.loads((copy / "genotype.json").read_text())
+    decisive = stored["search"]["decisive"]
+    stored["search"]["decisive"] = not decisive  # what an older verdict might have said
+    (copy / "genotype.json").write_text(json.dumps(stored))
+    monkeypatch.setattr(sys, "argv", [str(JUDGE), str(run), str(copy)])
+    runpy.run_path(str(JUDGE), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(f"decisive: stored {decisive}, now {decisive}")
+    assert lines[1].endswith(f"decisive: stored {not decisive}, now {decisive}")
+    assert lines[2] == f"decisive: 1 of 2 as stored, {2 * decisive} of 2 now"
+
+
 OP_SCALES = Path(__file__).resolve().parents[2] / "scripts" / "op_scales.py"
 _SCALE_ROW = re.compile(r"^ +(\d+|out) \| +([\d.]+) \| +([\d.]+) \| +([\d.]+) \| +([\d.]+)$", flags=re.M)
 

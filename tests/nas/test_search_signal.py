@@ -59,6 +59,28 @@ def test_assess_flags_an_unstable_genotype():
     assert stable_epochs(["x", "y", "y", "y"]) == 3
 
 
+def test_assess_judges_the_chosen_genotype_not_the_last_one():
+    """With ``search.select = "val"`` an earlier genotype may win: its own margins are
+    reported, and a genotype the search moved away from is not stable."""
+    init = _arch({"0->3": [0.5001, 0.4999]}, {"3": [0.34, 0.33, 0.33]})
+    weak, strong = (
+        _arch({"0->3": [0.51, 0.49]}, {"3": [0.4, 0.35, 0.25]}),
+        _arch({"0->3": [0.9, 0.1]}, {"3": [0.6, 0.3, 0.1]}),
+    )
+    history = [
+        {"epoch": e, "generator": arch, "genotype": {"generator": g, "critic": "d"}}
+        for e, arch, g in [(1, weak, "a"), (2, weak, "a"), (3, strong, "b"), (4, strong, "b")]
+    ]
+    last = assess(history, {"generator": init}, keep=2)
+    assert last.decisive and last.stable_epochs == 2
+    assert assess(history, {"generator": init}, keep=2, chosen=4).to_dict() == last.to_dict()
+    early = assess(history, {"generator": init}, keep=2, chosen=2)
+    assert early.op_median["generator"] == pytest.approx(0.02)  # epoch 2's margins, not epoch 4's 0.8
+    assert early.stable_by_role == {"generator": 0, "critic": 4} and not early.decisive
+    assert any("epoch 2" in w and "not the one the search ended on" in w for w in early.warnings)
+    assert stable_epochs(["a", "b", "b"], of="a") == 0
+
+
 # --------------------------------------------------------------------------- random genotypes
 
 

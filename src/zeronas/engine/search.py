@@ -263,7 +263,7 @@ def search(
     else:
         genotype, chosen = choose_genotype(runner.history, arch_history, s.select)
     log(f"search: genotype of epoch {chosen} ({s.select!r})")
-    verdict = assess(arch_history, init, s.keep_edges)
+    verdict = assess(arch_history, init, s.keep_edges, chosen)
     margins = ", ".join(
         f"{r} op margin {verdict.op_median[r]:.3g} ({verdict.op_ratio[r]:.0f}x initial)" for r in verdict.op_median
     )

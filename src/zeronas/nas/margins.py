@@ -76,11 +76,13 @@ def all_op_margins(arch: dict) -> list[float]:
     return [_top2_gap(w) for w in arch["alpha"].values()]
 
 
-def stable_epochs(genotypes: list[str]) -> int:
-    """How many of the last entries equal the last one (the genotype's unchanged run)."""
+def stable_epochs(genotypes: list[str], of: str | None = None) -> int:
+    """How many of the last entries equal ``of`` (default the last one): the genotype's
+    unchanged run at the end of the search, 0 for a genotype the search moved away from."""
+    target = genotypes[-1] if of is None else of
     n = 0
     for g in reversed(genotypes):
-        if g != genotypes[-1]:
+        if g != target:
             break
         n += 1
     return n
@@ -109,23 +111,27 @@ class Decisiveness:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def assess(arch_history: list[dict], init: dict, keep: int) -> Decisiveness:
-    """Judge a finished search from its per-epoch arch history and the initial arch state.
+def assess(arch_history: list[dict], init: dict, keep: int, chosen: int | None = None) -> Decisiveness:
+    """Judge a finished search's genotype from its per-epoch arch history and the initial
+    arch state.
 
-    Decisive means: for every searched network the median operation margin of the kept
-    edges is at least :data:`DECISIVE_RATIO` times the initial median, and the derived
-    genotype was the same in the last :data:`STABLE_FRACTION` of the epochs (at least the
-    last two).
+    ``chosen`` is the epoch whose genotype the search hands on (``search.select``; default
+    the last). Its margins are those of the arch state that derived it, and it counts as
+    stable for as many of the last epochs as derived the same genotype, so a genotype the
+    search moved away from is never stable. Decisive means: for every searched network the
+    median operation margin of the kept edges is at least :data:`DECISIVE_RATIO` times the
+    initial median, and the genotype was the one derived in the last
+    :data:`STABLE_FRACTION` of the epochs (at least the last two).
     """
-    last = arch_history[-1]
-    roles = [r for r in ("generator", "critic") if r in last and r in init]
+    entry = arch_history[-1] if chosen is None else next(a for a in arch_history if a["epoch"] == chosen)
+    roles = [r for r in ("generator", "critic") if r in entry and r in init]
     op_med: dict[str, float] = {}
     edge_med: dict[str, float] = {}
     op_init: dict[str, float] = {}
     ratio: dict[str, float] = {}
     warnings: list[str] = []
     for role in roles:
-        m = net_margins(last[role], keep)
+        m = net_margins(entry[role], keep)
         op_med[role], edge_med[role] = m["op_median"], m["edge_median"]
         op_init[role] = float(np.median(all_op_margins(init[role])))
         ratio[role] = op_med[role] / op_init[role] if op_init[role] > 0 else float("inf")
@@ -134,9 +140,14 @@ def assess(arch_history: list[dict], init: dict, keep: int) -> Decisiveness:
                 f"{role}: median operation margin {op_med[role]:.2g} is only {ratio[role]:.1f}x its initial "
                 f"value ({op_init[role]:.2g}); the operations are decided by noise"
             )
-    by_role = {r: stable_epochs([a["genotype"][r] for a in arch_history]) for r in ("generator", "critic")}
+    by_role = {
+        r: stable_epochs([a["genotype"][r] for a in arch_history], entry["genotype"][r])
+        for r in ("generator", "critic")
+    }
     n_stable = min(by_role.values())  # the pair changes when either network does
     need = max(2, math.ceil(STABLE_FRACTION * len(arch_history)))
+    if entry is not arch_history[-1] and entry["genotype"] != arch_history[-1]["genotype"]:
+        warnings.append(f"the chosen genotype (epoch {entry['epoch']}) is not the one the search ended on")
     if n_stable < need:
         warnings.append(
             f"the genotype changed within the last {need} epochs "

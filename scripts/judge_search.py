@@ -1,0 +1,51 @@
+"""Judge finished searches again from their files, with the package's current verdict.
+
+A search writes its verdict (margins, stability, ``decisive``) into ``genotype.json`` when it
+ends. This recomputes it from the files beside it (``arch_history.json``, ``arch_init.json``,
+the chosen epoch in ``genotype.json``) without running anything, so that searches made before
+a change of :func:`zeronas.nas.margins.assess` can be counted with the current one. It prints
+one line per search, the stored verdict beside the recomputed one, and a count.
+
+    python scripts/judge_search.py runs/grid/cells/*/*/nas/seed*/search
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from zeronas.nas.margins import assess, stability_by_role
+
+
+def judge(search_dir: Path) -> tuple[bool, bool, str]:
+    """The stored and the recomputed ``decisive`` of one search, and a line describing it."""
+    stored = json.loads((search_dir / "genotype.json").read_text())["search"]
+    history = json.loads((search_dir / "arch_history.json").read_text())
+    init = json.loads((search_dir / "arch_init.json").read_text())
+    where = search_dir if (search_dir / "config.json").is_file() else search_dir.parent  # a run's search/ has none
+    config = json.loads((where / "config.json").read_text())["config"]["search"]
+    verdict = assess(history, init, config["keep_edges"], stored["epoch"])
+    ratios = ", ".join(f"{r} {v:.0f}x" for r, v in verdict.op_ratio.items())
+    line = (
+        f"{search_dir}: epoch {stored['epoch']} of {verdict.epochs} ({stored['select']}); op margin {ratios}; "
+        f"held for the last {stability_by_role(verdict.stable_by_role)}; "
+        f"decisive: stored {stored['decisive']}, now {verdict.decisive}"
+    )
+    return bool(stored["decisive"]), verdict.decisive, line
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("search_dirs", nargs="+", type=Path, help="directories holding a search's genotype.json")
+    args = parser.parse_args()
+    stored = now = 0
+    for d in args.search_dirs:
+        was, is_, line = judge(d)
+        stored, now = stored + was, now + is_
+        print(line)
+    print(f"decisive: {stored} of {len(args.search_dirs)} as stored, {now} of {len(args.search_dirs)} now")
+
+
+if __name__ == "__main__":
+    main()
