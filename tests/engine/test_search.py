@@ -299,7 +299,8 @@ def test_a_nas_run_takes_the_chosen_candidates_folds_instead_of_training_them_ag
     assert {r["stage"] for r in rows(tmp_path / "own")} == {"select0", "select1", "final"}
     assert json.loads((tmp_path / "nas" / "train" / "metrics.json").read_text())["validation"] == own["validation"]
 
-    # folds shorter than the training asks (resumed with more epochs), or none: not adopted
+    # folds trained with other settings (a run resumed with more epochs, or another
+    # evaluation interval), or none: not adopted
     from zeronas.engine.runner import EpochRunner
     from zeronas.engine.search import candidate_dir
 
@@ -309,4 +310,9 @@ def test_a_nas_run_takes_the_chosen_candidates_folds_instead_of_training_them_ag
     longer = copy.deepcopy(cfg)
     longer.train.epochs = 2
     assert train_module.adopt_selection(runner, chosen, longer) is None
+    denser = copy.deepcopy(cfg)
+    denser.train.eval_every = 2 if cfg.train.eval_every == 1 else 1
+    assert train_module.adopt_selection(runner, chosen, denser) is None
+    (chosen / train_module.FOLD_SETTINGS).unlink()  # folds validated before their settings were recorded
+    assert train_module.adopt_selection(runner, chosen, cfg) is None
     assert train_module.adopt_selection(runner, tmp_path / "missing", cfg) is None

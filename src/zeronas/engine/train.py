@@ -219,20 +219,30 @@ def validate_genotype(
         return cast(dict, json.loads(done.read_text()))
     runner = EpochRunner(run_dir, "validate", "history.csv", config.train, log=log, resume=resume)
     selection = select_on_folds(runner, dataset, genotype, config, seed, device)
+    write_json(run_dir / FOLD_SETTINGS, _fold_settings(config))
     write_json(done, selection)
     return selection
+
+
+#: Beside ``validation.json``: the settings the folds were trained with, for :func:`adopt_selection`.
+FOLD_SETTINGS = "fold_settings.json"
+
+
+def _fold_settings(config: Config) -> dict:
+    """Every setting a fold training can depend on (all but the search's), as JSON stores it."""
+    return cast(dict, json.loads(json.dumps({k: v for k, v in config.to_dict().items() if k != "search"})))
 
 
 def adopt_selection(runner: EpochRunner, validated: Path, config: Config) -> dict | None:
     """The selection that :func:`validate_genotype` made in ``validated``, with its select
     rows, taken into ``runner`` as if its own select stages had run; None when it is missing
-    or its folds stopped short of ``train.epochs`` (a run resumed with more epochs)."""
-    if not (validated / VALIDATION).is_file() or not (validated / CHECKPOINT).is_file():
+    or was made with other settings (a run resumed with ``--set train.epochs=...`` or
+    ``train.eval_every``)."""
+    if not all((validated / f).is_file() for f in (VALIDATION, CHECKPOINT, FOLD_SETTINGS)):
+        return None
+    if json.loads((validated / FOLD_SETTINGS).read_text()) != _fold_settings(config):
         return None
     rows = load_checkpoint(validated / CHECKPOINT)["history"]
-    names = fold_stages(config.eval.folds)
-    if any(max((r["epoch"] for r in rows if r["stage"] == n), default=0) != config.train.epochs for n in names):
-        return None
     selection = cast(dict, json.loads((validated / VALIDATION).read_text()))
     runner.history[:] = rows
     runner.epoch_log.write(runner.history)
