@@ -79,7 +79,12 @@ def test_run_end_to_end_is_deterministic_and_resumes(tmp_path):
     the finished search is not run again."""
     args = ["--epochs", "2", "--search-epochs", "2", "--seed", "3", *TINY]
     a, b = tmp_path / "a", tmp_path / "b"
-    zeronas("run", "--out", str(a), *args)
+    out = zeronas("run", "--out", str(a), *args).stdout
+    # the summary judges the genotype it trained, and names its epoch
+    search = json.loads((a / "search" / "genotype.json").read_text())["search"]
+    verdict = "decisive" if search["decisive"] else "NOT decisive: " + "; ".join(search["warnings"])
+    assert f"search: {verdict}; median operation margins generator " in out
+    assert "genotype of epoch 2 of 2 (search.select = 'last')" in out
     proc = start("run", "--out", str(b), *args)
     t0 = time.time()
     while not (b / "train" / CHECKPOINT).is_file():  # written after the first training epoch

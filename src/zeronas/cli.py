@@ -705,7 +705,10 @@ def _print_metrics(m: dict, run_dir: Path) -> None:
         margins = ", ".join(
             f"{r} {v:.3g} ({search['op_ratio'][r]:.0f}x initial)" for r, v in search["op_median"].items()
         )
-        lines.append(f"search: {verdict}; median operation margins {margins}")
+        lines.append(
+            f"search: {verdict}; median operation margins {margins}; genotype of epoch {search['epoch']} of "
+            f"{search['epochs']} (search.select = {search['select']!r})"
+        )
         if search.get("recovery"):
             from zeronas.synthetic import recovery_line
 
