@@ -313,6 +313,9 @@ def test_a_nas_run_takes_the_chosen_candidates_folds_instead_of_training_them_ag
     denser = copy.deepcopy(cfg)
     denser.train.eval_every = 2 if cfg.train.eval_every == 1 else 1
     assert train_module.adopt_selection(runner, chosen, denser) is None
+    logged = copy.deepcopy(cfg)
+    logged.train.checkpoint_every, logged.search.val_candidates = 3, 5  # change no fold's result
+    assert train_module.adopt_selection(runner, chosen, logged) == metrics["validation"]
     (chosen / train_module.FOLD_SETTINGS).unlink()  # folds validated before their settings were recorded
     assert train_module.adopt_selection(runner, chosen, cfg) is None
     assert train_module.adopt_selection(runner, tmp_path / "missing", cfg) is None

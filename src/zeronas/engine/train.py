@@ -23,7 +23,7 @@ from typing import cast
 
 import torch
 
-from zeronas.config import Config
+from zeronas.config import LOG, Config, role
 from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.engine.runner import EpochRunner, Stage
 from zeronas.engine.session import Session, epoch_iterations_of
@@ -229,8 +229,14 @@ FOLD_SETTINGS = "fold_settings.json"
 
 
 def _fold_settings(config: Config) -> dict:
-    """Every setting a fold training can depend on (all but the search's), as JSON stores it."""
-    return cast(dict, json.loads(json.dumps({k: v for k, v in config.to_dict().items() if k != "search"})))
+    """Every setting a fold training's result can depend on (all but the search's and the
+    logging ones), as JSON stores it."""
+    kept = {
+        name: {k: v for k, v in fields.items() if role(f"{name}.{k}") != LOG}
+        for name, fields in config.to_dict().items()
+        if name != "search"
+    }
+    return cast(dict, json.loads(json.dumps(kept)))
 
 
 def adopt_selection(runner: EpochRunner, validated: Path, config: Config) -> dict | None:
