@@ -3,6 +3,8 @@ output, the parameter split, and the sampled (GDAS) forward."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -156,6 +158,27 @@ def test_sampled_forward_draws_operations_and_trains_alpha():
     net(a, b).pow(2).sum().backward()
     assert net.alpha.grad is not None and net.alpha.grad.abs().sum() > 0
     assert net.beta.grad is not None and torch.isfinite(net.beta.grad).all()
+
+
+@pytest.mark.parametrize("tau", [0.1, 5.0])
+def test_sampled_operations_are_drawn_with_probability_softmax_alpha_whatever_tau(tau, monkeypatch):
+    """Gumbel-max: the drawn operation is the argmax of ``alpha + g``, so it follows
+    softmax(alpha) at every temperature; tau shapes only the straight-through gradient.
+    Protects the docs' reading of a sampled search: near-equal alpha means near-equal draws."""
+    torch.manual_seed(0)
+    net = Supernet("generator", (5, 3), (4,), 7, dropout=0.0)
+    with torch.no_grad():
+        net.alpha.fill_(-30.0)
+        net.alpha[:, 0], net.alpha[:, 1] = math.log(0.8), math.log(0.2)
+    drawn: list[int] = []
+    real = net.edge_op
+    monkeypatch.setattr(net, "edge_op", lambda x, i, j, op, **k: drawn.append(op) or real(x, i, j, op, **k))
+    net.tau = tau
+    a, b = torch.randn(2, 5), torch.randn(2, 3)
+    for _ in range(400):
+        net(a, b)
+    assert set(drawn) == {0, 1}
+    assert drawn.count(0) / len(drawn) == pytest.approx(0.8, abs=0.03)  # 400 passes x 7 edges: std 0.008
 
 
 def test_an_output_node_without_input_edges_reads_hidden_nodes_only():

@@ -21,10 +21,11 @@ Architecture parameters (``alpha``, ``beta``) are kept apart from weights:
 :meth:`Supernet.arch_parameters` and :meth:`Supernet.weight_parameters`.
 
 Sampled mode (``search.mode = "gdas"``, Dong & Yang 2019): with :attr:`Supernet.tau` set,
-each mixed edge runs one operation, drawn per forward pass by Gumbel-max on ``alpha / tau``
-(the argmax of ``alpha`` in eval mode), and its output is scaled by the straight-through
-gate ``1 - p.detach() + p`` of the drawn operation (``p = softmax((alpha + g) / tau)``), so
-``alpha`` still gets a gradient; nodes stay ``softmax(beta)``-weighted sums. About 1/8 of
+each mixed edge runs one operation, drawn per forward pass by Gumbel-max, the argmax of
+``alpha + g`` (the argmax of ``alpha`` in eval mode): operation k with probability
+softmax(alpha)_k at every temperature. Its output is scaled by the straight-through gate
+``1 - p.detach() + p`` of the drawn operation (``p = softmax((alpha + g) / tau)``), so
+``alpha`` still gets a gradient, sharper as ``tau`` falls; nodes stay ``softmax(beta)``-weighted sums. About 1/8 of
 the mixed edges' FLOPs. The drawn operation's FC layer is a slice of its block, so the
 other operations get zero gradients in that step (Adam's momentum still moves them a
 little, unlike GDAS's separate modules, which get none).
