@@ -41,7 +41,10 @@ def main() -> None:
     args = parser.parse_args()
     stored = now = 0
     for d in args.search_dirs:
-        was, is_, line = judge(d)
+        try:
+            was, is_, line = judge(d)
+        except (OSError, KeyError, ValueError) as e:
+            raise SystemExit(f"judge_search.py: {d}: not a finished search directory ({e})") from None
         stored, now = stored + was, now + is_
         print(line)
     print(f"decisive: {stored} of {len(args.search_dirs)} as stored, {now} of {len(args.search_dirs)} now")

@@ -342,6 +342,10 @@ def test_judge_search_recomputes_the_verdict_from_the_search_files(planted_grid,
     assert lines[0].endswith(f"decisive: stored {decisive}, now {decisive}")
     assert lines[1].endswith(f"decisive: stored {not decisive}, now {decisive}")
     assert lines[2] == f"decisive: 1 of 2 as stored, {2 * decisive} of 2 now"
+    monkeypatch.setattr(sys, "argv", [str(JUDGE), str(tmp_path)])  # no search there: one line, non-zero exit
+    with pytest.raises(SystemExit, match=r"^judge_search.py: .*: not a finished search directory \(") as exc:
+        runpy.run_path(str(JUDGE), run_name="__main__")
+    assert "\n" not in str(exc.value)
 
 
 OP_SCALES = Path(__file__).resolve().parents[2] / "scripts" / "op_scales.py"
