@@ -442,6 +442,17 @@ class Config:
         }
 
 
+def result_settings(cfg: Config, sections: list[str]) -> dict:
+    """The resolved settings of ``sections`` that a result depends on: without the ``log``
+    ones, and without a setting added later while it is at its default (:func:`keyed`)."""
+    full = cfg.to_dict()
+    return {
+        name: {k: v for k, v in full[name].items() if role(f"{name}.{k}") != LOG and keyed(f"{name}.{k}", v)}
+        for name in sections
+        if name in full
+    }
+
+
 def setting_field(dotted: str) -> dataclasses.Field:
     """The field of ``section.key`` (its help, bounds and role in ``metadata``)."""
     section, _, key = dotted.partition(".")

@@ -23,13 +23,13 @@ from typing import cast
 
 import torch
 
-from zeronas.config import LOG, Config, role
+from zeronas.config import Config, result_settings
 from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.engine.runner import EpochRunner, Stage
 from zeronas.engine.session import Session, epoch_iterations_of
 from zeronas.evaluation import evaluate_test_once, select_epochs, validation_scores
 from zeronas.evaluation.calibration import StackedTask
-from zeronas.frameworks import Framework
+from zeronas.frameworks import Framework, framework_sections
 from zeronas.nas.genotype import Genotype
 from zeronas.runs import CHECKPOINT, Log, load_checkpoint, write_json
 
@@ -228,15 +228,15 @@ def validate_genotype(
 FOLD_SETTINGS = "fold_settings.json"
 
 
+def training_sections(config: Config) -> list[str]:
+    """The config sections a training reads: ``[model]``, ``[train]``, ``[eval]`` and its
+    framework's."""
+    return ["model", "train", "eval", *framework_sections(config.model.framework)]
+
+
 def _fold_settings(config: Config) -> dict:
-    """Every setting a fold training's result can depend on (all but the search's and the
-    logging ones), as JSON stores it."""
-    kept = {
-        name: {k: v for k, v in fields.items() if role(f"{name}.{k}") != LOG}
-        for name, fields in config.to_dict().items()
-        if name != "search"
-    }
-    return cast(dict, json.loads(json.dumps(kept)))
+    """The settings a fold training's result depends on, as JSON stores them."""
+    return cast(dict, json.loads(json.dumps(result_settings(config, training_sections(config)))))
 
 
 def adopt_selection(runner: EpochRunner, validated: Path, config: Config) -> dict | None:

@@ -33,12 +33,12 @@ from pathlib import Path
 
 import torch
 
-from zeronas.config import LOG, Config, keyed, load_config, role
+from zeronas.config import Config, load_config, result_settings
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.data.fingerprint import dataset_files, fingerprint
+from zeronas.engine.train import training_sections
 from zeronas.errors import ZeroNASError
 from zeronas.experiments.executors import Executor, LocalExecutor, Task, run_tasks
-from zeronas.frameworks import framework_sections
 from zeronas.nas.genotype import Genotype, GenotypeError, fixed_genotype
 from zeronas.nas.space import random_pair
 from zeronas.pipeline import run_fix, run_nas, run_search, train_genotype
@@ -146,20 +146,11 @@ def result_config(cfg: Config, method: str) -> dict:
     holds (a setting added later is left out at its default: :func:`zeronas.config.keyed`).
     ESZSL reads ``eval.folds``; the linear generator and the oracle ``[eval]``; a training
     ``[model]``, ``[train]``, ``[eval]`` and its framework's sections; a search ``[search]`` too."""
-    full = cfg.to_dict()
     if method == "eszsl":
-        return {"eval": {"folds": full["eval"]["folds"]}}
+        return {"eval": {"folds": cfg.eval.folds}}
     if method in ("linear", "oracle"):
-        wanted = ["eval"]
-    else:
-        wanted = ["model", "train", "eval", *framework_sections(cfg.model.framework)]
-        if method in SEARCHES:
-            wanted.append("search")
-    return {
-        name: {k: v for k, v in full[name].items() if role(f"{name}.{k}") != LOG and keyed(f"{name}.{k}", v)}
-        for name in wanted
-        if name in full
-    }
+        return result_settings(cfg, ["eval"])
+    return result_settings(cfg, [*training_sections(cfg), *(["search"] if method in SEARCHES else [])])
 
 
 @dataclass
