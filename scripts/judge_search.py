@@ -15,17 +15,18 @@ import argparse
 import json
 from pathlib import Path
 
+from zeronas.errors import ZeroNASError
 from zeronas.nas.margins import assess, stability_by_role
+from zeronas.runs import search_record
 
 
 def judge(search_dir: Path) -> tuple[bool, bool, str]:
     """The stored and the recomputed ``decisive`` of one search, and a line describing it."""
+    search_dir, record = search_record(search_dir)
     stored = json.loads((search_dir / "genotype.json").read_text())["search"]
     history = json.loads((search_dir / "arch_history.json").read_text())
     init = json.loads((search_dir / "arch_init.json").read_text())
-    where = search_dir if (search_dir / "config.json").is_file() else search_dir.parent  # a run's search/ has none
-    config = json.loads((where / "config.json").read_text())["config"]["search"]
-    verdict = assess(history, init, config["keep_edges"], stored["epoch"])
+    verdict = assess(history, init, record["config"]["search"]["keep_edges"], stored["epoch"])
     ratios = ", ".join(f"{r} {v:.0f}x" for r, v in verdict.op_ratio.items())
     line = (
         f"{search_dir}: epoch {stored['epoch']} of {verdict.epochs} ({stored['select']}); op margin {ratios}; "
@@ -37,13 +38,13 @@ def judge(search_dir: Path) -> tuple[bool, bool, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("search_dirs", nargs="+", type=Path, help="directories holding a search's genotype.json")
+    parser.add_argument("search_dirs", nargs="+", type=Path, help="searches, or runs and grid cells holding one")
     args = parser.parse_args()
     stored = now = 0
     for d in args.search_dirs:
         try:
             was, is_, line = judge(d)
-        except (OSError, KeyError, ValueError) as e:
+        except (ZeroNASError, OSError, KeyError, ValueError) as e:
             raise SystemExit(f"judge_search.py: {d}: not a finished search directory ({e})") from None
         stored, now = stored + was, now + is_
         print(line)
