@@ -146,7 +146,7 @@ def assess(arch_history: list[dict], init: dict, keep: int, chosen: int | None =
     }
     n_stable = min(by_role.values())  # the pair changes when either network does
     need = max(2, math.ceil(STABLE_FRACTION * len(arch_history)))
-    if entry is not arch_history[-1] and entry["genotype"] != arch_history[-1]["genotype"]:
+    if entry["genotype"] != arch_history[-1]["genotype"]:
         warnings.append(f"the chosen genotype (epoch {entry['epoch']}) is not the one the search ended on")
     if n_stable < need:
         warnings.append(

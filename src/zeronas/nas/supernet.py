@@ -25,10 +25,10 @@ each mixed edge runs one operation, drawn per forward pass by Gumbel-max, the ar
 ``alpha + g`` (the argmax of ``alpha`` in eval mode): operation k with probability
 softmax(alpha)_k at every temperature. Its output is scaled by the straight-through gate
 ``1 - p.detach() + p`` of the drawn operation (``p = softmax((alpha + g) / tau)``), so
-``alpha`` still gets a gradient, sharper as ``tau`` falls; nodes stay ``softmax(beta)``-weighted sums. About 1/8 of
-the mixed edges' FLOPs. The drawn operation's FC layer is a slice of its block, so the
-other operations get zero gradients in that step (Adam's momentum still moves them a
-little, unlike GDAS's separate modules, which get none).
+``alpha`` still gets a gradient, sharper as ``tau`` falls; nodes stay
+``softmax(beta)``-weighted sums. About 1/8 of the mixed edges' FLOPs. The drawn operation's
+FC layer is a slice of its block, so the other operations get zero gradients in that step
+(Adam's momentum still moves them a little, unlike GDAS's separate modules, which get none).
 """
 
 from __future__ import annotations
