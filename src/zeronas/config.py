@@ -237,6 +237,14 @@ class SearchConfig:
         "output scale: batch norm's is 1, an FC layer's follows its init and its input); retraining is unchanged",
         key_default=False,
     )
+    arch_entropy: float = setting(
+        0.0,
+        "weight of the mean entropy of softmax(alpha) added to every architecture step's loss, ramped "
+        "linearly from 0 in the first epoch of architecture steps to this in the last, so that each edge "
+        "settles on one operation (a discretisation loss); beta is untouched; 0: off (paper)",
+        min=0,
+        key_default=False,
+    )
     keep_edges: int = setting(2, "in-edges kept per node when deriving the genotype", min=1)
     mode: str = setting("exact", "'exact': every operation (Eq. 2); 'gdas': one drawn operation per edge")
     precision: str = setting(

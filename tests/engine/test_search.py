@@ -11,7 +11,7 @@ import torch
 from zeronas.config import Config
 from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
 from zeronas.engine.networks import build_networks
-from zeronas.engine.search import gumbel_temperature, set_schedules
+from zeronas.engine.search import entropy_weight, gumbel_temperature, set_schedules
 from zeronas.nas.genotype import Genotype, fixed_genotype
 
 
@@ -91,6 +91,31 @@ def test_gdas_search_anneals_the_temperature_and_updates_alpha(searcher):
     before = _snapshot(s)
     assert torch.isfinite(search_iteration(s)).all()
     assert _changed(before, _snapshot(s)) == set(before)
+
+
+def test_arch_entropy_ramps_up_and_pulls_each_edge_to_one_operation(searcher):
+    import copy
+
+    cfg = copy.deepcopy(searcher.cfg)
+    cfg.search.epochs, cfg.search.arch_entropy, cfg.search.arch_lr = 5, 2.0, 0.2
+    assert [entropy_weight(e, cfg.search) for e in (1, 2, 3, 5)] == pytest.approx([0.0, 0.5, 1.0, 2.0])
+    cfg.search.warmup_epochs = 1  # the ramp starts with the architecture steps
+    assert [entropy_weight(e, cfg.search) for e in (1, 2, 3, 5)] == pytest.approx([0.0, 0.0, 2 / 3, 2.0])
+    cfg.search.warmup_epochs = 0
+    after = {}
+    for weight in (0.0, 50.0):
+        cfg.search.arch_entropy = weight
+        torch.manual_seed(0)
+        s = searching(cfg, searcher.task)
+        set_schedules(s, cfg.search.epochs)
+        assert s.G.entropy_weight == s.D.entropy_weight == weight
+        start = (s.G.op_entropy().item(), s.D.op_entropy().item())
+        for _ in range(4):
+            search_iteration(s)
+        after[weight] = (s.G.op_entropy().item(), s.D.op_entropy().item())
+    assert start == pytest.approx((math.log(8), math.log(8)), abs=1e-3)
+    # the same draws and steps, but with the term every edge of both nets moves toward one operation
+    assert after[50.0][0] < after[0.0][0] - 0.1 and after[50.0][1] < after[0.0][1] - 0.1
 
 
 def _select_val_config() -> Config:

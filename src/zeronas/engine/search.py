@@ -11,7 +11,8 @@ D_tr. Unlike the authors' code, the omega_g step uses a fresh D_val batch.
 Named departures from the paper, each off by default and measured: ``search.warmup_epochs``
 (weight steps only at first), ``search.arch_schedule = "cosine"``, ``search.split =
 "class"`` (:func:`~zeronas.engine.session.split_classes`), ``search.arch_cls_weight``,
-``search.g_ops``/``d_ops`` (narrower candidate sets, :data:`zeronas.nas.ops.OP_SETS`).
+``search.g_ops``/``d_ops`` (narrower candidate sets, :data:`zeronas.nas.ops.OP_SETS`),
+``search.arch_entropy`` (a ramped op-entropy term in the architecture steps).
 Every epoch records the median margins of the derived choices (:mod:`zeronas.nas.margins`);
 the finished search judges itself (decisive, stable) in ``genotype.json``.
 
@@ -73,6 +74,16 @@ def arch_lr(epoch: int, search: SearchConfig) -> float:
     return search.arch_lr * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def entropy_weight(epoch: int, search: SearchConfig) -> float:
+    """The weight of the op-entropy term (``search.arch_entropy``) in ``epoch`` (1-based): 0 in
+    the first epoch of architecture steps, linear up to ``arch_entropy`` in the last, so that
+    the early steps choose by the losses alone."""
+    done = epoch - search.warmup_epochs - 1
+    if search.arch_entropy == 0 or done <= 0:
+        return 0.0
+    return search.arch_entropy * done / max(1, search.epochs - search.warmup_epochs - 1)
+
+
 def search_session(cfg: Config, dataset: ZSLDataset, device: torch.device) -> Session:
     """The search's session: supernets (FIX on a fixed side) on the validation task's halves
     (by sample, the paper's, or by class)."""
@@ -96,19 +107,31 @@ def restore_search_session(run: Path, data: str | Path | None = None) -> tuple[P
 
 
 def set_schedules(session: Session, epoch: int) -> None:
-    """The architecture learning rate of ``epoch`` and, in the sampled mode, the supernets'
-    Gumbel temperature."""
+    """The architecture learning rate of ``epoch``, the supernets' op-entropy weight and, in the
+    sampled mode, their Gumbel temperature."""
     lr = arch_lr(epoch, session.cfg.search)
     for key in ("a_g", "a_d"):
         if key in session.opt:
             for group in session.opt[key].param_groups:
                 group["lr"] = lr
     tau = gumbel_temperature(epoch, session.cfg.search)
-    if tau is None:
-        return
     for net in (session.G, session.D):
         if isinstance(net, Supernet):
-            net.tau = tau
+            net.entropy_weight = entropy_weight(epoch, session.cfg.search)
+            if tau is not None:
+                net.tau = tau
+
+
+def with_entropy(loss: LossFn, net: object) -> LossFn:
+    """``loss`` plus the supernet's weighted op entropy (``search.arch_entropy``), if any."""
+    if not isinstance(net, Supernet) or net.entropy_weight == 0:
+        return loss
+
+    def penalised(x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
+        value, stats = loss(x, c, y)
+        return value + net.entropy_weight * net.op_entropy(), stats
+
+    return penalised
 
 
 def arch_generator_loss(session: Session) -> LossFn:
@@ -138,13 +161,13 @@ def search_iteration(session: Session, with_arch: bool = True) -> torch.Tensor:
         weights: torch.Tensor | None = None
         for _ in range(s.critic_iters):
             if with_arch and session.searches("d"):
-                arch = arch + session.step("a_d", fw.critic_loss, "val")[0] / s.critic_iters
+                arch = arch + session.step("a_d", with_entropy(fw.critic_loss, session.D), "val")[0] / s.critic_iters
             step = torch.stack(session.step("w_d", fw.critic_loss, "tr")) / s.critic_iters
             weights = step if weights is None else weights + step
         assert weights is not None
         row += [arch.reshape(1), weights]
     if with_arch and session.searches("g"):
-        arch_g = session.step("a_g", arch_generator_loss(session), "val")[0]
+        arch_g = session.step("a_g", with_entropy(arch_generator_loss(session), session.G), "val")[0]
     else:
         arch_g = torch.zeros((), device=session.device)
     row += [arch_g.reshape(1), torch.stack(session.step("w_g", fw.generator_loss, "tr"))]

@@ -148,6 +148,7 @@ class Supernet(nn.Module):
         self._any_bn = any(b >= 4 for b in self._live_blocks)
         self.slope, self.p_drop = slope, dropout
         self.tau: float | None = None  # set: sampled (GDAS) forward, see the module docstring
+        self.entropy_weight = 0.0  # weight of op_entropy() in the architecture steps, set per epoch
         self.out_id = N_INPUTS + len(widths)
         dims = [in_dims[0], in_dims[1], in_dims[0] + in_dims[1], *widths, out_dim]
         self.dims = dims
@@ -226,6 +227,12 @@ class Supernet(nn.Module):
     def op_weights(self) -> torch.Tensor:
         """softmax(alpha) per mixed edge over the candidate operations (0 for the others), shape (edges, 8)."""
         return F.softmax(self.alpha.masked_fill(self.op_mask, float("-inf")), dim=-1)
+
+    def op_entropy(self) -> torch.Tensor:
+        """Mean entropy of softmax(alpha) over the mixed edges: 0 when every edge has chosen one
+        operation, log(candidates) when the choice is uniform."""
+        p = self.op_weights()
+        return -(p * torch.log(p.clamp_min(1e-30))).sum(-1).mean()
 
     def edge_weights(self) -> torch.Tensor:
         """softmax(beta) per target node over its in-edges, shape (targets, max in-degree); with
