@@ -245,6 +245,14 @@ class SearchConfig:
         min=0,
         key_default=False,
     )
+    edge_topk: float = setting(
+        0.0,
+        "weight of -log(the share of softmax(beta) on each node's keep_edges strongest in-edges), added to every "
+        "architecture step's loss and ramped like arch_entropy, so that the kept in-edges part from the others; "
+        "needs edge_gates = softmax; 0: off (paper)",
+        min=0,
+        key_default=False,
+    )
     keep_edges: int = setting(2, "in-edges kept per node when deriving the genotype", min=1)
     mode: str = setting("exact", "'exact': every operation (Eq. 2); 'gdas': one drawn operation per edge")
     precision: str = setting(

@@ -11,7 +11,8 @@ import torch
 from zeronas.config import Config
 from zeronas.engine import SearchSpace, Session, search_iteration, split_halves
 from zeronas.engine.networks import build_networks
-from zeronas.engine.search import entropy_weight, gumbel_temperature, set_schedules
+from zeronas.engine.search import gumbel_temperature, ramp, set_schedules
+from zeronas.errors import ZeroNASError
 from zeronas.nas.genotype import Genotype, fixed_genotype
 
 
@@ -93,29 +94,65 @@ def test_gdas_search_anneals_the_temperature_and_updates_alpha(searcher):
     assert _changed(before, _snapshot(s)) == set(before)
 
 
-def test_arch_entropy_ramps_up_and_pulls_each_edge_to_one_operation(searcher):
+def test_discretisation_terms_ramp_up_with_the_architecture_steps():
+    cfg = Config()
+    cfg.search.epochs = 5
+    assert [ramp(e, cfg.search, 2.0) for e in (1, 2, 3, 5)] == pytest.approx([0.0, 0.5, 1.0, 2.0])
+    assert [ramp(e, cfg.search, 0.0) for e in (1, 5)] == [0.0, 0.0]
+    cfg.search.warmup_epochs = 1  # the ramp starts with the architecture steps
+    assert [ramp(e, cfg.search, 2.0) for e in (1, 2, 3, 5)] == pytest.approx([0.0, 0.0, 2 / 3, 2.0])
+
+
+def _after_steps(cfg: Config, task, iterations: int = 4) -> tuple[Session, dict[str, tuple[float, float]]]:
+    """A fresh seeded search after ``iterations`` at its last epoch's schedules: op entropy and
+    edge spill of (G, D) before and after."""
+    torch.manual_seed(0)
+    s = searching(cfg, task)
+    set_schedules(s, cfg.search.epochs)
+    keep = cfg.search.keep_edges
+
+    def measure() -> tuple[tuple[float, float], tuple[float, float]]:
+        nets = (s.G, s.D)
+        return tuple(n.op_entropy().item() for n in nets), tuple(n.edge_spill(keep).item() for n in nets)
+
+    (e0, s0) = measure()
+    for _ in range(iterations):
+        search_iteration(s)
+    (e1, s1) = measure()
+    return s, {"entropy0": e0, "entropy": e1, "spill0": s0, "spill": s1}
+
+
+@pytest.mark.parametrize("setting, figure", [("arch_entropy", "entropy"), ("edge_topk", "spill")])
+def test_discretisation_terms_pull_each_edge_to_one_operation_and_each_node_to_its_kept_edges(
+    searcher, setting, figure
+):
     import copy
 
     cfg = copy.deepcopy(searcher.cfg)
-    cfg.search.epochs, cfg.search.arch_entropy, cfg.search.arch_lr = 5, 2.0, 0.2
-    assert [entropy_weight(e, cfg.search) for e in (1, 2, 3, 5)] == pytest.approx([0.0, 0.5, 1.0, 2.0])
-    cfg.search.warmup_epochs = 1  # the ramp starts with the architecture steps
-    assert [entropy_weight(e, cfg.search) for e in (1, 2, 3, 5)] == pytest.approx([0.0, 0.0, 2 / 3, 2.0])
-    cfg.search.warmup_epochs = 0
-    after = {}
-    for weight in (0.0, 50.0):
-        cfg.search.arch_entropy = weight
-        torch.manual_seed(0)
-        s = searching(cfg, searcher.task)
-        set_schedules(s, cfg.search.epochs)
-        assert s.G.entropy_weight == s.D.entropy_weight == weight
-        start = (s.G.op_entropy().item(), s.D.op_entropy().item())
-        for _ in range(4):
-            search_iteration(s)
-        after[weight] = (s.G.op_entropy().item(), s.D.op_entropy().item())
-    assert start == pytest.approx((math.log(8), math.log(8)), abs=1e-3)
-    # the same draws and steps, but with the term every edge of both nets moves toward one operation
-    assert after[50.0][0] < after[0.0][0] - 0.1 and after[50.0][1] < after[0.0][1] - 0.1
+    cfg.search.epochs, cfg.search.arch_lr = 5, 0.2
+    _, plain = _after_steps(cfg, searcher.task)
+    setattr(cfg.search, setting, 50.0)
+    s, pulled = _after_steps(cfg, searcher.task)
+    weights = (
+        {"arch_entropy": 50.0, "edge_topk": 0.0}
+        if setting == "arch_entropy"
+        else {"arch_entropy": 0.0, "edge_topk": 50.0}
+    )
+    for net in (s.G, s.D):
+        assert (net.entropy_weight, net.spill_weight) == (weights["arch_entropy"], weights["edge_topk"])
+    assert plain[figure + "0"] == pulled[figure + "0"]  # the same start
+    if figure == "entropy":
+        assert pulled["entropy0"] == pytest.approx((math.log(8), math.log(8)), abs=1e-3)
+    # the same draws and steps; with the term both nets move clearly further toward a discrete choice
+    for net in (0, 1):
+        assert pulled[figure][net] < plain[figure][net] - 0.1 * plain[figure + "0"][net]
+
+
+def test_edge_topk_needs_softmax_edge_gates():
+    cfg = Config()
+    cfg.search.edge_topk, cfg.search.edge_gates = 1.0, "sigmoid"
+    with pytest.raises(ZeroNASError, match="edge_topk needs"):
+        SearchSpace.from_config(cfg.search)
 
 
 def _select_val_config() -> Config:

@@ -129,6 +129,25 @@ def test_arch_and_weight_parameters_are_disjoint_and_complete():
     assert "alpha" in net.state_dict() and "beta" in net.state_dict()
 
 
+def test_discretisation_figures_by_hand():
+    net = Supernet("generator", (3, 3), (4,), 5, ops=("fc_relu", "fc_lrelu"))  # nodes 3 and out (4)
+    with torch.no_grad():
+        net.alpha.zero_()
+        net.alpha[0, 0] = math.log(3.0)  # edge 0 -> 3: softmax (3/4, 1/4) over its two candidates
+        net.beta.fill_(-1e9)
+        net.beta[0, :3] = torch.log(torch.tensor([0.5, 0.3, 0.2]))  # node 3 reads 0, 1, 2
+        net.beta[1, :4] = 0.0  # the output reads 0-3 evenly
+    two, skewed = math.log(2), -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    n_edges = len(net.mixed_edges)
+    assert net.op_entropy().item() == pytest.approx((skewed + (n_edges - 1) * two) / n_edges)
+    # -log of the kept share: node 3 keeps 0.8 of 1, the output 0.5; with keep 3 only the output counts
+    assert net.edge_spill(2).item() == pytest.approx((-math.log(0.8) - math.log(0.5)) / 2)
+    assert net.edge_spill(3).item() == pytest.approx(-math.log(0.75))
+    assert net.edge_spill(4).item() == 0.0
+    with pytest.raises(ValueError, match="softmax edge gates"):
+        Supernet("generator", (3, 3), (4,), 5, edge_gates="sigmoid").edge_spill(2)
+
+
 # --------------------------------------------------------------------------- sampled (GDAS) mode
 @pytest.mark.parametrize("role", ["generator", "critic"])
 def test_sampled_forward_equals_the_mixture_when_alpha_is_one_hot(role):

@@ -12,7 +12,8 @@ Named departures from the paper, each off by default and measured: ``search.warm
 (weight steps only at first), ``search.arch_schedule = "cosine"``, ``search.split =
 "class"`` (:func:`~zeronas.engine.session.split_classes`), ``search.arch_cls_weight``,
 ``search.g_ops``/``d_ops`` (narrower candidate sets, :data:`zeronas.nas.ops.OP_SETS`),
-``search.arch_entropy`` (a ramped op-entropy term in the architecture steps).
+``search.arch_entropy`` and ``search.edge_topk`` (ramped discretisation terms in the
+architecture steps).
 Every epoch records the median margins of the derived choices (:mod:`zeronas.nas.margins`);
 the finished search judges itself (decisive, stable) in ``genotype.json``.
 
@@ -74,14 +75,14 @@ def arch_lr(epoch: int, search: SearchConfig) -> float:
     return search.arch_lr * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def entropy_weight(epoch: int, search: SearchConfig) -> float:
-    """The weight of the op-entropy term (``search.arch_entropy``) in ``epoch`` (1-based): 0 in
-    the first epoch of architecture steps, linear up to ``arch_entropy`` in the last, so that
-    the early steps choose by the losses alone."""
+def ramp(epoch: int, search: SearchConfig, weight: float) -> float:
+    """A discretisation term's weight in ``epoch`` (1-based, ``search.arch_entropy`` or
+    ``search.edge_topk``): 0 in the first epoch of architecture steps, linear up to ``weight``
+    in the last, so that the early steps choose by the losses alone."""
     done = epoch - search.warmup_epochs - 1
-    if search.arch_entropy == 0 or done <= 0:
+    if weight == 0 or done <= 0:
         return 0.0
-    return search.arch_entropy * done / max(1, search.epochs - search.warmup_epochs - 1)
+    return weight * done / max(1, search.epochs - search.warmup_epochs - 1)
 
 
 def search_session(cfg: Config, dataset: ZSLDataset, device: torch.device) -> Session:
@@ -115,21 +116,28 @@ def set_schedules(session: Session, epoch: int) -> None:
             for group in session.opt[key].param_groups:
                 group["lr"] = lr
     tau = gumbel_temperature(epoch, session.cfg.search)
+    s = session.cfg.search
     for net in (session.G, session.D):
         if isinstance(net, Supernet):
-            net.entropy_weight = entropy_weight(epoch, session.cfg.search)
+            net.entropy_weight = ramp(epoch, s, s.arch_entropy)
+            net.spill_weight = ramp(epoch, s, s.edge_topk)
             if tau is not None:
                 net.tau = tau
 
 
-def with_entropy(loss: LossFn, net: object) -> LossFn:
-    """``loss`` plus the supernet's weighted op entropy (``search.arch_entropy``), if any."""
-    if not isinstance(net, Supernet) or net.entropy_weight == 0:
+def discretised(loss: LossFn, net: object, keep: int) -> LossFn:
+    """``loss`` plus the supernet's weighted discretisation terms (``search.arch_entropy``,
+    ``search.edge_topk``), if any."""
+    if not isinstance(net, Supernet) or not (net.entropy_weight or net.spill_weight):
         return loss
 
     def penalised(x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, Stats]:
         value, stats = loss(x, c, y)
-        return value + net.entropy_weight * net.op_entropy(), stats
+        if net.entropy_weight:
+            value = value + net.entropy_weight * net.op_entropy()
+        if net.spill_weight:
+            value = value + net.spill_weight * net.edge_spill(keep)
+        return value, stats
 
     return penalised
 
@@ -154,20 +162,22 @@ def arch_generator_loss(session: Session) -> LossFn:
 def search_iteration(session: Session, with_arch: bool = True) -> torch.Tensor:
     """One loop of Algorithm 1 (without its architecture steps unless ``with_arch``); returns
     the step losses and figures (see :func:`step_names`), 0 for a skipped step."""
-    s, fw = session.loop, session.fw
+    s, fw, keep = session.loop, session.fw, session.cfg.search.keep_edges
     row: list[torch.Tensor] = []
     if session.D is not None:
         arch = torch.zeros((), device=session.device)
         weights: torch.Tensor | None = None
         for _ in range(s.critic_iters):
             if with_arch and session.searches("d"):
-                arch = arch + session.step("a_d", with_entropy(fw.critic_loss, session.D), "val")[0] / s.critic_iters
+                arch = (
+                    arch + session.step("a_d", discretised(fw.critic_loss, session.D, keep), "val")[0] / s.critic_iters
+                )
             step = torch.stack(session.step("w_d", fw.critic_loss, "tr")) / s.critic_iters
             weights = step if weights is None else weights + step
         assert weights is not None
         row += [arch.reshape(1), weights]
     if with_arch and session.searches("g"):
-        arch_g = session.step("a_g", with_entropy(arch_generator_loss(session), session.G), "val")[0]
+        arch_g = session.step("a_g", discretised(arch_generator_loss(session), session.G, keep), "val")[0]
     else:
         arch_g = torch.zeros((), device=session.device)
     row += [arch_g.reshape(1), torch.stack(session.step("w_g", fw.generator_loss, "tr"))]

@@ -148,7 +148,8 @@ class Supernet(nn.Module):
         self._any_bn = any(b >= 4 for b in self._live_blocks)
         self.slope, self.p_drop = slope, dropout
         self.tau: float | None = None  # set: sampled (GDAS) forward, see the module docstring
-        self.entropy_weight = 0.0  # weight of op_entropy() in the architecture steps, set per epoch
+        # weights of op_entropy() and edge_spill() in the architecture steps, set per epoch
+        self.entropy_weight = self.spill_weight = 0.0
         self.out_id = N_INPUTS + len(widths)
         dims = [in_dims[0], in_dims[1], in_dims[0] + in_dims[1], *widths, out_dim]
         self.dims = dims
@@ -233,6 +234,17 @@ class Supernet(nn.Module):
         operation, log(candidates) when the choice is uniform."""
         p = self.op_weights()
         return -(p * torch.log(p.clamp_min(1e-30))).sum(-1).mean()
+
+    def edge_spill(self, keep: int) -> torch.Tensor:
+        """Mean of -log(the share of softmax(beta) on the ``keep`` strongest in-edges) over the
+        nodes with more in-edges than that: 0 when each reads its strongest ``keep`` only."""
+        if self.edge_gates != "softmax":
+            raise ValueError("edge_spill needs softmax edge gates: sigmoid gates do not share a node's weight")
+        w = self.edge_weights()
+        rows = (~self.beta_mask).sum(1) > keep
+        if not bool(rows.any()):
+            return w.new_zeros(())
+        return -torch.log(w[rows].topk(keep, dim=1).values.sum(1)).mean()
 
     def edge_weights(self) -> torch.Tensor:
         """softmax(beta) per target node over its in-edges, shape (targets, max in-degree); with
