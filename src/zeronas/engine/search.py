@@ -108,15 +108,15 @@ def restore_search_session(run: Path, data: str | Path | None = None) -> tuple[P
 
 
 def set_schedules(session: Session, epoch: int) -> None:
-    """The architecture learning rate of ``epoch``, the supernets' op-entropy weight and, in the
-    sampled mode, their Gumbel temperature."""
-    lr = arch_lr(epoch, session.cfg.search)
+    """The architecture learning rate of ``epoch``, the supernets' discretisation-term weights
+    (:func:`ramp`) and, in the sampled mode, their Gumbel temperature."""
+    s = session.cfg.search
+    lr = arch_lr(epoch, s)
     for key in ("a_g", "a_d"):
         if key in session.opt:
             for group in session.opt[key].param_groups:
                 group["lr"] = lr
-    tau = gumbel_temperature(epoch, session.cfg.search)
-    s = session.cfg.search
+    tau = gumbel_temperature(epoch, s)
     for net in (session.G, session.D):
         if isinstance(net, Supernet):
             net.entropy_weight = ramp(epoch, s, s.arch_entropy)
