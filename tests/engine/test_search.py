@@ -115,10 +115,10 @@ def _after_steps(cfg: Config, task, iterations: int = 4) -> tuple[Session, dict[
         nets = (s.G, s.D)
         return tuple(n.op_entropy().item() for n in nets), tuple(n.edge_spill(keep).item() for n in nets)
 
-    (e0, s0) = measure()
+    e0, s0 = measure()
     for _ in range(iterations):
         search_iteration(s)
-    (e1, s1) = measure()
+    e1, s1 = measure()
     return s, {"entropy0": e0, "entropy": e1, "spill0": s0, "spill": s1}
 
 
@@ -133,13 +133,9 @@ def test_discretisation_terms_pull_each_edge_to_one_operation_and_each_node_to_i
     _, plain = _after_steps(cfg, searcher.task)
     setattr(cfg.search, setting, 50.0)
     s, pulled = _after_steps(cfg, searcher.task)
-    weights = (
-        {"arch_entropy": 50.0, "edge_topk": 0.0}
-        if setting == "arch_entropy"
-        else {"arch_entropy": 0.0, "edge_topk": 50.0}
-    )
+    expected = (50.0, 0.0) if setting == "arch_entropy" else (0.0, 50.0)
     for net in (s.G, s.D):
-        assert (net.entropy_weight, net.spill_weight) == (weights["arch_entropy"], weights["edge_topk"])
+        assert (net.entropy_weight, net.spill_weight) == expected
     assert plain[figure + "0"] == pulled[figure + "0"]  # the same start
     if figure == "entropy":
         assert pulled["entropy0"] == pytest.approx((math.log(8), math.log(8)), abs=1e-3)

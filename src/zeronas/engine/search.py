@@ -167,11 +167,10 @@ def search_iteration(session: Session, with_arch: bool = True) -> torch.Tensor:
     if session.D is not None:
         arch = torch.zeros((), device=session.device)
         weights: torch.Tensor | None = None
+        arch_d = discretised(fw.critic_loss, session.D, keep)
         for _ in range(s.critic_iters):
             if with_arch and session.searches("d"):
-                arch = (
-                    arch + session.step("a_d", discretised(fw.critic_loss, session.D, keep), "val")[0] / s.critic_iters
-                )
+                arch = arch + session.step("a_d", arch_d, "val")[0] / s.critic_iters
             step = torch.stack(session.step("w_d", fw.critic_loss, "tr")) / s.critic_iters
             weights = step if weights is None else weights + step
         assert weights is not None
