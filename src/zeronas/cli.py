@@ -621,7 +621,9 @@ frameworks_option = click.option(
     "planted generator's architecture retrained with FIX's critic; planted-architecture data only), random, nas, "
     "nas_g_only, nas_d_only, nas_class_split (search.split=class), nas_heldout (search.split=class, "
     "search.arch_schedule=cosine), nas_kaiming (search.weight_init=kaiming), nas_unit_scale "
-    "(search.op_scale=unit), nas_gdas_plain (search.mode=gdas, search.g_ops=plain, search.d_ops=plain).",
+    "(search.op_scale=unit), nas_gdas_plain (search.mode=gdas, search.g_ops=plain, search.d_ops=plain), "
+    "nas_settled (search.mode=gdas, search.g_ops=plain, search.d_ops=plain, search.d_out=hidden, "
+    "search.arch_entropy=10.0, search.edge_topk=1.0).",
 )
 @click.option(
     "--random-draws",

@@ -304,9 +304,10 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
     assert changed("search.arch_schedule=cosine") == searches - {"nas_heldout"}
     assert changed("search.weight_init=kaiming") == searches - {"nas_kaiming"}
     assert changed("search.op_scale=unit") == searches - {"nas_unit_scale"}
-    assert changed("search.mode=gdas") == searches - {"nas_gdas_plain"}
+    sampled = {"nas_gdas_plain", "nas_settled"}
+    assert changed("search.mode=gdas") == searches - sampled
     # random draws from the candidate sets
-    assert changed("search.g_ops=plain", "search.d_ops=plain") == {"random"} | searches - {"nas_gdas_plain"}
+    assert changed("search.g_ops=plain", "search.d_ops=plain") == {"random"} | searches - sampled
     assert changed("search.g_widths=8,8") == {"random"} | searches  # random draws in the search space
     assert changed("train.lr=0.001") == trainings
     assert changed("model.fix_hidden=64") == trainings  # nas_g_only keeps D at FIX

@@ -58,6 +58,14 @@ SEARCH_SETTINGS: dict[str, dict[str, object]] = {
     "nas_kaiming": {"search.weight_init": "kaiming"},
     "nas_unit_scale": {"search.op_scale": "unit"},
     "nas_gdas_plain": {"search.mode": "gdas", "search.g_ops": "plain", "search.d_ops": "plain"},
+    "nas_settled": {
+        "search.mode": "gdas",
+        "search.g_ops": "plain",
+        "search.d_ops": "plain",
+        "search.d_out": "hidden",
+        "search.arch_entropy": 10.0,
+        "search.edge_topk": 1.0,
+    },
 }
 SEARCHES = ("nas", *SEARCH_SETTINGS)
 #: The searches of one network (the other kept at FIX): Table 3's ablation.
@@ -79,6 +87,8 @@ METHODS = {
     "nas_kaiming": "{title} + ZeroNAS, He-initialised supernets",
     "nas_unit_scale": "{title} + ZeroNAS, candidates mixed at unit scale",
     "nas_gdas_plain": "{title} + ZeroNAS, one sampled operation per edge (GDAS), FC + activation candidates",
+    "nas_settled": "{title} + ZeroNAS, as nas_gdas_plain with the critic's output from hidden nodes and "
+    "discretisation terms on operations and in-edges",
 }
 #: Methods without a generator architecture: one row whatever the frameworks.
 NO_FRAMEWORK = ("oracle", "eszsl", "linear")
