@@ -306,6 +306,7 @@ def test_a_cell_key_holds_exactly_what_its_result_reads(tmp_path):
     assert changed("search.op_scale=unit") == searches - {"nas_unit_scale"}
     sampled = {"nas_gdas_plain", "nas_settled"}
     assert changed("search.mode=gdas") == searches - sampled
+    assert changed("search.arch_entropy=10", "search.edge_topk=1") == searches - {"nas_settled"}
     # random draws from the candidate sets
     assert changed("search.g_ops=plain", "search.d_ops=plain") == {"random"} | searches - sampled
     assert changed("search.g_widths=8,8") == {"random"} | searches  # random draws in the search space
