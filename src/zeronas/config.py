@@ -435,6 +435,11 @@ class Config:
                 f"search.tau_min = {s.tau_min:g} is above search.tau_max = {s.tau_max:g} (the temperature decreases)",
             ),
             (
+                s.edge_topk > 0 and s.edge_gates != "softmax",
+                "search.edge_topk",
+                "search.edge_topk needs search.edge_gates = 'softmax' (sigmoid gates do not compete)",
+            ),
+            (
                 s.warmup_epochs >= s.epochs,
                 "search.warmup_epochs",
                 f"search.warmup_epochs = {s.warmup_epochs} leaves no architecture step in "

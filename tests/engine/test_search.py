@@ -148,7 +148,7 @@ def test_edge_topk_needs_softmax_edge_gates():
     cfg = Config()
     cfg.search.edge_topk, cfg.search.edge_gates = 1.0, "sigmoid"
     with pytest.raises(ZeroNASError, match="edge_topk needs"):
-        SearchSpace.from_config(cfg.search)
+        cfg.check()
 
 
 def _select_val_config() -> Config:
