@@ -95,6 +95,17 @@ def test_load_config_selects_by_dataset_name_and_applies_overrides():
         zeronas.load_config(overrides={"train.epoch": 3})
 
 
+def test_load_config_applies_a_named_search_before_the_overrides():
+    from zeronas.config import SEARCH_SETTINGS
+
+    cfg = zeronas.load_config("fmnist", search_method="nas_settled", overrides={"search.arch_entropy": 2.0})
+    assert cfg.search.mode == "gdas" and cfg.search.d_out == "hidden" and cfg.search.edge_topk == 1.0
+    assert cfg.search.arch_entropy == 2.0 != SEARCH_SETTINGS["nas_settled"]["search.arch_entropy"]
+    assert zeronas.load_config("fmnist", search_method="nas") == zeronas.load_config("fmnist")
+    with pytest.raises(ZeroNASError, match="unknown search method 'nas_best'"):
+        zeronas.load_config(search_method="nas_best")
+
+
 def test_search_result_holds_the_supernet_its_genotype_came_from(example):
     found, cfg = example["found"], example["cfg"]
     keep = cfg.search.keep_edges

@@ -50,6 +50,23 @@ def test_config_show_is_the_resolved_config_as_toml_with_help(tmp_path, monkeypa
     assert load_config(str(path))[0] == expected
 
 
+def test_config_show_applies_a_named_search_then_the_sets(tmp_path, monkeypatch, capsys):
+    """``--search-method NAME`` is its settings applied before ``--set``: a ``--set`` of one of them wins."""
+    args = ("config", "show", "--search-method", "nas_settled", "--set", "search.arch_entropy=3")
+    code, out, err = _cli(monkeypatch, capsys, *args)
+    assert code == 0, err
+    assert out.splitlines()[0] == (
+        "# config: fmnist.toml (matched by dataset name), search method nas_settled (search.mode=gdas, "
+        "search.g_ops=plain, search.d_ops=plain, search.d_out=hidden, search.arch_entropy=10.0, "
+        "search.edge_topk=1.0), with --set search.arch_entropy=3"
+    )
+    search = tomllib.loads(out)["search"]
+    assert (search["mode"], search["g_ops"], search["d_out"], search["edge_topk"]) == ("gdas", "plain", "hidden", 1.0)
+    assert search["arch_entropy"] == 3.0
+    code, _, err = _cli(monkeypatch, capsys, "config", "show", "--search-method", "nas_best")
+    assert code == 2 and "nas_best" in err
+
+
 def test_config_show_unmatched_name_says_defaults(tmp_path, monkeypatch, capsys):
     code, out, _ = _cli(monkeypatch, capsys, "config", "show", "--data", str(tmp_path / "birds_features"))
     assert code == 0

@@ -172,6 +172,26 @@ def test_sigterm_is_handled_like_ctrl_c_and_the_search_resumes_identically(tmp_p
     assert (run / "genotype.json").read_text() == (reference_search / "genotype.json").read_text()
 
 
+def test_a_named_search_is_recorded_and_kept_on_resume(tmp_path, reference_search):
+    """``--search-method`` runs the search with the method's settings, records its name, and on
+    resume is accepted only where the run already holds those settings."""
+    run = tmp_path / "settled"
+    proc = zeronas("search", "--out", str(run), "--epochs", "1", "--search-method", "nas_settled", *TINY, *FAST_SEARCH)
+    assert "search method nas_settled (search.mode=gdas," in proc.stdout
+    rec = json.loads((run / "config.json").read_text())
+    assert rec["search_method"] == "nas_settled"
+    assert rec["config"]["search"]["mode"] == "gdas" and rec["config"]["search"]["edge_topk"] == 1.0
+    assert json.loads((run / "genotype.json").read_text())["search"]["epoch"] == 1
+    zeronas("search", "--resume", str(run), "--search-method", "nas_settled")
+    for other, method, said in (
+        (run, "nas", "this run searched with nas_settled;"),
+        (reference_search, "nas_settled", "this run computed with search.g_ops = paper, not the method's;"),
+    ):
+        proc = zeronas("search", "--resume", str(other), "--search-method", method, check=False)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert f"--search-method {method}: {said}" in proc.stderr, proc.stderr
+
+
 def test_resume_a_finished_search_with_changed_settings(tmp_path, reference_search):
     """`--resume DIR --set k=v` applies what does not change what was computed (the selection, more
     epochs), records it, and refuses with one line what would (a learning rate)."""

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zeronas.config import Config
+from zeronas.config import Config, apply_search_method
 from zeronas.config import load_config as _resolve_config
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.engine import Session, train_and_evaluate
@@ -60,7 +60,11 @@ ConfigLike = Config | str | Path | None
 
 
 def load_config(
-    name: str | Path | None = None, *, dataset: DatasetLike = None, overrides: Mapping[str, Any] | None = None
+    name: str | Path | None = None,
+    *,
+    dataset: DatasetLike = None,
+    search_method: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> Config:
     """A run configuration.
 
@@ -69,11 +73,15 @@ def load_config(
             ``fmnist``, ...) or a TOML file; None: the config ``dataset``'s name selects
             (defaults when none matches).
         dataset: the dataset whose name selects the config when ``name`` is None.
+        search_method: a named search (``nas_settled``, ...; :data:`zeronas.config.SEARCH_SETTINGS`),
+            as ``--search-method``: its settings, applied before ``overrides``.
         overrides: ``{"section.key": value}``, as ``--set section.key=value`` (checked
             against the known settings).
     """
     ds_name = _dataset(dataset).name if name is None else None
     cfg, _ = _resolve_config(name, ds_name)
+    if search_method is not None:
+        apply_search_method(cfg, search_method)
     for key, value in (overrides or {}).items():
         cfg.set(key, value, "overrides")
     return cfg

@@ -18,7 +18,17 @@ import torch
 from tqdm import tqdm
 
 from zeronas.cli_data import config_group, download_command, extract_command, synth_command
-from zeronas.config import EXTEND, RESULT, Config, load_config, role, sections
+from zeronas.config import (
+    EXTEND,
+    RESULT,
+    SEARCH_SETTINGS,
+    Config,
+    apply_search_method,
+    load_config,
+    role,
+    search_method_text,
+    sections,
+)
 from zeronas.config_text import describe_source
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.errors import WRITE_ERROR_STATUS, DivergenceError, WriteError, ZeroNASError
@@ -71,9 +81,16 @@ def _log(msg: str) -> None:
 
 
 def _resolve_config(
-    config: str | None, sets: tuple[str, ...], dataset: ZSLDataset, epochs: int | None, section: str
+    config: str | None,
+    sets: tuple[str, ...],
+    dataset: ZSLDataset,
+    epochs: int | None,
+    section: str,
+    search_method: str | None = None,
 ) -> tuple[Config, str]:
     cfg, source = load_config(config, dataset.name)
+    if search_method is not None:
+        apply_search_method(cfg, search_method)
     cfg.apply_overrides(sets)
     if epochs is not None:
         cfg.set(f"{section}.epochs", epochs, "--epochs")
@@ -259,6 +276,7 @@ def _prepare(command: str, out, resume, data_path, seed, config, sets, device, e
     if (out is None) == (resume is None):
         raise ZeroNASError("give exactly one of --out RUN_DIR (new run) or --resume RUN_DIR")
     framework = extra.pop("framework", None)
+    method = extra.pop("search_method", None)
     if framework:
         sets = (f"model.framework={framework}",) + sets
     if extra.pop("tensorboard", False):
@@ -267,9 +285,9 @@ def _prepare(command: str, out, resume, data_path, seed, config, sets, device, e
     if resume is None:
         check_run_dir(out, False)
         ds = load_dataset(data_path)
-        cfg, source = _resolve_config(config, sets, ds, epochs, section)
+        cfg, source = _resolve_config(config, sets, ds, epochs, section, method)
         check_against_dataset(cfg, ds)
-        click.echo(describe_source(source, config, ds.name, sets))  # stdout: errors stay one line on stderr
+        click.echo(describe_source(source, config, ds.name, sets, method))  # stdout: errors stay one line on stderr
         record = dict(
             data=ds.source,
             seed=seed,
@@ -279,6 +297,7 @@ def _prepare(command: str, out, resume, data_path, seed, config, sets, device, e
             dataset=ds.summary(),
             device=str(dev),
             **extra,
+            **({"search_method": method} if method else {}),
         )
         return Prepared(command, out, False, ds, cfg, seed, dev, extra, record)
 
@@ -296,6 +315,18 @@ def _prepare(command: str, out, resume, data_path, seed, config, sets, device, e
     extra = {k: rec.get(k, v) for k, v in extra.items()}
     recorded = Config.from_dict(rec["config"], str(record_path), check=False)
     cfg = copy.deepcopy(recorded)
+    if method is not None:  # accepted where the run already holds the method's settings
+        if rec.get("search_method", method) != method:
+            raise ZeroNASError(
+                f"--search-method {method}: this run searched with {rec['search_method']}; start a new run with --out"
+            )
+        changed = apply_search_method(cfg, method).changes(recorded)
+        if changed:
+            key, (old, _) = next(iter(changed.items()))
+            raise ZeroNASError(
+                f"--search-method {method}: this run computed with {key} = {_show(old)}, not the method's; "
+                "start a new run with --out"
+            )
     cfg.apply_overrides(sets)
     if epochs is not None:
         cfg.set(f"{section}.epochs", epochs, "--epochs")
@@ -398,6 +429,16 @@ def train(data, seed, config, framework, sets, device, tensorboard, arch, out, r
     _print_metrics(metrics, p.run_dir)
 
 
+search_method_option = click.option(
+    "--search-method",
+    type=click.Choice(["nas", *SEARCH_SETTINGS]),
+    default=None,
+    help="A named search, applied before any --set: nas (the paper's, the default), "
+    + ", ".join(f"{name} ({search_method_text(name)})" for name in SEARCH_SETTINGS)
+    + ". docs/results.md measures each; nas_settled is the one decisive on the CUB-scale benchmark.",
+)
+
+
 @cli.command()
 @with_common
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="New run directory.")
@@ -405,7 +446,10 @@ def train(data, seed, config, framework, sets, device, tensorboard, arch, out, r
 @click.option("--epochs", type=int, default=None, help="Search epochs (search.epochs).")
 @click.option("--fixed-g", is_flag=True, help="Keep G at the FIX architecture; search D only.")
 @click.option("--fixed-d", is_flag=True, help="Keep D at the FIX architecture; search G only.")
-def search(data, seed, config, framework, sets, device, tensorboard, out, resume, epochs, fixed_g, fixed_d) -> None:
+@search_method_option
+def search(
+    data, seed, config, framework, sets, device, tensorboard, out, resume, epochs, fixed_g, fixed_d, search_method
+) -> None:
     """Search G and D jointly (Algorithm 1) and write genotype.json and its drawing."""
     from zeronas.pipeline import run_search
 
@@ -423,6 +467,7 @@ def search(data, seed, config, framework, sets, device, tensorboard, out, resume
         "search",
         tensorboard=tensorboard,
         framework=framework,
+        search_method=search_method,
     )
     _open(p)
     genotype = run_search(p.ds, p.cfg, p.seed, p.run_dir, p.device, p.resumed, _log)
@@ -435,7 +480,10 @@ def search(data, seed, config, framework, sets, device, tensorboard, out, resume
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
 @click.option("--search-epochs", type=int, default=None, help="Search epochs (search.epochs).")
 @click.option("--epochs", type=int, default=None, help="Upper bound on GAN epochs (train.epochs).")
-def run(data, seed, config, framework, sets, device, tensorboard, out, resume, search_epochs, epochs) -> None:
+@search_method_option
+def run(
+    data, seed, config, framework, sets, device, tensorboard, out, resume, search_epochs, epochs, search_method
+) -> None:
     """Search, then retrain the found pair from scratch, then evaluate: one command."""
     from zeronas.pipeline import run_nas
 
@@ -454,6 +502,7 @@ def run(data, seed, config, framework, sets, device, tensorboard, out, resume, s
         "train",
         tensorboard=tensorboard,
         framework=framework,
+        search_method=search_method,
     )
     _open(p)
     metrics = run_nas(p.ds, p.cfg, p.seed, p.run_dir, p.device, p.resumed, _log)
@@ -619,11 +668,11 @@ frameworks_option = click.option(
     show_default=True,
     help="Comma-separated, among: oracle (semi-synthetic data only), eszsl, linear, fix, paper, planted (the "
     "planted generator's architecture retrained with FIX's critic; planted-architecture data only), random, nas, "
-    "nas_g_only, nas_d_only, nas_class_split (search.split=class), nas_heldout (search.split=class, "
-    "search.arch_schedule=cosine), nas_kaiming (search.weight_init=kaiming), nas_unit_scale "
-    "(search.op_scale=unit), nas_gdas_plain (search.mode=gdas, search.g_ops=plain, search.d_ops=plain), "
-    "nas_settled (search.mode=gdas, search.g_ops=plain, search.d_ops=plain, search.d_out=hidden, "
-    "search.arch_entropy=10.0, search.edge_topk=1.0).",
+    + ", ".join(
+        name if name in ("nas_g_only", "nas_d_only") else f"{name} ({search_method_text(name)})"
+        for name in SEARCH_SETTINGS
+    )
+    + ".",
 )
 @click.option(
     "--random-draws",

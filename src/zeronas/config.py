@@ -538,6 +538,46 @@ def config_for_dataset(name: str) -> str | None:
     return max(prefixes, key=len) if prefixes else None
 
 
+#: The named searches that depart from the paper's (``nas``, the defaults): the settings each
+#: one changes. ``zeronas search/run --search-method NAME`` and ``experiment compare --methods
+#: NAME`` apply them on top of the dataset's config, before any ``--set``.
+SEARCH_SETTINGS: dict[str, dict[str, object]] = {
+    "nas_g_only": {"search.fixed_d": True},
+    "nas_d_only": {"search.fixed_g": True},
+    "nas_class_split": {"search.split": "class"},
+    "nas_heldout": {"search.split": "class", "search.arch_schedule": "cosine"},
+    "nas_kaiming": {"search.weight_init": "kaiming"},
+    "nas_unit_scale": {"search.op_scale": "unit"},
+    "nas_gdas_plain": {"search.mode": "gdas", "search.g_ops": "plain", "search.d_ops": "plain"},
+    "nas_settled": {
+        "search.mode": "gdas",
+        "search.g_ops": "plain",
+        "search.d_ops": "plain",
+        "search.d_out": "hidden",
+        "search.arch_entropy": 10.0,
+        "search.edge_topk": 1.0,
+    },
+}
+
+
+def search_method_text(name: str) -> str:
+    """A named search's settings as ``--set`` would spell them, e.g. ``search.split=class``
+    (empty for ``nas``)."""
+    return ", ".join(
+        f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in SEARCH_SETTINGS.get(name, {}).items()
+    )
+
+
+def apply_search_method(cfg: Config, name: str, source: str | None = None) -> Config:
+    """Set the settings of the named search ``name`` (``nas``: none) on ``cfg``, each recorded as
+    coming from ``source`` (default ``--search-method NAME``)."""
+    if name != "nas" and name not in SEARCH_SETTINGS:
+        raise ZeroNASError(f"unknown search method {name!r} (known: nas, {', '.join(SEARCH_SETTINGS)})")
+    for key, value in SEARCH_SETTINGS.get(name, {}).items():
+        cfg.set(key, value, source or f"--search-method {name}")
+    return cfg
+
+
 def load_config(name_or_path: str | Path | None, dataset_name: str | None = None) -> tuple[Config, str]:
     """A config from a file path, a known name (``cub``, ``fmnist``, ...) or the dataset's name.
 

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from pathlib import Path
 
-from zeronas.config import Config, sections
+from zeronas.config import Config, search_method_text, sections
 
 
 def dataset_name(path: str | Path | None) -> str:
@@ -22,7 +22,9 @@ def dataset_name(path: str | Path | None) -> str:
     return p.stem if p.is_file() else p.name
 
 
-def describe_source(source: str, config_arg: str | None, name: str, sets: tuple[str, ...] = ()) -> str:
+def describe_source(
+    source: str, config_arg: str | None, name: str, sets: tuple[str, ...] = (), search_method: str | None = None
+) -> str:
     """One line saying where a run's config came from, e.g. ``config: cub.toml (matched by dataset name)``.
 
     Args:
@@ -30,6 +32,7 @@ def describe_source(source: str, config_arg: str | None, name: str, sets: tuple[
         config_arg: the ``--config`` value, if any.
         name: the dataset's name (configs are matched by it when ``--config`` is not given).
         sets: ``--set`` overrides applied on top.
+        search_method: the named search applied before them (``--search-method``), if any.
     """
     if config_arg is not None:
         line = f"config: {Path(source).name if Path(config_arg).name == config_arg else source} (--config {config_arg})"
@@ -39,6 +42,9 @@ def describe_source(source: str, config_arg: str | None, name: str, sets: tuple[
         matched = Path(source).stem
         how = "dataset name" if matched == name.lower() else f"dataset name prefix '{matched}'"
         line = f"config: {Path(source).name} (matched by {how})"
+    if search_method:
+        settings = search_method_text(search_method)
+        line += f", search method {search_method}" + (f" ({settings})" if settings else "")
     return line + (f", with --set {' '.join(sets)}" if sets else "")
 
 

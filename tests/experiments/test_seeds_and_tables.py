@@ -136,8 +136,8 @@ def test_the_help_names_the_seed_forms():
 
 
 def test_the_methods_help_names_every_method_and_each_searchs_settings():
-    """The CLI writes ``--methods``' help by hand (``--help`` loads no experiment code): it must
-    not fall behind ``METHODS`` and ``SEARCH_SETTINGS``."""
+    """``--methods``' help names the methods by hand (``--help`` loads no experiment code, where
+    ``METHODS`` lives) and each search's settings from ``SEARCH_SETTINGS``: it must not fall behind."""
     from zeronas.cli import experiment
     from zeronas.experiments.grid import METHODS, ONE_SIDED, SEARCH_SETTINGS
 

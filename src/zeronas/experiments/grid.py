@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from zeronas.config import Config, load_config, result_settings
+from zeronas.config import SEARCH_SETTINGS, Config, apply_search_method, load_config, result_settings
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.data.fingerprint import dataset_files, fingerprint
 from zeronas.engine.train import training_sections
@@ -49,24 +49,6 @@ from zeronas.synthetic import planted_genotype
 KEY_VERSION = 1
 #: Methods that train a given genotype (their key holds it) and those that search.
 TRAINS = ("fix", "paper", "planted", "random", "transfer")
-#: The searches that depart from the paper's (``nas``): the settings each one changes.
-SEARCH_SETTINGS: dict[str, dict[str, object]] = {
-    "nas_g_only": {"search.fixed_d": True},
-    "nas_d_only": {"search.fixed_g": True},
-    "nas_class_split": {"search.split": "class"},
-    "nas_heldout": {"search.split": "class", "search.arch_schedule": "cosine"},
-    "nas_kaiming": {"search.weight_init": "kaiming"},
-    "nas_unit_scale": {"search.op_scale": "unit"},
-    "nas_gdas_plain": {"search.mode": "gdas", "search.g_ops": "plain", "search.d_ops": "plain"},
-    "nas_settled": {
-        "search.mode": "gdas",
-        "search.g_ops": "plain",
-        "search.d_ops": "plain",
-        "search.d_out": "hidden",
-        "search.arch_entropy": 10.0,
-        "search.edge_topk": 1.0,
-    },
-}
 SEARCHES = ("nas", *SEARCH_SETTINGS)
 #: The searches of one network (the other kept at FIX): Table 3's ablation.
 ONE_SIDED = ("nas_g_only", "nas_d_only")
@@ -402,8 +384,8 @@ def method_spec(grid: Grid, ds: ZSLDataset, framework: str, method: str, seed: i
     from zeronas.nas.paper import paper_genotype
 
     cfg = grid.config(ds, framework)
-    for key, value in SEARCH_SETTINGS.get(method, {}).items():
-        cfg.set(key, value, f"method {method}")
+    if method in SEARCH_SETTINGS:
+        apply_search_method(cfg, method, f"method {method}")
     genotype = None
     if method == "fix":
         genotype = fixed_genotype(cfg.model.fix_hidden)
