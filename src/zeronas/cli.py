@@ -20,6 +20,7 @@ from tqdm import tqdm
 from zeronas.cli_data import config_group, download_command, extract_command, synth_command
 from zeronas.config import (
     EXTEND,
+    ONE_SIDED,
     RESULT,
     SEARCH_SETTINGS,
     Config,
@@ -668,10 +669,7 @@ frameworks_option = click.option(
     show_default=True,
     help="Comma-separated, among: oracle (semi-synthetic data only), eszsl, linear, fix, paper, planted (the "
     "planted generator's architecture retrained with FIX's critic; planted-architecture data only), random, nas, "
-    + ", ".join(
-        name if name in ("nas_g_only", "nas_d_only") else f"{name} ({search_method_text(name)})"
-        for name in SEARCH_SETTINGS
-    )
+    + ", ".join(name if name in ONE_SIDED else f"{name} ({search_method_text(name)})" for name in SEARCH_SETTINGS)
     + ".",
 )
 @click.option(
@@ -702,7 +700,6 @@ def compare(datasets, seeds, out, sets, device, run, frameworks, methods, random
 def ablation(datasets, seeds, out, sets, device, run, frameworks) -> None:
     """Searched G only, searched D only, both (Table 3) against FIX: ablation.md / .tex / .csv."""
     from zeronas.experiments import method_table
-    from zeronas.experiments.grid import ONE_SIDED
 
     methods = ["fix", *ONE_SIDED, "nas"]
     grid, executor = _grid("ablation", datasets, seeds, out, sets, device, run, frameworks=list(frameworks))

@@ -560,6 +560,10 @@ SEARCH_SETTINGS: dict[str, dict[str, object]] = {
 }
 
 
+#: The searches of one network (the other kept at FIX): Table 3's ablation.
+ONE_SIDED = ("nas_g_only", "nas_d_only")
+
+
 def search_method_text(name: str) -> str:
     """A named search's settings as ``--set`` would spell them, e.g. ``search.split=class``
     (empty for ``nas``)."""

@@ -338,8 +338,9 @@ def test_a_named_search_runs_the_paper_search_with_its_settings(tmp_path):
     resolved configuration, so a grid run either way trains the same search."""
     import torch
 
+    from zeronas.config import SEARCH_SETTINGS
     from zeronas.data import load_dataset
-    from zeronas.experiments.grid import SEARCH_SETTINGS, Grid, method_spec
+    from zeronas.experiments.grid import Grid, method_spec
 
     data = bundled_dataset_path()
     ds = load_dataset(data)

@@ -139,7 +139,8 @@ def test_the_methods_help_names_every_method_and_each_searchs_settings():
     """``--methods``' help names the methods by hand (``--help`` loads no experiment code, where
     ``METHODS`` lives) and each search's settings from ``SEARCH_SETTINGS``: it must not fall behind."""
     from zeronas.cli import experiment
-    from zeronas.experiments.grid import METHODS, ONE_SIDED, SEARCH_SETTINGS
+    from zeronas.config import ONE_SIDED, SEARCH_SETTINGS
+    from zeronas.experiments.grid import METHODS
 
     option = next(p for p in experiment.commands["compare"].params if p.name == "methods")
     text = " ".join(str(option.help).split())

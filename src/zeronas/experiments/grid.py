@@ -50,8 +50,6 @@ KEY_VERSION = 1
 #: Methods that train a given genotype (their key holds it) and those that search.
 TRAINS = ("fix", "paper", "planted", "random", "transfer")
 SEARCHES = ("nas", *SEARCH_SETTINGS)
-#: The searches of one network (the other kept at FIX): Table 3's ablation.
-ONE_SIDED = ("nas_g_only", "nas_d_only")
 
 METHODS = {
     "oracle": "Planted generator (oracle ceiling)",

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zeronas.config import Config
+from zeronas.config import ONE_SIDED, Config
 from zeronas.data import ZSLDataset
-from zeronas.experiments.grid import ONE_SIDED, SEARCHES
+from zeronas.experiments.grid import SEARCHES
 from zeronas.nas.genotype import Genotype, NetGenotype
 from zeronas.runs import atomic_write_text
 from zeronas.synthetic import CHANCE_DRAWS, chance_recovery, planted_genotype, recovery
