@@ -434,7 +434,8 @@ search_method_option = click.option(
     "--search-method",
     type=click.Choice(["nas", *SEARCH_SETTINGS]),
     default=None,
-    help="A named search, applied before any --set: nas (the paper's, the default), "
+    help="A named search, applied before any --set: nas (the default: the paper's search with the "
+    "config's settings), "
     + ", ".join(f"{name} ({search_method_text(name)})" for name in SEARCH_SETTINGS)
     + ". docs/results.md measures each; nas_settled is the one decisive on the CUB-scale benchmark.",
 )
