@@ -757,6 +757,7 @@ def _print_metrics(m: dict, run_dir: Path) -> None:
         lines.append(
             f"search: {verdict}; median operation margins {margins}; genotype of epoch {search['epoch']} of "
             f"{search['epochs']} (search.select = {search['select']!r})"
+            + (f"; {search['arch_steps']} architecture steps" if "arch_steps" in search else "")
         )
         if search.get("recovery"):
             from zeronas.synthetic import recovery_line

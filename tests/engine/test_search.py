@@ -200,6 +200,11 @@ def test_select_val_retrains_the_last_genotypes_on_the_folds_and_never_reads_tes
     init = json.loads((tmp_path / "arch_init.json").read_text())
     verdict = assess(history, init, cfg.search.keep_edges, best["epoch"]).to_dict()
     assert {k: info[k] for k in verdict} == verdict
+    # its size in architecture steps: an iteration with architecture steps per iteration of each epoch
+    from zeronas.engine.search import search_session
+
+    per_epoch = search_session(cfg, ds, torch.device("cpu")).iterations("tr")
+    assert per_epoch > 1 and info["arch_steps"] == cfg.search.epochs * per_epoch
     for c in cands:
         assert (tmp_path / "candidates" / f"epoch{c['epoch']}" / "validation.json").is_file()
 

@@ -299,14 +299,16 @@ def search(
     margins = ", ".join(
         f"{r} op margin {verdict.op_median[r]:.3g} ({verdict.op_ratio[r]:.0f}x initial)" for r in verdict.op_median
     )
+    # the search's size in the unit its learning rates act on: iterations with architecture steps
+    steps = max(0, s.epochs - s.warmup_epochs) * session.iterations("tr")
     log(
         f"search: {margins}; genotype unchanged for the last {verdict.stable_epochs} of {verdict.epochs} epochs"
-        f" ({stability_by_role(verdict.stable_by_role)})"
+        f" ({stability_by_role(verdict.stable_by_role)}); {steps} architecture steps at arch lr {s.arch_lr:g}"
     )
     for warning in verdict.warnings:
         log(f"warning: {warning}")
     write_json(run_dir / "arch_init.json", init)
-    extra = {"epoch": chosen, "select": s.select, **verdict.to_dict(), **verdict_extra}
+    extra = {"epoch": chosen, "select": s.select, **verdict.to_dict(), "arch_steps": steps, **verdict_extra}
     planted = planted_genotype(dataset.source)
     if planted is not None and not space.fixed_g:  # a planted-architecture benchmark: how much was found
         extra["recovery"] = report = recovery_report(genotype.generator, planted, cfg)
