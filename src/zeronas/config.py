@@ -183,6 +183,13 @@ class SearchConfig:
     """The joint adversarial search (SPEC §5)."""
 
     epochs: int = setting(20, "search epochs", min=1, role=EXTEND)
+    arch_steps: int = setting(
+        0,
+        "size of the search in architecture steps (iterations that take them: one G step and n_d critic steps "
+        "each): > 0 runs search.warmup_epochs plus the fewest epochs that hold them, in place of search.epochs",
+        min=0,
+        key_default=False,
+    )
     batch_size: int = setting(64, "samples per search batch", min=1)
     critic_iters: int = setting(5, "n_d: critic (architecture + weight) steps per generator step", min=1)
     cls_weight: float = setting(0.01, "lambda of Eqs. 8-9: weight of the classification loss", min=0)
@@ -440,7 +447,7 @@ class Config:
                 "search.edge_topk needs search.edge_gates = 'softmax' (sigmoid gates do not compete)",
             ),
             (
-                s.warmup_epochs >= s.epochs,
+                s.arch_steps == 0 and s.warmup_epochs >= s.epochs,
                 "search.warmup_epochs",
                 f"search.warmup_epochs = {s.warmup_epochs} leaves no architecture step in "
                 f"search.epochs = {s.epochs} (it must be smaller)",

@@ -382,3 +382,42 @@ def test_a_nas_run_takes_the_chosen_candidates_folds_instead_of_training_them_ag
     (chosen / train_module.FOLD_SETTINGS).unlink()  # folds validated before their settings were recorded
     assert train_module.adopt_selection(runner, chosen, cfg) is None
     assert train_module.adopt_selection(runner, tmp_path / "missing", cfg) is None
+
+
+def test_sized_sets_the_epochs_that_hold_the_architecture_steps():
+    from zeronas.engine.search import sized
+
+    cfg = Config()
+    assert sized(cfg, 12) is cfg  # arch_steps = 0: search.epochs as set
+    cfg.apply_overrides(["search.arch_steps=280", "search.epochs=6"])
+    assert (
+        sized(cfg, 12).search.epochs == 24 and sized(cfg, 28).search.epochs == 10 and sized(cfg, 7).search.epochs == 40
+    )
+    cfg.apply_overrides(["search.warmup_epochs=6"])  # the warm-up comes first, and no longer needs epochs > it
+    assert sized(cfg.check(), 12).search.epochs == 30
+    assert cfg.search.epochs == 6  # the caller's config is left as it was
+
+
+def test_a_search_sized_in_architecture_steps_runs_the_epochs_that_hold_them(tmp_path):
+    """``search.arch_steps`` decides the epochs once the pools are drawn: the history, the verdict
+    and the genotype follow it, not ``search.epochs``."""
+    import json
+
+    from zeronas.data import load_dataset
+    from zeronas.engine import search
+    from zeronas.engine.search import search_session
+
+    ds = load_dataset(None)
+    cfg = _select_val_config()
+    cfg.apply_overrides(["search.select=last", "search.epochs=5"])
+    per_epoch = search_session(cfg, ds, torch.device("cpu")).iterations("tr")
+    cfg.apply_overrides([f"search.arch_steps={per_epoch + 1}"])
+    lines: list[str] = []
+    search(ds, cfg, 0, tmp_path, torch.device("cpu"), log=lines.append)
+    info = json.loads((tmp_path / "genotype.json").read_text())["search"]
+    assert info["epochs"] == info["epoch"] == 2 and info["arch_steps"] == 2 * per_epoch
+    assert len(json.loads((tmp_path / "arch_history.json").read_text())) == 2
+    assert (
+        f"search: {per_epoch + 1} architecture steps (search.arch_steps): 2 epochs of {per_epoch} iterations" in lines
+    )
+    assert cfg.search.epochs == 5

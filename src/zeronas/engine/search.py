@@ -28,6 +28,7 @@ validation folds and takes the best (:func:`choose_by_validation`).
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Callable
@@ -105,6 +106,19 @@ def restore_search_session(run: Path, data: str | Path | None = None) -> tuple[P
     session = search_session(cfg, dataset, torch.device("cpu"))
     session.load_state_dict(load_checkpoint(search / CHECKPOINT)["state"])
     return search, dataset, session
+
+
+def sized(cfg: Config, iterations: int) -> Config:
+    """``cfg`` with ``search.epochs`` from ``search.arch_steps`` (``cfg`` itself when that is 0):
+    the warm-up epochs plus the fewest epochs of ``iterations`` that hold the steps. Every
+    schedule (architecture lr, temperature, discretisation terms) and the verdict's last 25% of
+    epochs then follow the search's size in steps, whatever the data's iterations per epoch."""
+    s = cfg.search
+    if not s.arch_steps:
+        return cfg
+    out = copy.deepcopy(cfg)
+    out.set("search.epochs", s.warmup_epochs + math.ceil(s.arch_steps / iterations), "search.arch_steps")
+    return out
 
 
 def set_schedules(session: Session, epoch: int) -> None:
@@ -284,6 +298,13 @@ def search(
     arch_history: list[dict] = runner.restored("arch_history", [])
     runner.state["arch_history"] = arch_history
     session, start = runner.open("search", seed, lambda: search_session(cfg, dataset, device))
+    if s.arch_steps:  # the epochs hold the steps: known once the pools are drawn
+        cfg = sized(cfg, session.iterations("tr"))
+        session.cfg, session.loop, s = cfg, cfg.search, cfg.search
+        log(
+            f"search: {s.arch_steps} architecture steps (search.arch_steps): {s.epochs} epochs of "
+            f"{session.iterations('tr')} iterations"
+        )
     init: dict = runner.restored("arch_init", None) or arch_state(session)
     runner.state["arch_init"] = init
     runner.run(SearchStage(session, run_dir, arch_history), start)
