@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zeronas.config import Config, apply_search_method
+from zeronas.config import Config
 from zeronas.config import load_config as _resolve_config
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.engine import Session, train_and_evaluate
@@ -79,9 +79,7 @@ def load_config(
             against the known settings).
     """
     ds_name = _dataset(dataset).name if name is None else None
-    cfg, _ = _resolve_config(name, ds_name)
-    if search_method is not None:
-        apply_search_method(cfg, search_method)
+    cfg, _ = _resolve_config(name, ds_name, search_method)
     for key, value in (overrides or {}).items():
         cfg.set(key, value, "overrides")
     return cfg

@@ -17,7 +17,7 @@ import click
 import torch
 from tqdm import tqdm
 
-from zeronas.cli_data import config_group, download_command, extract_command, synth_command
+from zeronas.cli_data import config_group, download_command, extract_command, search_method_option, synth_command
 from zeronas.config import (
     EXTEND,
     ONE_SIDED,
@@ -89,9 +89,7 @@ def _resolve_config(
     section: str,
     search_method: str | None = None,
 ) -> tuple[Config, str]:
-    cfg, source = load_config(config, dataset.name)
-    if search_method is not None:
-        apply_search_method(cfg, search_method)
+    cfg, source = load_config(config, dataset.name, search_method)
     cfg.apply_overrides(sets)
     if epochs is not None:
         cfg.set(f"{section}.epochs", epochs, "--epochs")
@@ -428,17 +426,6 @@ def train(data, seed, config, framework, sets, device, tensorboard, arch, out, r
         return
     metrics = train_genotype(p.ds, genotype, p.cfg, p.seed, p.run_dir, p.device, p.resumed, _log)
     _print_metrics(metrics, p.run_dir)
-
-
-search_method_option = click.option(
-    "--search-method",
-    type=click.Choice(["nas", *SEARCH_SETTINGS]),
-    default=None,
-    help="A named search, applied before any --set: nas (the default: the paper's search with the "
-    "config's settings), "
-    + ", ".join(f"{name} ({search_method_text(name)})" for name in SEARCH_SETTINGS)
-    + ". docs/results.md measures each; nas_settled is the one decisive on the CUB-scale benchmark.",
-)
 
 
 @cli.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from zeronas.config import SEARCH_SETTINGS, apply_search_method, load_config
+from zeronas.config import SEARCH_SETTINGS, load_config, search_method_text
 from zeronas.config_text import dataset_name, describe_source, render_config
 from zeronas.data.download import BENCHMARKS, MIRROR_ENV
 from zeronas.data.resnet import ARCHS as RESNETS
@@ -108,6 +108,18 @@ def extract_command(
     click.echo(f"wrote {folder} (zeronas data check {folder})")
 
 
+#: ``--search-method`` of ``search``, ``run`` and ``config show``.
+search_method_option = click.option(
+    "--search-method",
+    type=click.Choice(["nas", *SEARCH_SETTINGS]),
+    default=None,
+    help="A named search, applied before any --set: nas (the default: the paper's search with the "
+    "config's settings), "
+    + ", ".join(f"{name} ({search_method_text(name)})" for name in SEARCH_SETTINGS)
+    + ". docs/results.md measures each; nas_settled is the one decisive on the CUB-scale benchmark.",
+)
+
+
 @click.group("config")
 def config_group() -> None:
     """Configuration tools."""
@@ -117,18 +129,11 @@ def config_group() -> None:
 @click.option("--config", "config", default=None, help="Config name or TOML file; default: matched by dataset name.")
 @click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE", help="Override one setting.")
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Dataset whose name picks the config.")
-@click.option(
-    "--search-method",
-    type=click.Choice(["nas", *SEARCH_SETTINGS]),
-    default=None,
-    help="A named search (as `zeronas search --search-method`), applied before any --set.",
-)
+@search_method_option
 def config_show(config: str | None, sets: tuple[str, ...], data: Path | None, search_method: str | None) -> None:
     """Print the resolved config as TOML, one line of help per key (reusable with --config)."""
     name = dataset_name(data)
-    cfg, source = load_config(config, name)
-    if search_method is not None:
-        apply_search_method(cfg, search_method)
+    cfg, source = load_config(config, name, search_method)
     cfg.apply_overrides(sets)
     cfg.check()
     click.echo(render_config(cfg, describe_source(source, config, name, sets, search_method)), nl=False)

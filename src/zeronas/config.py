@@ -589,11 +589,19 @@ def apply_search_method(cfg: Config, name: str, source: str | None = None) -> Co
     return cfg
 
 
-def load_config(name_or_path: str | Path | None, dataset_name: str | None = None) -> tuple[Config, str]:
-    """A config from a file path, a known name (``cub``, ``fmnist``, ...) or the dataset's name.
+def load_config(
+    name_or_path: str | Path | None, dataset_name: str | None = None, search_method: str | None = None
+) -> tuple[Config, str]:
+    """A config from a file path, a known name (``cub``, ``fmnist``, ...) or the dataset's name,
+    with the settings of the named search ``search_method`` (:func:`apply_search_method`) on top.
 
     Returns the config and where it came from.
     """
+    cfg, source = _read_config(name_or_path, dataset_name)
+    return (cfg if search_method is None else apply_search_method(cfg, search_method)), source
+
+
+def _read_config(name_or_path: str | Path | None, dataset_name: str | None) -> tuple[Config, str]:
     if name_or_path is None:
         match = config_for_dataset(dataset_name or "")
         if match is None:
