@@ -298,12 +298,13 @@ def search(
     arch_history: list[dict] = runner.restored("arch_history", [])
     runner.state["arch_history"] = arch_history
     session, start = runner.open("search", seed, lambda: search_session(cfg, dataset, device))
+    iterations = session.iterations("tr")
     if s.arch_steps:  # the epochs hold the steps: known once the pools are drawn
-        cfg = sized(cfg, session.iterations("tr"))
+        cfg = sized(cfg, iterations)
         session.cfg, session.loop, s = cfg, cfg.search, cfg.search
         log(
-            f"search: {s.arch_steps} architecture steps (search.arch_steps): {s.epochs} epochs of "
-            f"{session.iterations('tr')} iterations"
+            f"search: {s.arch_steps} architecture steps (search.arch_steps): "
+            f"{s.epochs} epochs of {iterations} iterations"
         )
     init: dict = runner.restored("arch_init", None) or arch_state(session)
     runner.state["arch_init"] = init
@@ -321,7 +322,7 @@ def search(
         f"{r} op margin {verdict.op_median[r]:.3g} ({verdict.op_ratio[r]:.0f}x initial)" for r in verdict.op_median
     )
     # the search's size in the unit its learning rates act on: iterations with architecture steps
-    steps = max(0, s.epochs - s.warmup_epochs) * session.iterations("tr")
+    steps = max(0, s.epochs - s.warmup_epochs) * iterations
     log(
         f"search: {margins}; genotype unchanged for the last {verdict.stable_epochs} of {verdict.epochs} epochs"
         f" ({stability_by_role(verdict.stable_by_role)}); {steps} architecture steps at arch lr {s.arch_lr:g}"
