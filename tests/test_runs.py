@@ -84,6 +84,7 @@ def test_run_end_to_end_is_deterministic_and_resumes(tmp_path):
     search = json.loads((a / "search" / "genotype.json").read_text())["search"]
     verdict = "decisive" if search["decisive"] else "NOT decisive: " + "; ".join(search["warnings"])
     assert f"search: {verdict}; median operation margins generator " in out
+    assert f"; median in-edge margins generator {search['edge_median']['generator']:.3g}" in out
     assert "genotype of epoch 2 of 2 (search.select = 'last')" in out
     proc = start("run", "--out", str(b), *args)
     t0 = time.time()

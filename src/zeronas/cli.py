@@ -741,9 +741,11 @@ def _print_metrics(m: dict, run_dir: Path) -> None:
         margins = ", ".join(
             f"{r} {v:.3g} ({search['op_ratio'][r]:.0f}x initial)" for r, v in search["op_median"].items()
         )
+        edges = ", ".join(f"{r} {v:.3g}" for r, v in search.get("edge_median", {}).items() if v == v)  # not NaN
         lines.append(
-            f"search: {verdict}; median operation margins {margins}; genotype of epoch {search['epoch']} of "
-            f"{search['epochs']} (search.select = {search['select']!r})"
+            f"search: {verdict}; median operation margins {margins}"
+            + (f"; median in-edge margins {edges}" if edges else "")
+            + f"; genotype of epoch {search['epoch']} of {search['epochs']} (search.select = {search['select']!r})"
             + (f"; {search['arch_steps']} architecture steps" if "arch_steps" in search else "")
         )
         if search.get("recovery"):

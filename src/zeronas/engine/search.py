@@ -319,7 +319,9 @@ def search(
     log(f"search: genotype of epoch {chosen} ({s.select!r})")
     verdict = assess(arch_history, init, s.keep_edges, chosen)
     margins = ", ".join(
-        f"{r} op margin {verdict.op_median[r]:.3g} ({verdict.op_ratio[r]:.0f}x initial)" for r in verdict.op_median
+        f"{r} op margin {verdict.op_median[r]:.3g} ({verdict.op_ratio[r]:.0f}x initial)"
+        + (f", in-edge margin {verdict.edge_median[r]:.3g}" if math.isfinite(verdict.edge_median[r]) else "")
+        for r in verdict.op_median
     )
     # the search's size in the unit its learning rates act on: iterations with architecture steps
     steps = max(0, s.epochs - s.warmup_epochs) * iterations
