@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import functools
 import json
+import math
 import shutil
 import signal
 import sys
@@ -741,7 +742,7 @@ def _print_metrics(m: dict, run_dir: Path) -> None:
         margins = ", ".join(
             f"{r} {v:.3g} ({search['op_ratio'][r]:.0f}x initial)" for r, v in search["op_median"].items()
         )
-        edges = ", ".join(f"{r} {v:.3g}" for r, v in search.get("edge_median", {}).items() if v == v)  # not NaN
+        edges = ", ".join(f"{r} {v:.3g}" for r, v in search.get("edge_median", {}).items() if math.isfinite(v))
         lines.append(
             f"search: {verdict}; median operation margins {margins}"
             + (f"; median in-edge margins {edges}" if edges else "")
