@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import functools
 import json
-import math
 import shutil
 import signal
 import sys
@@ -36,6 +35,7 @@ from zeronas.data import ZSLDataset, load_dataset
 from zeronas.errors import WRITE_ERROR_STATUS, DivergenceError, WriteError, ZeroNASError
 from zeronas.frameworks import REGISTRY
 from zeronas.nas.arch import load_arch
+from zeronas.nas.margins import margins_text
 from zeronas.nas.paper import PAPER_ARCHS
 from zeronas.runs import (
     check_run_dir,
@@ -739,14 +739,9 @@ def _print_metrics(m: dict, run_dir: Path) -> None:
     search = m.get("search")
     if search:
         verdict = "decisive" if search.get("decisive") else "NOT decisive: " + "; ".join(search.get("warnings", []))
-        margins = ", ".join(
-            f"{r} {v:.3g} ({search['op_ratio'][r]:.0f}x initial)" for r, v in search["op_median"].items()
-        )
-        edges = ", ".join(f"{r} {v:.3g}" for r, v in search.get("edge_median", {}).items() if math.isfinite(v))
         lines.append(
-            f"search: {verdict}; median operation margins {margins}"
-            + (f"; median in-edge margins {edges}" if edges else "")
-            + f"; genotype of epoch {search['epoch']} of {search['epochs']} (search.select = {search['select']!r})"
+            f"search: {verdict}; {margins_text(search)}"
+            f"; genotype of epoch {search['epoch']} of {search['epochs']} (search.select = {search['select']!r})"
             + (f"; {search['arch_steps']} architecture steps" if "arch_steps" in search else "")
         )
         if search.get("recovery"):

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from zeronas.nas.genotype import random_genotype
-from zeronas.nas.margins import DECISIVE_RATIO, assess, net_margins, stable_epochs
+from zeronas.nas.margins import DECISIVE_RATIO, assess, margins_text, net_margins, stable_epochs
 from zeronas.nas.ops import OP_SETS, OPS
 from zeronas.nas.supernet import Supernet
 
@@ -149,3 +149,17 @@ def test_restricted_op_sets_never_derive_other_ops():
     assert {e.op for n in g.nodes for e in n.inputs} <= set(OP_SETS["no_bn"])
     out = net.train()(torch.randn(7, 3), torch.randn(7, 2))
     assert out.shape == (7, 5) and math.isfinite(float(out.detach().sum()))
+
+
+def test_margins_text_gives_both_medians_and_leaves_out_a_network_without_an_in_edge_margin():
+    verdict = {
+        "op_median": {"generator": 0.5, "critic": 0.25},
+        "op_ratio": {"generator": 1000.0, "critic": 20.0},
+        "edge_median": {"generator": 0.125, "critic": float("nan")},
+    }
+    assert margins_text(verdict) == (
+        "median operation margins generator 0.5 (1000x initial), critic 0.25 (20x initial); "
+        "median in-edge margins generator 0.125"
+    )
+    verdict["edge_median"]["generator"] = float("nan")
+    assert margins_text(verdict) == "median operation margins generator 0.5 (1000x initial), critic 0.25 (20x initial)"

@@ -46,7 +46,7 @@ from zeronas.evaluation import choose_genotype, zsl_accuracy
 from zeronas.frameworks import Framework
 from zeronas.frameworks.base import Stats
 from zeronas.nas.genotype import Genotype, fixed_genotype
-from zeronas.nas.margins import assess, net_margins, stability_by_role
+from zeronas.nas.margins import assess, margins_text, net_margins, stability_by_role
 from zeronas.nas.supernet import Supernet
 from zeronas.runs import CHECKPOINT, Log, load_checkpoint, search_record, seed_everything, write_json
 from zeronas.synthetic import planted_genotype, recovery_line, recovery_report
@@ -318,15 +318,11 @@ def search(
         genotype, chosen = choose_genotype(runner.history, arch_history, s.select)
     log(f"search: genotype of epoch {chosen} ({s.select!r})")
     verdict = assess(arch_history, init, s.keep_edges, chosen)
-    margins = ", ".join(
-        f"{r} op margin {verdict.op_median[r]:.3g} ({verdict.op_ratio[r]:.0f}x initial)"
-        + (f", in-edge margin {verdict.edge_median[r]:.3g}" if math.isfinite(verdict.edge_median[r]) else "")
-        for r in verdict.op_median
-    )
     # the search's size in the unit its learning rates act on: iterations with architecture steps
     steps = max(0, s.epochs - s.warmup_epochs) * iterations
     log(
-        f"search: {margins}; genotype unchanged for the last {verdict.stable_epochs} of {verdict.epochs} epochs"
+        f"search: {margins_text(verdict.to_dict())}; "
+        f"genotype unchanged for the last {verdict.stable_epochs} of {verdict.epochs} epochs"
         f" ({stability_by_role(verdict.stable_by_role)}); {steps} architecture steps at arch lr {s.arch_lr:g}"
     )
     for warning in verdict.warnings:

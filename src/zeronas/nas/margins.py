@@ -16,9 +16,9 @@ a search that has learned has median margins many times larger.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -93,6 +93,16 @@ def stability_by_role(by_role: dict[str, int]) -> str:
     return ", ".join(f"{role} {n}" for role, n in by_role.items())
 
 
+def margins_text(verdict: Mapping[str, Any]) -> str:
+    """``median operation margins generator 0.86 (1933x initial), critic ...; median in-edge
+    margins generator 0.17, critic ...`` from a verdict's ``op_median``, ``op_ratio`` and
+    ``edge_median`` (:meth:`Decisiveness.to_dict`, or ``genotype.json["search"]``). A network
+    without a dropped in-edge has no in-edge margin (NaN) and is left out of it."""
+    ops = ", ".join(f"{r} {v:.3g} ({verdict['op_ratio'][r]:.0f}x initial)" for r, v in verdict["op_median"].items())
+    edges = ", ".join(f"{r} {v:.3g}" for r, v in verdict.get("edge_median", {}).items() if math.isfinite(v))
+    return f"median operation margins {ops}" + (f"; median in-edge margins {edges}" if edges else "")
+
+
 @dataclass
 class Decisiveness:
     """A search's verdict on its own result, written to genotype.json and the metrics."""
@@ -161,6 +171,7 @@ __all__ = [
     "STABLE_FRACTION",
     "Decisiveness",
     "assess",
+    "margins_text",
     "net_margins",
     "stability_by_role",
     "stable_epochs",
