@@ -22,7 +22,7 @@ from zeronas.data import load_dataset
 from zeronas.engine import train_and_evaluate
 from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.nas.genotype import fixed_genotype
-from zeronas.runs import CHECKPOINT, load_checkpoint
+from zeronas.runs import CHECKPOINT, checkpoint_pool_rows, load_checkpoint
 
 TINY = [
     *("--set", "model.fix_hidden=64"),
@@ -235,6 +235,29 @@ def test_resume_a_finished_search_with_changed_settings(tmp_path, reference_sear
     assert g["search"]["select"] == "val"
     rec = json.loads((run / "config.json").read_text())
     assert len(rec["changes"]) == 2 and rec["config"]["search"]["epochs"] == 6
+
+
+def test_a_search_resumed_with_more_architecture_steps_runs_the_epochs_that_hold_them(tmp_path, reference_search):
+    """``search.arch_steps`` may grow on resume (more epochs, nothing recomputed); fewer steps than
+    were run are refused with one line, before the run record changes."""
+    run = tmp_path / "s"
+    shutil.copytree(reference_search, run)
+    history = (run / "search_history.csv").read_text()
+    per_epoch = json.loads((run / "genotype.json").read_text())["search"]["arch_steps"] // 5
+    assert per_epoch == checkpoint_pool_rows(run, "tr") // 200  # search.batch_size=200
+    before = (run / "config.json").read_text()
+    proc = zeronas("search", "--resume", str(run), "--set", "search.arch_steps=1", check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    said = f"--set search.arch_steps=1: the search has already run 5 epochs of {per_epoch} iterations; this asks for 1"
+    assert said in proc.stderr
+    assert (run / "config.json").read_text() == before
+
+    proc = zeronas("search", "--resume", str(run), "--set", f"search.arch_steps={5 * per_epoch + 1}")
+    assert f"{5 * per_epoch + 1} architecture steps (search.arch_steps): 6 epochs of {per_epoch}" in proc.stdout + proc.stderr
+    assert (run / "search_history.csv").read_text().startswith(history)
+    assert len((run / "search_history.csv").read_text().splitlines()) == 1 + 6
+    g = json.loads((run / "genotype.json").read_text())["search"]
+    assert g["epochs"] == 6 and g["arch_steps"] == 6 * per_epoch
 
 
 def test_ctrl_c_leaves_a_resumable_run(tmp_path):

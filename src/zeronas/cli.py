@@ -39,6 +39,7 @@ from zeronas.nas.margins import margins_text
 from zeronas.nas.paper import PAPER_ARCHS
 from zeronas.runs import (
     check_run_dir,
+    checkpoint_pool_rows,
     checkpoint_position,
     first_missing,
     interrupt,
@@ -212,8 +213,12 @@ def _parts(command: str, run_dir: Path) -> dict[str, Path]:
     return {command: run_dir}
 
 
-def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[object, object]]) -> None:
-    """Refuse (one line, naming the key) a change on resume that would alter what was computed."""
+def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[object, object]], cfg: Config) -> None:
+    """Refuse (one line, naming the key) a change on resume that would alter what was computed,
+    or ask for fewer epochs than were run (``cfg``: the configuration with the changes)."""
+    from zeronas.engine.search import sized
+    from zeronas.engine.session import epoch_iterations_of
+
     for key, (old, new) in changes.items():
         if role(key) == RESULT:
             allowed = ", ".join(resumable_settings())
@@ -235,8 +240,15 @@ def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[o
                     f"--set {key}={_show(new)}: the search of this run is finished and its genotype is being "
                     "trained; start a new run with --out"
                 )
-            if key == "search.epochs" and at is not None and int(cast(int, new)) < at[1]:
-                raise ZeroNASError(f"--set {key}={new}: the search has already run {at[1]} epochs")
+            if key in ("search.epochs", "search.arch_steps") and at is not None:
+                rows = checkpoint_pool_rows(part, "tr") if cfg.search.arch_steps else None
+                asked = sized(cfg, epoch_iterations_of(rows, cfg.search.batch_size)) if rows else cfg
+                if asked.search.epochs < at[1]:
+                    per = f" of {epoch_iterations_of(rows, cfg.search.batch_size)} iterations" if rows else ""
+                    raise ZeroNASError(
+                        f"--set {key}={new}: the search has already run {at[1]} epochs{per}; "
+                        f"this asks for {asked.search.epochs}"
+                    )
         elif section == "train" and at is not None:
             stage, epoch = at
             if stage not in ("select", "select0"):
@@ -331,7 +343,7 @@ def _prepare(command: str, out, resume, data_path, seed, config, sets, device, e
     if epochs is not None:
         cfg.set(f"{section}.epochs", epochs, "--epochs")
     changes = cfg.changes(recorded)
-    check_resume_changes(command, resume, changes)
+    check_resume_changes(command, resume, changes, cfg)
     try:
         cfg.check()
     except ZeroNASError as exc:

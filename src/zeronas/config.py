@@ -189,6 +189,7 @@ class SearchConfig:
         "each): > 0 runs search.warmup_epochs plus the fewest epochs that hold them, in place of search.epochs",
         min=0,
         key_default=False,
+        role=EXTEND,
     )
     batch_size: int = setting(64, "samples per search batch", min=1)
     critic_iters: int = setting(5, "n_d: critic (architecture + weight) steps per generator step", min=1)

@@ -269,6 +269,17 @@ def checkpoint_position(run_dir: Path) -> tuple[str, int] | None:
     return str(payload.get("stage", payload.get("kind", "?"))), int(payload.get("epoch", 0))
 
 
+def checkpoint_pool_rows(run_dir: Path, pool: str) -> int | None:
+    """Rows of the batch pool ``pool`` in ``run_dir``'s checkpoint (None without one), read
+    without loading the networks' tensors."""
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        return None
+    payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    pools = payload.get("state", {}).get("pools") or {}
+    return int(pools[pool].numel()) if pool in pools else None
+
+
 def _upgrade_layout_2(payload: dict) -> dict:
     """Layout 2 -> 3: the trainer's ``opt_g``/``opt_d`` and the searcher's ``opt`` and
     ``halves`` become one session ``state`` (``opt``, ``pools``); a search is stage ``search``."""

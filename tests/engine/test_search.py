@@ -421,3 +421,6 @@ def test_a_search_sized_in_architecture_steps_runs_the_epochs_that_hold_them(tmp
         f"search: {per_epoch + 1} architecture steps (search.arch_steps): 2 epochs of {per_epoch} iterations" in lines
     )
     assert cfg.search.epochs == 5
+    # a session rebuilt from the config (probes, resume) holds the same epochs, its framework too
+    rebuilt = search_session(cfg, ds, torch.device("cpu"))
+    assert rebuilt.cfg.search.epochs == rebuilt.loop.epochs == rebuilt.fw.cfg.search.epochs == 2

@@ -42,6 +42,7 @@ from zeronas.engine.networks import SearchSpace
 from zeronas.engine.runner import EpochRunner, Stage
 from zeronas.engine.session import LossFn, Session, split_classes, split_halves
 from zeronas.engine.train import validate_genotype
+from zeronas.errors import ZeroNASError
 from zeronas.evaluation import choose_genotype, zsl_accuracy
 from zeronas.frameworks import Framework
 from zeronas.frameworks.base import Stats
@@ -88,10 +89,16 @@ def ramp(epoch: int, search: SearchConfig, weight: float) -> float:
 
 def search_session(cfg: Config, dataset: ZSLDataset, device: torch.device) -> Session:
     """The search's session: supernets (FIX on a fixed side) on the validation task's halves
-    (by sample, the paper's, or by class)."""
+    (by sample, the paper's, or by class). Its ``cfg`` is ``cfg`` :func:`sized` by the pools it
+    drew, so that a search sized in architecture steps has its epochs wherever it is rebuilt."""
     space = SearchSpace.from_config(cfg.search)
     pools = split_classes if cfg.search.split == "class" else split_halves
-    return Session(cfg, dataset.validation_task(), device, space, cfg.search, pools=pools)
+    session = Session(cfg, dataset.validation_task(), device, space, cfg.search, pools=pools)
+    resized = sized(cfg, session.iterations("tr"))
+    # only search.epochs differs, which nothing built above reads
+    session.cfg = session.fw.cfg = resized
+    session.loop = resized.search
+    return session
 
 
 def restore_search_session(run: Path, data: str | Path | None = None) -> tuple[Path, ZSLDataset, Session]:
@@ -299,9 +306,13 @@ def search(
     runner.state["arch_history"] = arch_history
     session, start = runner.open("search", seed, lambda: search_session(cfg, dataset, device))
     iterations = session.iterations("tr")
-    if s.arch_steps:  # the epochs hold the steps: known once the pools are drawn
-        cfg = sized(cfg, iterations)
-        session.cfg, session.loop, s = cfg, cfg.search, cfg.search
+    cfg, s = session.cfg, session.cfg.search
+    if start - 1 > s.epochs:  # resumed with fewer steps (or epochs) than already run
+        raise ZeroNASError(
+            f"{run_dir}: the search has already run {start - 1} epochs of {iterations} iterations; "
+            f"search.epochs / search.arch_steps ask for {s.epochs}"
+        )
+    if s.arch_steps:
         log(
             f"search: {s.arch_steps} architecture steps (search.arch_steps): "
             f"{s.epochs} epochs of {iterations} iterations"
