@@ -33,6 +33,17 @@ def test_unknown_search_mode_is_a_clear_error():
         Config().set("search.mode", "darts2")
 
 
+def test_search_epochs_given_beside_arch_steps_is_refused_and_a_config_files_epochs_give_way():
+    """``search.arch_steps`` decides the epochs: epochs asked for on the command line would be
+    silently replaced, so they are refused; a config file's epochs are a default and give way."""
+    cfg, _ = load_config("cubsim")
+    cfg.apply_overrides(["search.arch_steps=280"])
+    assert cfg.check().search.epochs == 10
+    cfg.set("search.epochs", 12, "--epochs")
+    with pytest.raises(ZeroNASError, match=r"search.epochs = 12 has no effect: search.arch_steps = 280 .*\(--epochs\)"):
+        cfg.check()
+
+
 @pytest.mark.parametrize("name", known_configs())
 def test_every_bundled_config_loads(name):
     cfg, source = load_config(name)

@@ -448,6 +448,12 @@ class Config:
                 "search.edge_topk needs search.edge_gates = 'softmax' (sigmoid gates do not compete)",
             ),
             (
+                s.arch_steps > 0 and self.sources.get("search.epochs", "").startswith("--"),
+                "search.epochs",
+                f"search.epochs = {s.epochs} has no effect: search.arch_steps = {s.arch_steps} decides the search's "
+                "epochs (give one of them)",
+            ),
+            (
                 s.arch_steps == 0 and s.warmup_epochs >= s.epochs,
                 "search.warmup_epochs",
                 f"search.warmup_epochs = {s.warmup_epochs} leaves no architecture step in "

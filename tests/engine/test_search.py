@@ -389,7 +389,8 @@ def test_sized_sets_the_epochs_that_hold_the_architecture_steps():
 
     cfg = Config()
     assert sized(cfg, 12) is cfg  # arch_steps = 0: search.epochs as set
-    cfg.apply_overrides(["search.arch_steps=280", "search.epochs=6"])
+    cfg.set("search.epochs", 6, "a config file")
+    cfg.apply_overrides(["search.arch_steps=280"])
     assert (
         sized(cfg, 12).search.epochs == 24 and sized(cfg, 28).search.epochs == 10 and sized(cfg, 7).search.epochs == 40
     )
