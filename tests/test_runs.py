@@ -253,7 +253,8 @@ def test_a_search_resumed_with_more_architecture_steps_runs_the_epochs_that_hold
     assert (run / "config.json").read_text() == before
 
     proc = zeronas("search", "--resume", str(run), "--set", f"search.arch_steps={5 * per_epoch + 1}")
-    assert f"{5 * per_epoch + 1} architecture steps (search.arch_steps): 6 epochs of {per_epoch}" in proc.stdout + proc.stderr
+    said = f"{5 * per_epoch + 1} architecture steps (search.arch_steps): 6 epochs of {per_epoch}"
+    assert said in proc.stdout + proc.stderr
     assert (run / "search_history.csv").read_text().startswith(history)
     assert len((run / "search_history.csv").read_text().splitlines()) == 1 + 6
     g = json.loads((run / "genotype.json").read_text())["search"]
