@@ -241,13 +241,17 @@ def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[o
                     "trained; start a new run with --out"
                 )
             if key in ("search.epochs", "search.arch_steps") and at is not None:
-                rows = checkpoint_pool_rows(part, "tr") if cfg.search.arch_steps else None
-                asked = sized(cfg, epoch_iterations_of(rows, cfg.search.batch_size)) if rows else cfg
-                if asked.search.epochs < at[1]:
-                    per = f" of {epoch_iterations_of(rows, cfg.search.batch_size)} iterations" if rows else ""
+                asked, per = cfg.search.epochs, ""
+                if cfg.search.arch_steps:
+                    rows = checkpoint_pool_rows(part, "tr")
+                    if rows is None:
+                        continue  # an older checkpoint: the search checks once its pools are drawn
+                    iterations = epoch_iterations_of(rows, cfg.search.batch_size)
+                    asked, per = sized(cfg, iterations).search.epochs, f" of {iterations} iterations"
+                if asked < at[1]:
                     raise ZeroNASError(
-                        f"--set {key}={new}: the search has already run {at[1]} epochs{per}; "
-                        f"this asks for {asked.search.epochs}"
+                        f"--set {key}={_show(new)}: the search has already run {at[1]} epochs{per}; "
+                        f"this asks for {asked}"
                     )
         elif section == "train" and at is not None:
             stage, epoch = at

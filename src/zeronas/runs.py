@@ -275,7 +275,10 @@ def checkpoint_pool_rows(run_dir: Path, pool: str) -> int | None:
     path = run_dir / CHECKPOINT
     if not path.is_file():
         return None
-    payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # an old or odd file: resuming reads it the usual way (and refuses it the usual way)
+        return None
     pools = payload.get("state", {}).get("pools") or {}
     return int(pools[pool].numel()) if pool in pools else None
 
