@@ -245,7 +245,7 @@ def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[o
                 if cfg.search.arch_steps:
                     rows = checkpoint_pool_rows(part, "tr")
                     if rows is None:
-                        continue  # an older checkpoint: the search checks once its pools are drawn
+                        continue  # a checkpoint without pools: the search checks once it has drawn them
                     iterations = epoch_iterations_of(rows, cfg.search.batch_size)
                     asked, per = sized(cfg, iterations).search.epochs, f" of {iterations} iterations"
                 if asked < at[1]:

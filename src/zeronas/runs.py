@@ -254,9 +254,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return payload
 
 
-def checkpoint_position(run_dir: Path) -> tuple[str, int] | None:
-    """The stage and epoch of ``run_dir``'s checkpoint (None without one), read without loading
-    its tensors."""
+def _peek_checkpoint(run_dir: Path) -> dict | None:
+    """``run_dir``'s checkpoint in the current layout (None without one), memory-mapped: its
+    tensors are not read until used."""
     path = run_dir / CHECKPOINT
     if not path.is_file():
         return None
@@ -264,22 +264,23 @@ def checkpoint_position(run_dir: Path) -> tuple[str, int] | None:
         payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception:  # an old or odd file: read it the usual way (and refuse it the usual way)
         payload = load_checkpoint(path)
-    if payload.get("version") == 2:
-        payload = _upgrade_layout_2(payload)
+    return _upgrade_layout_2(payload) if payload.get("version") == 2 else payload
+
+
+def checkpoint_position(run_dir: Path) -> tuple[str, int] | None:
+    """The stage and epoch of ``run_dir``'s checkpoint (None without one), read without loading
+    its tensors."""
+    payload = _peek_checkpoint(run_dir)
+    if payload is None:
+        return None
     return str(payload.get("stage", payload.get("kind", "?"))), int(payload.get("epoch", 0))
 
 
 def checkpoint_pool_rows(run_dir: Path, pool: str) -> int | None:
-    """Rows of the batch pool ``pool`` in ``run_dir``'s checkpoint (None without one), read
-    without loading the networks' tensors."""
-    path = run_dir / CHECKPOINT
-    if not path.is_file():
-        return None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:  # an old or odd file: resuming reads it the usual way (and refuses it the usual way)
-        return None
-    pools = payload.get("state", {}).get("pools") or {}
+    """Rows of the batch pool ``pool`` in ``run_dir``'s checkpoint (None without one or without
+    that pool), read without loading the networks' tensors."""
+    payload = _peek_checkpoint(run_dir)
+    pools = (payload or {}).get("state", {}).get("pools") or {}
     return int(pools[pool].numel()) if pool in pools else None
 
 
