@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import zeronas.cli
+from tests.cli import run_main
 from zeronas.config import Config, config_for_dataset, known_configs, load_config
 from zeronas.errors import ZeroNASError
 from zeronas.runs import pick_device
@@ -42,6 +43,18 @@ def test_search_epochs_given_beside_arch_steps_is_refused_and_a_config_files_epo
     cfg.set("search.epochs", 12, "--epochs")
     with pytest.raises(ZeroNASError, match=r"search.epochs = 12 has no effect: search.arch_steps = 280 .*\(--epochs\)"):
         cfg.check()
+
+
+def test_the_run_commands_options_are_named_in_their_errors(tmp_path, monkeypatch, capsys):
+    """``zeronas run --search-epochs N`` is refused beside ``search.arch_steps`` naming the option
+    the user typed, not the ``--set`` it once became; nothing is created."""
+    out = tmp_path / "r"
+    code, _, err = run_main(
+        monkeypatch, capsys, "run", "--search-epochs", "3", "--set", "search.arch_steps=40", "--out", str(out)
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert "search.epochs = 3 has no effect" in err and err.rstrip().endswith("(--search-epochs)")
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("name", known_configs())

@@ -226,7 +226,7 @@ def test_resume_a_finished_search_with_changed_settings(tmp_path, reference_sear
     assert (run / "config.json").read_text() == before
 
     proc = zeronas("search", "--resume", str(run), "--epochs", "2", check=False)
-    assert proc.returncode == 2 and "already run 5 epochs" in proc.stderr
+    assert proc.returncode == 2 and "error: --epochs 2: the search has already run 5 epochs" in proc.stderr
 
     zeronas("search", "--resume", str(run), "--epochs", "6", "--set", "search.select=val")
     assert len((run / "search_history.csv").read_text().splitlines()) == 1 + 6

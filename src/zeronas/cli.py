@@ -83,19 +83,28 @@ def _log(msg: str) -> None:
     tqdm.write(msg, file=sys.stderr)
 
 
+#: A command's own options that set a setting: ``{"train.epochs": (value or None, "--epochs")}``.
+Options = dict[str, tuple[object, str]]
+
+
 def _resolve_config(
     config: str | None,
     sets: tuple[str, ...],
     dataset: ZSLDataset,
-    epochs: int | None,
-    section: str,
+    options: Options,
     search_method: str | None = None,
 ) -> tuple[Config, str]:
     cfg, source = load_config(config, dataset.name, search_method)
     cfg.apply_overrides(sets)
-    if epochs is not None:
-        cfg.set(f"{section}.epochs", epochs, "--epochs")
+    _apply_options(cfg, options)
     return cfg.check(), source
+
+
+def _apply_options(cfg: Config, options: Options) -> None:
+    """Set each option given, named as its source (so that errors name the option, not ``--set``)."""
+    for key, (value, option) in options.items():
+        if value is not None:
+            cfg.set(key, value, option)
 
 
 def check_against_dataset(cfg: Config, ds: ZSLDataset) -> None:
@@ -223,8 +232,8 @@ def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[o
         if role(key) == RESULT:
             allowed = ", ".join(resumable_settings())
             raise ZeroNASError(
-                f"--set {key}={_show(new)}: a resumed run keeps the settings it computed with ({key} = {_show(old)}); "
-                f"on resume only {allowed} may change; start a new run with --out"
+                f"{_given_as(cfg, key, new)}: a resumed run keeps the settings it computed with "
+                f"({key} = {_show(old)}); on resume only {allowed} may change; start a new run with --out"
             )
     parts = _parts(command, run_dir)
     for key in (k for k in changes if role(k) == EXTEND):
@@ -237,7 +246,7 @@ def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[o
         if section == "search":
             if command == "run" and (part / "genotype.json").is_file():
                 raise ZeroNASError(
-                    f"--set {key}={_show(new)}: the search of this run is finished and its genotype is being "
+                    f"{_given_as(cfg, key, new)}: the search of this run is finished and its genotype is being "
                     "trained; start a new run with --out"
                 )
             if key in ("search.epochs", "search.arch_steps") and at is not None:
@@ -250,18 +259,26 @@ def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[o
                     asked, per = sized(cfg, iterations).search.epochs, f" of {iterations} iterations"
                 if asked < at[1]:
                     raise ZeroNASError(
-                        f"--set {key}={_show(new)}: the search has already run {at[1]} epochs{per}; "
+                        f"{_given_as(cfg, key, new)}: the search has already run {at[1]} epochs{per}; "
                         f"this asks for {asked}"
                     )
         elif section == "train" and at is not None:
             stage, epoch = at
             if stage not in ("select", "select0"):
                 raise ZeroNASError(
-                    f"--set {key}={_show(new)}: this training is past its first validation fold (checkpoint at "
+                    f"{_given_as(cfg, key, new)}: this training is past its first validation fold (checkpoint at "
                     f"stage '{stage}', epoch {epoch}); {key} can change only before that, or in a new run"
                 )
             if key == "train.epochs" and int(cast(int, new)) < epoch:
-                raise ZeroNASError(f"--set {key}={new}: the training has already run {epoch} epochs")
+                raise ZeroNASError(f"{_given_as(cfg, key, new)}: the training has already run {epoch} epochs")
+
+
+def _given_as(cfg: Config, key: str, value: object) -> str:
+    """How the command line gave ``key``: its own option (``--epochs 2``) or ``--set key=value``."""
+    source = cfg.sources.get(key, "--set")
+    if source.startswith("--") and source != "--set":
+        return f"{source} {_show(value)}"
+    return f"--set {key}={_show(value)}"
 
 
 def _show(value: object) -> str:
@@ -286,7 +303,7 @@ class Prepared:
     record_changed: bool = True
 
 
-def _prepare(command: str, out, resume, data_path, seed, config, sets, device, epochs, section, **extra) -> Prepared:
+def _prepare(command: str, out, resume, data_path, seed, config, sets, device, options: Options, **extra) -> Prepared:
     """Resolve (or, on resume, reload and amend) the dataset, config and device and check them all,
     creating nothing: a bad value ends here, with one line."""
     if (out is None) == (resume is None):
@@ -301,7 +318,7 @@ def _prepare(command: str, out, resume, data_path, seed, config, sets, device, e
     if resume is None:
         check_run_dir(out, False)
         ds = load_dataset(data_path)
-        cfg, source = _resolve_config(config, sets, ds, epochs, section, method)
+        cfg, source = _resolve_config(config, sets, ds, options, method)
         check_against_dataset(cfg, ds)
         click.echo(describe_source(source, config, ds.name, sets, method))  # stdout: errors stay one line on stderr
         record = dict(
@@ -344,8 +361,7 @@ def _prepare(command: str, out, resume, data_path, seed, config, sets, device, e
                 "start a new run with --out"
             )
     cfg.apply_overrides(sets)
-    if epochs is not None:
-        cfg.set(f"{section}.epochs", epochs, "--epochs")
+    _apply_options(cfg, options)
     changes = cfg.changes(recorded)
     check_resume_changes(command, resume, changes, cfg)
     try:
@@ -427,8 +443,7 @@ def train(data, seed, config, framework, sets, device, tensorboard, arch, out, r
         config,
         sets,
         device,
-        epochs,
-        "train",
+        {"train.epochs": (epochs, "--epochs")},
         arch=arch,
         tensorboard=tensorboard,
         framework=framework,
@@ -469,8 +484,7 @@ def search(
         config,
         sets,
         device,
-        epochs,
-        "search",
+        {"search.epochs": (epochs, "--epochs")},
         tensorboard=tensorboard,
         framework=framework,
         search_method=search_method,
@@ -493,8 +507,6 @@ def run(
     """Search, then retrain the found pair from scratch, then evaluate: one command."""
     from zeronas.pipeline import run_nas
 
-    if search_epochs is not None:
-        sets = sets + (f"search.epochs={search_epochs}",)
     p = _prepare(
         "run",
         out,
@@ -504,8 +516,7 @@ def run(
         config,
         sets,
         device,
-        epochs,
-        "train",
+        {"train.epochs": (epochs, "--epochs"), "search.epochs": (search_epochs, "--search-epochs")},
         tensorboard=tensorboard,
         framework=framework,
         search_method=search_method,

@@ -17,6 +17,7 @@ from tests.engine.test_protocol import ARRAYS, tiny_config
 from tests.synth import make_arrays, write_xlsa17
 from zeronas.data import load_dataset
 from zeronas.engine import train_and_evaluate
+from zeronas.errors import ZeroNASError
 from zeronas.nas.genotype import fixed_genotype
 from zeronas.runs import CHECKPOINT, load_checkpoint
 
@@ -77,3 +78,30 @@ def test_a_training_crashed_part_way_resumes_to_the_same_metrics(tmp_path, datas
     train_and_evaluate(dataset, fixed_genotype(16), tiny_config(), 0, tmp_path, CPU, resume=True, log=lambda s: None)
     assert (tmp_path / "metrics.json").read_text() == (reference / "metrics.json").read_text()
     assert rows(tmp_path / "history.csv") == rows(reference / "history.csv")
+
+
+def test_a_training_resumed_with_fewer_epochs_than_it_ran_is_refused(tmp_path, dataset):
+    """A configuration asking for fewer epochs than the checkpoint holds is refused in the
+    engine, whoever calls it (the CLI refuses earlier; the Python API reaches this), before the
+    checkpoint or the history is touched: otherwise the fold's rows past ``train.epochs`` would
+    reach the epoch selection."""
+    with pytest.raises(Crash):
+        train_and_evaluate(
+            dataset,
+            fixed_genotype(16),
+            tiny_config(),
+            0,
+            tmp_path,
+            CPU,
+            log=lambda s: None,
+            on_epoch=crash_at("select0", 3),
+        )
+    before = {p.name: p.read_bytes() for p in (tmp_path / CHECKPOINT, tmp_path / "history.csv")}
+    fewer = tiny_config()
+    fewer.set("train.epochs", 2, "test")
+    with pytest.raises(
+        ZeroNASError, match=r"stage 'select0' has already run 3 epochs of \d+ iterations; .* asks for 2$"
+    ):
+        train_and_evaluate(dataset, fixed_genotype(16), fewer, 0, tmp_path, CPU, resume=True, log=lambda s: None)
+    assert {p: (tmp_path / p).read_bytes() for p in before} == before
+    assert not (tmp_path / "metrics.json").exists()

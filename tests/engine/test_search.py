@@ -425,3 +425,9 @@ def test_a_search_sized_in_architecture_steps_runs_the_epochs_that_hold_them(tmp
     # a session rebuilt from the config (probes, resume) holds the same epochs, its framework too
     rebuilt = search_session(cfg, ds, torch.device("cpu"))
     assert rebuilt.cfg.search.epochs == rebuilt.loop.epochs == rebuilt.fw.cfg.search.epochs == 2
+    # resumed through the API with fewer steps than were run: refused, nothing rewritten
+    written = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    cfg.apply_overrides(["search.arch_steps=1"])
+    with pytest.raises(ZeroNASError, match=f"stage 'search' has already run 2 epochs of {per_epoch} iterations"):
+        search(ds, cfg, 0, tmp_path, torch.device("cpu"), resume=True, log=lines.append)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == written

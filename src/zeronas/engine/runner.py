@@ -45,7 +45,7 @@ import torch
 from tqdm import tqdm
 
 from zeronas.engine.session import Session
-from zeronas.errors import DivergenceError
+from zeronas.errors import DivergenceError, ZeroNASError
 from zeronas.evaluation.selection import is_accuracy
 from zeronas.runs import CHECKPOINT, EpochLog, Log, load_checkpoint, save_checkpoint, seed_everything, set_rng_state
 
@@ -296,7 +296,17 @@ class EpochRunner:
         return session, 1
 
     def run(self, stage: Stage, start: int) -> None:
-        """Epochs ``start..stage.stop`` of ``stage``."""
+        """Epochs ``start..stage.stop`` of ``stage``.
+
+        Raises :class:`ZeroNASError` when the checkpoint resumed from is past ``stage.stop``
+        (a configuration asking for fewer epochs than were run), before anything is written."""
+        if start - 1 > stage.stop:
+            per = stage.iterations()
+            of = f" of {per} iterations" if per is not None else ""
+            raise ZeroNASError(
+                f"{self.run_dir}: stage '{stage.name}' has already run {start - 1} epochs{of}; "
+                f"this configuration asks for {stage.stop}"
+            )
         if start > stage.stop:
             return
         bar = Progress(stage.label, start, stage.stop, stage.iterations(), self.log)

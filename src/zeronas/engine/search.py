@@ -42,7 +42,6 @@ from zeronas.engine.networks import SearchSpace
 from zeronas.engine.runner import EpochRunner, Stage
 from zeronas.engine.session import LossFn, Session, split_classes, split_halves
 from zeronas.engine.train import validate_genotype
-from zeronas.errors import ZeroNASError
 from zeronas.evaluation import choose_genotype, zsl_accuracy
 from zeronas.frameworks import Framework
 from zeronas.frameworks.base import Stats
@@ -307,11 +306,6 @@ def search(
     session, start = runner.open("search", seed, lambda: search_session(cfg, dataset, device))
     iterations = session.iterations("tr")
     cfg, s = session.cfg, session.cfg.search
-    if start - 1 > s.epochs:  # resumed with fewer steps (or epochs) than already run
-        raise ZeroNASError(
-            f"{run_dir}: the search has already run {start - 1} epochs of {iterations} iterations; "
-            f"search.epochs / search.arch_steps ask for {s.epochs}"
-        )
     if s.arch_steps:
         log(
             f"search: {s.arch_steps} architecture steps (search.arch_steps): "
