@@ -41,6 +41,7 @@ def test_benchmark_loads_with_the_real_class_roles(built):
     assert summary["samples"] == {"trainval": 40 * 4, "test_seen": 40 * 2, "test_unseen": 10 * 3}
     assert json.loads((out / "benchmark.json").read_text())["config"]["variant"] == cfg.variant
     assert "Semi-synthetic" in (out / "README.md").read_text()
+    assert summary["note"].startswith("semi-synthetic: AWA2's real class vectors")
 
 
 def test_same_seed_same_files_other_seed_other_features(built, tmp_path):
@@ -129,6 +130,7 @@ def test_random_base_draws_many_classes_from_the_seed(tmp_path):
     ds = load_dataset(tmp_path / "randsim")
     assert ds.attr_dim == 8 and ds.unseen_classes.size == 12
     assert "Synthetic" in (tmp_path / "randsim" / "README.md").read_text()
+    assert summary["note"].startswith("synthetic: drawn class vectors")  # not "real", as for cub/awa2
     planted = PlantedGenerator.load(tmp_path / "randsim")  # the drawn class vectors come back from the seed
     assert planted.class_input.shape == (60, 8)
     build_benchmark(SynthConfig(base="random", seed=1, **small), tmp_path / "other")

@@ -319,7 +319,12 @@ def build_benchmark(cfg: SynthConfig, out: Path) -> dict:
         },
         "planted_genotype": str(planted.genotype) if planted.genotype is not None else None,
         "planted_genotype_dict": planted.genotype.to_dict() if planted.genotype is not None else None,
-        "note": "semi-synthetic: real class vectors and class roles, features drawn from the planted generator",
+        "note": (
+            "synthetic: drawn class vectors and class roles"
+            if cfg.base == "random"
+            else f"semi-synthetic: {cfg.base.upper()}'s real class vectors and class roles"
+        )
+        + ", features drawn from the planted generator",
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
