@@ -36,6 +36,21 @@ def crash_at(stage: str, epoch: int):
     return hook
 
 
+def crash(dataset, run_dir: Path, stage: str, epoch: int) -> None:
+    """FIX trained with the tiny config into ``run_dir``, crashed after ``epoch`` of ``stage``."""
+    with pytest.raises(Crash):
+        train_and_evaluate(
+            dataset,
+            fixed_genotype(16),
+            tiny_config(),
+            0,
+            run_dir,
+            CPU,
+            log=lambda s: None,
+            on_epoch=crash_at(stage, epoch),
+        )
+
+
 def rows(path: Path) -> list[dict]:
     with path.open(newline="") as f:
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
@@ -58,17 +73,7 @@ def test_a_training_crashed_part_way_resumes_to_the_same_metrics(tmp_path, datas
     """Protects resume in a later fold (the earlier folds' rows and margins are restored, not
     retrained) and in the final stage (the selection and the test figures computed before
     the crash are restored; the test task is not scored again at those epochs)."""
-    with pytest.raises(Crash):
-        train_and_evaluate(
-            dataset,
-            fixed_genotype(16),
-            tiny_config(),
-            0,
-            tmp_path,
-            CPU,
-            log=lambda s: None,
-            on_epoch=crash_at(stage, epoch),
-        )
+    crash(dataset, tmp_path, stage, epoch)
     ckpt = load_checkpoint(tmp_path / CHECKPOINT)
     assert (ckpt["stage"], ckpt["epoch"]) == (stage, epoch)
     assert not (tmp_path / "metrics.json").exists()
@@ -82,20 +87,10 @@ def test_a_training_crashed_part_way_resumes_to_the_same_metrics(tmp_path, datas
 
 def test_a_training_resumed_with_fewer_epochs_than_it_ran_is_refused(tmp_path, dataset):
     """A configuration asking for fewer epochs than the checkpoint holds is refused in the
-    engine, whoever calls it (the CLI refuses earlier; the Python API reaches this), before the
+    engine, whoever calls it (the command line refuses earlier), before the
     checkpoint or the history is touched: otherwise the fold's rows past ``train.epochs`` would
     reach the epoch selection."""
-    with pytest.raises(Crash):
-        train_and_evaluate(
-            dataset,
-            fixed_genotype(16),
-            tiny_config(),
-            0,
-            tmp_path,
-            CPU,
-            log=lambda s: None,
-            on_epoch=crash_at("select0", 3),
-        )
+    crash(dataset, tmp_path, "select0", 3)
     before = {p.name: p.read_bytes() for p in (tmp_path / CHECKPOINT, tmp_path / "history.csv")}
     fewer = tiny_config()
     fewer.set("train.epochs", 2, "test")
