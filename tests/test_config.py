@@ -47,7 +47,7 @@ def test_search_epochs_given_beside_arch_steps_is_refused_and_a_config_files_epo
 
 def test_the_run_commands_options_are_named_in_their_errors(tmp_path, monkeypatch, capsys):
     """``zeronas run --search-epochs N`` is refused beside ``search.arch_steps`` naming the option
-    the user typed, not the ``--set`` it once became; nothing is created."""
+    the user typed; nothing is created."""
     out = tmp_path / "r"
     code, _, err = run_main(
         monkeypatch, capsys, "run", "--search-epochs", "3", "--set", "search.arch_steps=40", "--out", str(out)

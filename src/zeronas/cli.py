@@ -222,9 +222,16 @@ def _parts(command: str, run_dir: Path) -> dict[str, Path]:
     return {command: run_dir}
 
 
-def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[object, object]], cfg: Config) -> None:
+def check_resume_changes(
+    command: str,
+    run_dir: Path,
+    changes: dict[str, tuple[object, object]],
+    cfg: Config,
+    positions: dict[str, tuple[str, int] | None],
+) -> None:
     """Refuse (one line, naming the key) a change on resume that would alter what was computed,
-    or ask for fewer epochs than were run (``cfg``: the configuration with the changes)."""
+    or ask for fewer epochs than were run (``cfg``: the configuration with the changes;
+    ``positions``: each part's checkpoint stage and epoch, :func:`checkpoint_position`)."""
     from zeronas.engine.search import sized
     from zeronas.engine.session import epoch_iterations_of
 
@@ -240,8 +247,7 @@ def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[o
         section = key.partition(".")[0]
         if section not in parts:
             continue  # a setting this command does not use (search.* in a training)
-        part = parts[section]
-        at = checkpoint_position(part)
+        part, at = parts[section], positions[section]
         new = changes[key][1]
         if section == "search":
             if command == "run" and (part / "genotype.json").is_file():
@@ -254,7 +260,7 @@ def check_resume_changes(command: str, run_dir: Path, changes: dict[str, tuple[o
                 if cfg.search.arch_steps:
                     rows = checkpoint_pool_rows(part, "tr")
                     if rows is None:
-                        continue  # a checkpoint without pools: the search checks once it has drawn them
+                        continue  # a checkpoint without pools: the engine refuses it once it has drawn them
                     iterations = epoch_iterations_of(rows, cfg.search.batch_size)
                     asked, per = sized(cfg, iterations).search.epochs, f" of {iterations} iterations"
                 if asked < at[1]:
@@ -363,7 +369,8 @@ def _prepare(command: str, out, resume, data_path, seed, config, sets, device, o
     cfg.apply_overrides(sets)
     _apply_options(cfg, options)
     changes = cfg.changes(recorded)
-    check_resume_changes(command, resume, changes, cfg)
+    at = {part: checkpoint_position(d) for part, d in _parts(command, resume).items()} if changes else {}
+    check_resume_changes(command, resume, changes, cfg, at)
     try:
         cfg.check()
     except ZeroNASError as exc:
@@ -374,7 +381,6 @@ def _prepare(command: str, out, resume, data_path, seed, config, sets, device, o
     source = rec.get("config_source", "")
     click.echo(f"config: {record_path} (resumed run; first resolved from {source or '?'})")
     if changes:
-        at = {part: checkpoint_position(d) for part, d in _parts(command, resume).items()}
         entry = {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "argv": sys.argv[1:],
