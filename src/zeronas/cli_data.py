@@ -143,7 +143,7 @@ def config_show(config: str | None, sets: tuple[str, ...], data: Path | None, se
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="New dataset folder (what --data takes).")
 @click.option(
     "--base",
-    type=click.Choice(["cub", "awa2", "random"]),
+    type=click.Choice(["cub", "awa2", "sun", "random"]),
     default="cub",
     show_default=True,
     help="Whose class vectors and seen/unseen classes: a real benchmark's, or drawn (random: 500 classes, 32-d).",

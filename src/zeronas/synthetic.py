@@ -60,7 +60,7 @@ from zeronas.nas.network import DiscreteNet
 from zeronas.nas.space import random_pair
 
 CLASS_VECTOR_DIR = Path(__file__).resolve().parent / "datasets" / "class_vectors"
-BASES = ("cub", "awa2", "random")
+BASES = ("cub", "awa2", "sun", "random")
 VARIANTS = ("mlp", "genotype", "linear", "nonlinear")
 FORMAT = "zeronas-semisynthetic"
 PLANTED_OPS = ("fc_relu", "fc_lrelu")
@@ -70,6 +70,8 @@ PLANTED_OPS = ("fc_relu", "fc_lrelu")
 BASE_DEFAULTS: dict[str, dict[str, object]] = {
     "cub": {"gap": 0.8, "trainval_per_class": 40, "test_seen_per_class": 10, "test_unseen_per_class": 50},
     "awa2": {"gap": 0.8, "trainval_per_class": 40, "test_seen_per_class": 10, "test_unseen_per_class": 50},
+    # SUN's own counts: 16 + 4 images per seen class, 20 per unseen class
+    "sun": {"gap": 0.8, "trainval_per_class": 16, "test_seen_per_class": 4, "test_unseen_per_class": 20},
     "random": {"gap": 0.2, "trainval_per_class": 20, "test_seen_per_class": 5, "test_unseen_per_class": 20},
 }
 DEFAULT_NOISE: dict[tuple[str, str] | str, float] = {
@@ -87,7 +89,7 @@ VARIANT_DEFAULTS: dict[str, dict[str, object]] = {"linear": {"gap": 0.0}, "nonli
 class SynthConfig:
     """How a semi-synthetic benchmark is drawn (written to ``benchmark.json``)."""
 
-    base: str = "cub"  # whose class vectors and class roles: cub | awa2 (real) | random (drawn)
+    base: str = "cub"  # whose class vectors and class roles: cub | awa2 | sun (real) | random (drawn)
     variant: str = "mlp"  # mlp | genotype | linear (see the module docstring)
     seed: int = 0
     feature_dim: int = 128
