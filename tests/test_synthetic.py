@@ -30,6 +30,16 @@ def test_real_class_vectors_and_roles():
     assert np.allclose(np.linalg.norm(cub.att, axis=1), 1.0)
     awa = real_class_vectors("awa2")
     assert {awa.names[c] for c in awa.unseen} >= {"sheep", "dolphin", "blue+whale", "bobcat"}
+    sun = real_class_vectors("sun")
+    assert sun.att.shape == (717, 102) and sun.unseen.size == 72 and sun.seen.size == 645
+    assert {sun.names[c] for c in sun.unseen} >= {"airlock", "bog", "tundra", "ziggurat"}
+    assert "abbey" in {sun.names[c] for c in sun.seen}
+
+
+def test_the_sun_base_draws_suns_image_counts():
+    cfg = SynthConfig(base="sun")
+    cfg.check()
+    assert (cfg.trainval_per_class, cfg.test_seen_per_class, cfg.test_unseen_per_class) == (16, 4, 20)
 
 
 def test_benchmark_loads_with_the_real_class_roles(built):
