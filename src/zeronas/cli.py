@@ -781,6 +781,7 @@ def _print_metrics(m: dict, run_dir: Path) -> None:
             from zeronas.synthetic import recovery_line
 
             lines.append(recovery_line(search["recovery"]))
+    lines += [f"warning: {line}" for line in m.get("warnings", [])]
     lines.append(f"wrote {run_dir / 'metrics.json'}")
     click.echo("\n".join(lines))
 

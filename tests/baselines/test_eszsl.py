@@ -178,6 +178,20 @@ def test_linear_synthetic_zsl_far_above_chance(linear_result):
     assert "validation" in m["protocol"]
 
 
+def test_a_choice_at_the_edge_of_the_grid_is_warned(linear_dataset, linear_result):
+    """On this data the best ZSL gamma is the grid's smallest; above the best, every choice
+    sits at the grid's lower edge, and each is named in ``warnings``."""
+    assert linear_result["selected"]["gzsl"]["gamma"] == 1.0  # inside the grid: not named
+    assert linear_result["warnings"] == [
+        "zsl: gamma 0.001 is the smallest value tried (0.001..1000); the best may lie below it"
+    ]
+    high = eszsl_evaluate(linear_dataset, gammas=(1e3, 1e4, 1e5))
+    assert [w for w in high["warnings"] if "gamma" in w] == [
+        f"{metric}: gamma 1000 is the smallest value tried (1000..100000); the best may lie below it"
+        for metric in ("zsl", "gzsl", "gzsl_calibrated")
+    ]
+
+
 def test_selection_ignores_test_data(tmp_path, linear_arrays, linear_result):
     a = dict(linear_arrays)
     rng = np.random.default_rng(123)

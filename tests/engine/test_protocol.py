@@ -214,6 +214,16 @@ def test_test_data_is_scored_once_per_selected_epoch(trained):
     assert sorted(test_gzsl) == sorted({sel["gzsl"], sel["gzsl_calibrated"]})
 
 
+def test_an_epoch_chosen_at_the_last_epoch_trained_is_warned(trained):
+    """A metric whose validation figure peaked at the last epoch trained may still be rising:
+    ``metrics.json["warnings"]`` names each such metric and no other."""
+    m, _, _ = trained["clean"]
+    last = [metric for metric, epoch in m["selected_epoch"].items() if epoch == 3]
+    assert last, "this training chooses no epoch at its last; the test checks nothing"
+    assert [w.split(":")[0] for w in m["warnings"]] == last
+    assert all("epoch 3 is the largest value tried (1..3)" in w for w in m["warnings"])
+
+
 # --------------------------------------------------------------------------- the search
 
 

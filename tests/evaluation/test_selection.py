@@ -18,7 +18,7 @@ from tests.evaluation.test_calibration import separable
 from tests.evaluation.test_zsl import CFG, Prototypes, make_task
 from zeronas.config import Config, EvalConfig
 from zeronas.errors import ZeroNASError
-from zeronas.evaluation import choose_genotype, evaluate_test_once, select_epochs, validation_scores
+from zeronas.evaluation import choose_genotype, edge_warnings, evaluate_test_once, select_epochs, validation_scores
 from zeronas.evaluation.calibration import StackedTask, apply_constant, choose_constant
 from zeronas.nas.genotype import fixed_genotype
 
@@ -316,3 +316,19 @@ def test_select_val_validates_the_last_distinct_genotypes_and_keeps_the_best_lat
         monkeypatch, tmp_path, arch[:2], scores, val_candidates=9, warmup_epochs=2
     )
     assert (validated, epoch) == ([2, 1], 1)  # all warm-up: every epoch is a candidate
+
+
+def test_choices_at_an_edge_of_the_values_tried_are_named():
+    grid = (1e-3, 1e-1, 10.0)
+    chosen = {"zsl": {"gamma": 1e-3}, "gzsl": {"gamma": 1e-1}, "gzsl_calibrated": {"gamma": 10.0}}
+    assert edge_warnings(chosen, "gamma", grid) == [
+        "zsl: gamma 0.001 is the smallest value tried (0.001..10); the best may lie below it",
+        "gzsl_calibrated: gamma 10 is the largest value tried (0.001..10); the best may lie above it",
+    ]
+    # epochs: only the last one trained is an edge; the name shown can differ from the key
+    epochs = {"zsl": {"epoch": 1}, "gzsl": {"epoch": 5}}
+    assert edge_warnings(epochs, "epoch", [1, 2, 3, 4, 5], lower=False, name="GAN epoch") == [
+        "gzsl: GAN epoch 5 is the largest value tried (1..5); the best may lie above it"
+    ]
+    assert edge_warnings(epochs, "epoch", [1, 5]) == []  # two values have no inside to prefer
+

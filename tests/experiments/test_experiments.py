@@ -72,6 +72,19 @@ def test_compare_writes_markdown_and_csv_tables(compare_grid):
             assert m["seed"] == seed
 
 
+def test_the_tables_note_names_every_choice_at_an_edge(compare_grid):
+    """A cell's ``warnings`` (a hyperparameter at its grid's edge, an epoch at the last one
+    trained) reach the note under the table, with the cell that made them."""
+    md = (compare_grid / "compare.md").read_text()
+    warned = {
+        f"{p.parent.relative_to(compare_grid / 'cells').as_posix()}: {line}"
+        for p in (compare_grid / "cells").rglob("metrics.json")
+        for line in json.loads(p.read_text()).get("warnings", [])
+    }
+    assert warned, "no cell of this grid warned; the test checks nothing"
+    assert all(w in md for w in warned)
+
+
 def test_finished_cells_are_never_recomputed(compare_grid):
     cells = sorted((compare_grid / "cells").rglob("metrics.json"))
     before = {p: p.stat().st_mtime_ns for p in cells}

@@ -37,6 +37,7 @@ import torch
 from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.evaluation.calibration import Stack, StackedTask, apply_constant, choose_constant
 from zeronas.evaluation.metrics import per_class_accuracy
+from zeronas.evaluation.selection import edge_warnings
 
 GRID: tuple[float, ...] = tuple(float(10.0**k) for k in range(-3, 4))
 CALIBRATION_POINTS = 101
@@ -315,9 +316,11 @@ def eszsl_evaluate(
     tasks = [dataset.validation_task(f, folds) for f in range(folds)]
     selected = select_on_validation(tasks, gammas, lambdas, calibration_points, negative_target, center)
     results = evaluate_test_once(dataset.test_task(), selected, negative_target, center)
+    warnings = edge_warnings(selected, "gamma", gammas) + edge_warnings(selected, "lambda", lambdas)
     return {
         "method": "ESZSL",
         **results,
+        **({"warnings": warnings} if warnings else {}),
         "selected": selected,
         "validation": selected,
         "grid": {

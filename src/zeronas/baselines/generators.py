@@ -26,7 +26,7 @@ import torch
 
 from zeronas.config import Config
 from zeronas.data import ZSLDataset, ZSLTask
-from zeronas.evaluation import choose_calibration, gzsl_scores, zsl_accuracy
+from zeronas.evaluation import choose_calibration, edge_warnings, gzsl_scores, zsl_accuracy
 from zeronas.runs import seed_everything
 from zeronas.synthetic import PlantedGenerator
 
@@ -138,6 +138,7 @@ def evaluate_generator(
             "val_h": c["val_cs_h"],
         },
     }
+    warnings = edge_warnings(sel, "hp", [hp for hp in grid if hp is not None], name="ridge lambda")
     test = dataset.test_task()
     zsl_top1 = zsl_accuracy(make(test, sel["zsl"]["hp"]), test, t)
     test_plain = gzsl_scores(make(test, sel["gzsl"]["hp"]), test, t).evaluate(test)
@@ -156,6 +157,7 @@ def evaluate_generator(
             "gzsl_h": cal["h"],
         },
         "validation": _plain(sel),
+        **({"warnings": warnings} if warnings else {}),
         "grid": [_plain(r) for r in rows],
         "seed": seed,
         "protocol": (

@@ -27,7 +27,7 @@ from zeronas.config import Config, result_settings
 from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.engine.runner import EpochRunner, Stage
 from zeronas.engine.session import Session, epoch_iterations_of
-from zeronas.evaluation import evaluate_test_once, select_epochs, validation_scores
+from zeronas.evaluation import edge_warnings, evaluate_test_once, select_epochs, validation_scores
 from zeronas.evaluation.calibration import StackedTask
 from zeronas.frameworks import Framework, framework_sections
 from zeronas.nas.genotype import Genotype
@@ -329,5 +329,12 @@ def train_and_evaluate(
         "seed": seed,
         "protocol": PROTOCOL,
     }
+    stages = set(fold_stages(folds))
+    scored = [r["epoch"] for r in runner.history if r["stage"] in stages and r.get("val_zsl") is not None]
+    warnings = edge_warnings(selection, "epoch", scored, lower=False)
+    if warnings:  # still rising on the folds at the last epoch trained
+        metrics["warnings"] = warnings
+        for line in warnings:
+            log(f"warning: {line}")
     write_json(run_dir / "metrics.json", metrics)
     return metrics

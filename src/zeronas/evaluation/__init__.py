@@ -3,7 +3,13 @@ calibrated stacking and the selection protocol (validation classes only, test on
 
 from zeronas.evaluation.classifiers import LabelMap, train_softmax
 from zeronas.evaluation.metrics import harmonic_mean, per_class_accuracy
-from zeronas.evaluation.selection import choose_genotype, evaluate_test_once, select_epochs, validation_scores
+from zeronas.evaluation.selection import (
+    choose_genotype,
+    edge_warnings,
+    evaluate_test_once,
+    select_epochs,
+    validation_scores,
+)
 from zeronas.evaluation.zsl import (
     FeatureGenerator,
     GZSLScores,
@@ -21,6 +27,7 @@ __all__ = [
     "ZSLClassifier",
     "choose_calibration",
     "choose_genotype",
+    "edge_warnings",
     "evaluate_test_once",
     "fit_zsl_classifier",
     "gzsl_scores",

@@ -7,10 +7,12 @@
   ``gzsl_<key>``, on its validation H.
 - :func:`evaluate_test_once`: in the final stage, each test figure at its selected epoch.
 - :func:`choose_genotype`: the search's genotype, of the last epoch or of the best one.
+- :func:`edge_warnings`: the choices that sit at an edge of the values tried.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -161,6 +163,27 @@ def select_epochs(folds: list[list[dict]], stacks: list[dict[int, StackedTask]],
         },
         **chosen,
     }
+
+
+def edge_warnings(
+    selected: dict[str, dict], key: str, tried: Sequence[float], lower: bool = True, name: str = ""
+) -> list[str]:
+    """One line per choice of ``selected`` whose ``key`` (called ``name`` in the line) is the
+    largest of the values ``tried`` (or, with ``lower``, the smallest): the best value may lie
+    beyond those tried, so the figure chosen there is a bound, not an optimum. Fewer than 3
+    values have no edge to name."""
+    values = sorted(set(tried))
+    if len(values) < 3:
+        return []
+    span, name = f"{values[0]:g}..{values[-1]:g}", name or key
+    lines = []
+    for metric, choice in selected.items():
+        v = choice.get(key)
+        if v == values[-1]:
+            lines.append(f"{metric}: {name} {v:g} is the largest value tried ({span}); the best may lie above it")
+        elif lower and v == values[0]:
+            lines.append(f"{metric}: {name} {v:g} is the smallest value tried ({span}); the best may lie below it")
+    return lines
 
 
 def evaluate_test_once(

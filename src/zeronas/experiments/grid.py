@@ -362,6 +362,8 @@ class Grid:
         metrics = fn(d)
         if not done.is_file():
             write_json(done, metrics)
+        for line in metrics.get("warnings", []):
+            self.log(f"[{spec.rel}] warning: {line}")
         return metrics
 
 

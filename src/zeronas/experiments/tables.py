@@ -171,7 +171,9 @@ def method_table(
                 seeds = seeds[:1]
             wanted[(ds.name, fw, method)] = [CellJob.of(ds, fw, method, s) for s in seeds]
     compute_cells(grid, [job for jobs in wanted.values() for job in jobs], executor)
-    results = {k: [_row_values(_metrics(grid, job.spec(grid))) for job in jobs] for k, jobs in wanted.items()}
+    metrics = {k: [(job.spec(grid).rel, _metrics(grid, job.spec(grid))) for job in jobs] for k, jobs in wanted.items()}
+    results = {k: [_row_values(m) for _, m in cells] for k, cells in metrics.items()}
+    warned = [f"{rel}: {line}" for cells in metrics.values() for rel, m in cells for line in m.get("warnings", [])]
 
     columns = _columns([r for runs in results.values() for r in runs])
     csv_rows: list[dict] = []
@@ -226,6 +228,8 @@ def method_table(
             + "; ".join(f"{k}: {v}" for k, v in rules.items())
             + "."
         )
+    if warned:
+        note += " Choices at the edge of the values tried (the best may lie beyond them): " + "; ".join(warned) + "."
     text = _write_tables(grid.out / name, table, note, csv_rows)
     sections, found = [], {}
     for fw in frameworks:
