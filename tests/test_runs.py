@@ -236,6 +236,14 @@ def test_resume_a_finished_search_with_changed_settings(tmp_path, reference_sear
     rec = json.loads((run / "config.json").read_text())
     assert len(rec["changes"]) == 2 and rec["config"]["search"]["epochs"] == 6
 
+    # its candidates were trained on the folds with these train.epochs: a resume may not mix in another value
+    epochs, before = rec["config"]["train"]["epochs"], (run / "config.json").read_text()
+    proc = zeronas("search", "--resume", str(run), "--epochs", "7", "--set", f"train.epochs={epochs + 1}", check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    said = f"error: --set train.epochs={epochs + 1}: this search's candidates ("
+    assert said in proc.stderr and f"trained on the validation folds with train.epochs = {epochs} " in proc.stderr
+    assert (run / "config.json").read_text() == before
+
 
 def test_a_search_resumed_with_more_architecture_steps_runs_the_epochs_that_hold_them(tmp_path, reference_search):
     """``search.arch_steps`` may grow on resume (more epochs, nothing recomputed); fewer steps than

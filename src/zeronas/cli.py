@@ -20,6 +20,7 @@ from tqdm import tqdm
 from zeronas.cli_data import config_group, download_command, extract_command, search_method_option, synth_command
 from zeronas.config import (
     EXTEND,
+    LOG,
     ONE_SIDED,
     RESULT,
     SEARCH_SETTINGS,
@@ -243,6 +244,7 @@ def check_resume_changes(
                 f"({key} = {_show(old)}); on resume only {allowed} may change; start a new run with --out"
             )
     parts = _parts(command, run_dir)
+    _check_candidates(command, parts.get("search"), changes, cfg)
     for key in (k for k in changes if role(k) == EXTEND):
         section = key.partition(".")[0]
         if section not in parts:
@@ -277,6 +279,27 @@ def check_resume_changes(
                 )
             if key == "train.epochs" and int(cast(int, new)) < epoch:
                 raise ZeroNASError(f"{_given_as(cfg, key, new)}: the training has already run {epoch} epochs")
+
+
+def _check_candidates(
+    command: str, search_dir: Path | None, changes: dict[str, tuple[object, object]], cfg: Config
+) -> None:
+    """A search with ``select = "val"`` trains its candidate genotypes on the validation folds
+    with the training's settings: while it may still choose among them, those settings stay."""
+    from zeronas.engine.search import candidate_dir
+    from zeronas.engine.train import training_sections
+
+    if search_dir is None or cfg.search.select != "val":
+        return
+    candidates = candidate_dir(search_dir, 0).parent
+    if not any(candidates.glob("epoch*")) or (command == "run" and (search_dir / "genotype.json").is_file()):
+        return
+    for key, (old, new) in changes.items():
+        if key.partition(".")[0] in training_sections(cfg) and role(key) != LOG:
+            raise ZeroNASError(
+                f"{_given_as(cfg, key, new)}: this search's candidates ({candidates}) were trained on the "
+                f"validation folds with {key} = {_show(old)} (search.select = 'val'); start a new run with --out"
+            )
 
 
 def _given_as(cfg: Config, key: str, value: object) -> str:

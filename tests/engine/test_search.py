@@ -207,6 +207,17 @@ def test_select_val_retrains_the_last_genotypes_on_the_folds_and_never_reads_tes
     assert per_epoch > 1 and info["arch_steps"] == cfg.search.epochs * per_epoch
     for c in cands:
         assert (tmp_path / "candidates" / f"epoch{c['epoch']}" / "validation.json").is_file()
+    # a candidate's folds are read back only under the settings they were trained with
+    from zeronas.engine.train import validate_genotype
+
+    where = tmp_path / "candidates" / f"epoch{best['epoch']}"
+    args = (ds, genotype, cfg, 0, where, torch.device("cpu"), True, lambda m: None)
+    assert validate_genotype(*args)["zsl"]["val_zsl_top1"] == best["val_zsl_top1"]
+    cfg.apply_overrides(["train.epochs=2"])
+    with pytest.raises(ZeroNASError, match=r"epoch\d+: these validation folds were trained with other settings "):
+        validate_genotype(*args)
+    with pytest.raises(ZeroNASError, match=r"\(train\.epochs 1 -> 2\)"):
+        validate_genotype(*args)
 
 
 @pytest.mark.parametrize("opt_key", ["a_d", "w_d", "a_g", "w_g"])

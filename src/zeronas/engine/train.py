@@ -27,6 +27,7 @@ from zeronas.config import Config, result_settings
 from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.engine.runner import EpochRunner, Stage
 from zeronas.engine.session import Session, epoch_iterations_of
+from zeronas.errors import ZeroNASError
 from zeronas.evaluation import edge_warnings, evaluate_test_once, select_epochs, validation_scores
 from zeronas.evaluation.calibration import StackedTask
 from zeronas.frameworks import Framework, framework_sections
@@ -215,11 +216,19 @@ def validate_genotype(
     validation folds (its mean validation figures), without touching test data. Writes
     ``run_dir/validation.json``; a finished directory is read back, not recomputed."""
     done = run_dir / VALIDATION
+    kept = run_dir / FOLD_SETTINGS
+    if kept.is_file():
+        changed = _changed_settings(json.loads(kept.read_text()), _fold_settings(config))
+        if changed:
+            raise ZeroNASError(
+                f"{run_dir}: these validation folds were trained with other settings ({changed}); "
+                "a validation is never mixed with another configuration's: start a new run with --out"
+            )
     if done.is_file():
         return cast(dict, json.loads(done.read_text()))
     runner = EpochRunner(run_dir, "validate", "history.csv", config.train, log=log, resume=resume)
+    write_json(kept, _fold_settings(config))
     selection = select_on_folds(runner, dataset, genotype, config, seed, device)
-    write_json(run_dir / FOLD_SETTINGS, _fold_settings(config))
     write_json(done, selection)
     return selection
 
@@ -237,6 +246,16 @@ def training_sections(config: Config) -> list[str]:
 def _fold_settings(config: Config) -> dict:
     """The settings a fold training's result depends on, as JSON stores them."""
     return cast(dict, json.loads(json.dumps(result_settings(config, training_sections(config)))))
+
+
+def _changed_settings(before: dict, now: dict) -> str:
+    """``train.epochs 3 -> 5, ...``: the settings of ``now`` that differ from ``before``."""
+    keys = sorted({(sec, k) for d in (before, now) for sec, values in d.items() for k in values})
+    return ", ".join(
+        f"{sec}.{k} {before.get(sec, {}).get(k)} -> {now.get(sec, {}).get(k)}"
+        for sec, k in keys
+        if before.get(sec, {}).get(k) != now.get(sec, {}).get(k)
+    )
 
 
 def adopt_selection(runner: EpochRunner, validated: Path, config: Config) -> dict | None:
