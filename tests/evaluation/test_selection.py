@@ -331,4 +331,3 @@ def test_choices_at_an_edge_of_the_values_tried_are_named():
         "gzsl: GAN epoch 5 is the largest value tried (1..5); the best may lie above it"
     ]
     assert edge_warnings(epochs, "epoch", [1, 5]) == []  # two values have no inside to prefer
-
