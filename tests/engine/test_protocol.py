@@ -224,6 +224,18 @@ def test_an_epoch_chosen_at_the_last_epoch_trained_is_warned(trained):
     assert all("epoch 3 is the largest value tried (1..3)" in w for w in m["warnings"])
 
 
+def test_a_validation_alone_warns_the_same_way(tmp_path, datasets):
+    """``validate_genotype`` (``zeronas train --validate-only``, a search's candidates) logs the
+    same warnings from its own folds, with no test data read."""
+    logged: list[str] = []
+    selection = train_module.validate_genotype(
+        datasets["test_poisoned"], fixed_genotype(16), tiny_config(), 0, tmp_path, CPU, log=logged.append
+    )
+    last = [metric for metric, choice in selection.items() if choice["epoch"] == 3]
+    assert last, "this validation chooses no epoch at its last; the test checks nothing"
+    assert [line.split(":")[1].strip() for line in logged if line.startswith("warning: ")] == last
+
+
 # --------------------------------------------------------------------------- the search
 
 

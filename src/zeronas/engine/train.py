@@ -202,6 +202,17 @@ def select_on_folds(
     return selection
 
 
+def epoch_warnings(runner: EpochRunner, selection: dict, folds: int, log: Log) -> list[str]:
+    """The metrics whose epoch is the last one the folds scored (their figure may still be
+    rising: more ``train.epochs`` may score higher), each logged as a warning."""
+    stages = set(fold_stages(folds))
+    scored = [r["epoch"] for r in runner.history if r["stage"] in stages and r.get("val_zsl") is not None]
+    warnings = edge_warnings(selection, "epoch", scored, lower=False)
+    for line in warnings:
+        log(f"warning: {line}")
+    return warnings
+
+
 def validate_genotype(
     dataset: ZSLDataset,
     genotype: Genotype,
@@ -229,6 +240,7 @@ def validate_genotype(
     runner = EpochRunner(run_dir, "validate", "history.csv", config.train, log=log, resume=resume)
     write_json(kept, _fold_settings(config))
     selection = select_on_folds(runner, dataset, genotype, config, seed, device)
+    epoch_warnings(runner, selection, config.eval.folds, log)
     write_json(done, selection)
     return selection
 
@@ -348,12 +360,8 @@ def train_and_evaluate(
         "seed": seed,
         "protocol": PROTOCOL,
     }
-    stages = set(fold_stages(folds))
-    scored = [r["epoch"] for r in runner.history if r["stage"] in stages and r.get("val_zsl") is not None]
-    warnings = edge_warnings(selection, "epoch", scored, lower=False)
-    if warnings:  # still rising on the folds at the last epoch trained
+    warnings = epoch_warnings(runner, selection, folds, log)
+    if warnings:
         metrics["warnings"] = warnings
-        for line in warnings:
-            log(f"warning: {line}")
     write_json(run_dir / "metrics.json", metrics)
     return metrics
