@@ -488,6 +488,17 @@ def result_settings(cfg: Config, sections: list[str]) -> dict:
     }
 
 
+def differences(old: object, new: object, whole: tuple[str, ...] = (), prefix: str = "") -> list[str]:
+    """The dotted keys where two nested dicts of settings differ (``train.lr``, ``data``); a key
+    in ``whole`` counts as one value however deep it is."""
+    if not isinstance(old, dict) or not isinstance(new, dict) or prefix.rstrip(".") in whole:
+        return [prefix.rstrip(".")] if old != new else []
+    found: list[str] = []
+    for k in sorted(set(old) | set(new), key=str):
+        found += differences(old.get(k), new.get(k), whole, f"{prefix}{k}.")
+    return found
+
+
 def setting_field(dotted: str) -> dataclasses.Field:
     """The field of ``section.key`` (its help, bounds and role in ``metadata``)."""
     section, _, key = dotted.partition(".")

@@ -23,7 +23,7 @@ from typing import cast
 
 import torch
 
-from zeronas.config import Config, result_settings
+from zeronas.config import Config, differences, result_settings
 from zeronas.data import ZSLDataset, ZSLTask
 from zeronas.engine.runner import EpochRunner, Stage
 from zeronas.engine.session import Session, epoch_iterations_of
@@ -227,18 +227,16 @@ def validate_genotype(
     validation folds (its mean validation figures), without touching test data. Writes
     ``run_dir/validation.json``; a finished directory is read back, not recomputed."""
     done = run_dir / VALIDATION
-    kept = run_dir / FOLD_SETTINGS
-    if kept.is_file():
-        changed = _changed_settings(json.loads(kept.read_text()), _fold_settings(config))
-        if changed:
-            raise ZeroNASError(
-                f"{run_dir}: these validation folds were trained with other settings ({changed}); "
-                "a validation is never mixed with another configuration's: start a new run with --out"
-            )
+    changed = _fold_settings_changed(run_dir, config)
+    if changed:
+        raise ZeroNASError(
+            f"{run_dir}: these validation folds were trained with other settings ({changed}); "
+            "a validation is never mixed with another configuration's: start a new run with --out"
+        )
     if done.is_file():
         return cast(dict, json.loads(done.read_text()))
     runner = EpochRunner(run_dir, "validate", "history.csv", config.train, log=log, resume=resume)
-    write_json(kept, _fold_settings(config))
+    write_json(run_dir / FOLD_SETTINGS, _fold_settings(config))
     selection = select_on_folds(runner, dataset, genotype, config, seed, device)
     epoch_warnings(runner, selection, config.eval.folds, log)
     write_json(done, selection)
@@ -260,14 +258,19 @@ def _fold_settings(config: Config) -> dict:
     return cast(dict, json.loads(json.dumps(result_settings(config, training_sections(config)))))
 
 
-def _changed_settings(before: dict, now: dict) -> str:
-    """``train.epochs 3 -> 5, ...``: the settings of ``now`` that differ from ``before``."""
-    keys = sorted({(sec, k) for d in (before, now) for sec, values in d.items() for k in values})
-    return ", ".join(
-        f"{sec}.{k} {before.get(sec, {}).get(k)} -> {now.get(sec, {}).get(k)}"
-        for sec, k in keys
-        if before.get(sec, {}).get(k) != now.get(sec, {}).get(k)
-    )
+def _fold_settings_changed(run_dir: Path, config: Config) -> str:
+    """``train.epochs 3 -> 5, ...``: how ``config`` differs from the settings ``run_dir``'s folds
+    were trained with (empty when they agree or none are recorded)."""
+    kept = run_dir / FOLD_SETTINGS
+    if not kept.is_file():
+        return ""
+    before, now = json.loads(kept.read_text()), _fold_settings(config)
+
+    def value(settings: dict, dotted: str) -> object:
+        section, _, key = dotted.partition(".")
+        return settings.get(section, {}).get(key)
+
+    return ", ".join(f"{k} {value(before, k)} -> {value(now, k)}" for k in differences(before, now))
 
 
 def adopt_selection(runner: EpochRunner, validated: Path, config: Config) -> dict | None:
@@ -277,7 +280,7 @@ def adopt_selection(runner: EpochRunner, validated: Path, config: Config) -> dic
     ``train.eval_every``)."""
     if not all((validated / f).is_file() for f in (VALIDATION, CHECKPOINT, FOLD_SETTINGS)):
         return None
-    if json.loads((validated / FOLD_SETTINGS).read_text()) != _fold_settings(config):
+    if _fold_settings_changed(validated, config):
         return None
     rows = load_checkpoint(validated / CHECKPOINT)["history"]
     selection = cast(dict, json.loads((validated / VALIDATION).read_text()))

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from zeronas.config import SEARCH_SETTINGS, Config, apply_search_method, load_config, result_settings
+from zeronas.config import SEARCH_SETTINGS, Config, apply_search_method, differences, load_config, result_settings
 from zeronas.data import ZSLDataset, load_dataset
 from zeronas.data.fingerprint import dataset_files, fingerprint
 from zeronas.engine.train import training_sections
@@ -159,16 +159,6 @@ def _digest(inputs: dict) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def _differences(old: object, new: object, prefix: str = "") -> list[str]:
-    """The dotted keys where two key inputs differ (``train.lr``, ``data``, ``genotype``)."""
-    if not isinstance(old, dict) or not isinstance(new, dict) or prefix == "genotype.":
-        return [prefix.rstrip(".")] if old != new else []
-    found: list[str] = []
-    for k in sorted(set(old) | set(new), key=str):
-        found += _differences(old.get(k), new.get(k), f"{prefix}{k}.")
-    return found
-
-
 @dataclass
 class Grid:
     """Shared settings of every cell of a grid."""
@@ -288,7 +278,7 @@ class Grid:
                     write_json(d / "key.json", {"key": key, "inputs": inputs})
                 return d
             old_key = stored[0] if stored else "unkeyed"
-            why = ", ".join(_differences(stored[1], inputs)) if stored else "no key or run record"
+            why = ", ".join(differences(stored[1], inputs, whole=("genotype",))) if stored else "no key or run record"
             dest = self.out / "stale" / old_key[:16] / spec.rel
             n = 1
             while dest.exists():
