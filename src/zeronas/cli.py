@@ -286,12 +286,12 @@ def _check_candidates(
 ) -> None:
     """A search with ``select = "val"`` trains its candidate genotypes on the validation folds
     with the training's settings: while it may still choose among them, those settings stay."""
-    from zeronas.engine.search import candidate_dir
+    from zeronas.engine.search import candidates_dir
     from zeronas.engine.train import training_sections
 
     if search_dir is None or cfg.search.select != "val":
         return
-    candidates = candidate_dir(search_dir, 0).parent
+    candidates = candidates_dir(search_dir)
     if not any(candidates.glob("epoch*")) or (command == "run" and (search_dir / "genotype.json").is_file()):
         return
     for key, (old, new) in changes.items():

@@ -342,10 +342,16 @@ def search(
     return genotype
 
 
+def candidates_dir(run_dir: Path) -> Path:
+    """Where ``search.select = "val"`` validates the candidate genotypes of the search in
+    ``run_dir``, one :func:`candidate_dir` each."""
+    return run_dir / "candidates"
+
+
 def candidate_dir(run_dir: Path, epoch: int) -> Path:
     """Where ``search.select = "val"`` validates the genotype of ``epoch`` of the search in
     ``run_dir`` (:func:`~zeronas.engine.train.validate_genotype`)."""
-    return run_dir / "candidates" / f"epoch{epoch}"
+    return candidates_dir(run_dir) / f"epoch{epoch}"
 
 
 def choose_by_validation(

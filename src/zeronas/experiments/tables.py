@@ -171,7 +171,8 @@ def method_table(
                 seeds = seeds[:1]
             wanted[(ds.name, fw, method)] = [CellJob.of(ds, fw, method, s) for s in seeds]
     compute_cells(grid, [job for jobs in wanted.values() for job in jobs], executor)
-    metrics = {k: [(job.spec(grid).rel, _metrics(grid, job.spec(grid))) for job in jobs] for k, jobs in wanted.items()}
+    specs = {k: [job.spec(grid) for job in jobs] for k, jobs in wanted.items()}
+    metrics = {k: [(spec.rel, _metrics(grid, spec)) for spec in cells] for k, cells in specs.items()}
     results = {k: [_row_values(m) for _, m in cells] for k, cells in metrics.items()}
     warned = [f"{rel}: {line}" for cells in metrics.values() for rel, m in cells for line in m.get("warnings", [])]
 
