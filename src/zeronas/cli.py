@@ -20,7 +20,6 @@ from tqdm import tqdm
 from zeronas.cli_data import config_group, download_command, extract_command, search_method_option, synth_command
 from zeronas.config import (
     EXTEND,
-    LOG,
     ONE_SIDED,
     RESULT,
     SEARCH_SETTINGS,
@@ -285,20 +284,23 @@ def _check_candidates(
     command: str, search_dir: Path | None, changes: dict[str, tuple[object, object]], cfg: Config
 ) -> None:
     """A search with ``select = "val"`` trains its candidate genotypes on the validation folds
-    with the training's settings: while it may still choose among them, those settings stay."""
+    with the training's settings: while it may still choose among them, a change to a setting
+    their folds depend on (:func:`~zeronas.engine.train.fold_settings_changes`) is refused."""
     from zeronas.engine.search import candidates_dir
-    from zeronas.engine.train import training_sections
+    from zeronas.engine.train import fold_settings_changes
 
     if search_dir is None or cfg.search.select != "val":
         return
-    candidates = candidates_dir(search_dir)
-    if not any(candidates.glob("epoch*")) or (command == "run" and (search_dir / "genotype.json").is_file()):
+    if command == "run" and (search_dir / "genotype.json").is_file():
         return
-    for key, (old, new) in changes.items():
-        if key.partition(".")[0] in training_sections(cfg) and role(key) != LOG:
+    candidates = candidates_dir(search_dir)
+    for candidate in sorted(candidates.glob("epoch*")):
+        moved = fold_settings_changes(candidate, cfg)
+        for key in (k for k in changes if k in moved):
             raise ZeroNASError(
-                f"{_given_as(cfg, key, new)}: this search's candidates ({candidates}) were trained on the "
-                f"validation folds with {key} = {_show(old)} (search.select = 'val'); start a new run with --out"
+                f"{_given_as(cfg, key, changes[key][1])}: this search's candidates ({candidates}) were trained on "
+                f"the validation folds with {key} = {_show(changes[key][0])} (search.select = 'val'); "
+                "start a new run with --out"
             )
 
 

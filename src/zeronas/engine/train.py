@@ -227,7 +227,7 @@ def validate_genotype(
     validation folds (its mean validation figures), without touching test data. Writes
     ``run_dir/validation.json``; a finished directory is read back, not recomputed."""
     done = run_dir / VALIDATION
-    changed = _fold_settings_changed(run_dir, config)
+    changed = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in fold_settings_changes(run_dir, config).items())
     if changed:
         raise ZeroNASError(
             f"{run_dir}: these validation folds were trained with other settings ({changed}); "
@@ -258,19 +258,19 @@ def _fold_settings(config: Config) -> dict:
     return cast(dict, json.loads(json.dumps(result_settings(config, training_sections(config)))))
 
 
-def _fold_settings_changed(run_dir: Path, config: Config) -> str:
-    """``train.epochs 3 -> 5, ...``: how ``config`` differs from the settings ``run_dir``'s folds
-    were trained with (empty when they agree or none are recorded)."""
+def fold_settings_changes(run_dir: Path, config: Config) -> dict[str, tuple[object, object]]:
+    """``{dotted: (recorded, config's)}``: how ``config`` differs from the settings ``run_dir``'s
+    folds were trained with (empty when they agree or none are recorded)."""
     kept = run_dir / FOLD_SETTINGS
     if not kept.is_file():
-        return ""
+        return {}
     before, now = json.loads(kept.read_text()), _fold_settings(config)
 
     def value(settings: dict, dotted: str) -> object:
         section, _, key = dotted.partition(".")
         return settings.get(section, {}).get(key)
 
-    return ", ".join(f"{k} {value(before, k)} -> {value(now, k)}" for k in differences(before, now))
+    return {k: (value(before, k), value(now, k)) for k in differences(before, now)}
 
 
 def adopt_selection(runner: EpochRunner, validated: Path, config: Config) -> dict | None:
@@ -280,7 +280,7 @@ def adopt_selection(runner: EpochRunner, validated: Path, config: Config) -> dic
     ``train.eval_every``)."""
     if not all((validated / f).is_file() for f in (VALIDATION, CHECKPOINT, FOLD_SETTINGS)):
         return None
-    if _fold_settings_changed(validated, config):
+    if fold_settings_changes(validated, config):
         return None
     rows = load_checkpoint(validated / CHECKPOINT)["history"]
     selection = cast(dict, json.loads((validated / VALIDATION).read_text()))
