@@ -398,3 +398,6 @@ def test_arch_takes_a_pair_as_text(tmp_path, monkeypatch, capsys):
     assert code == 0 and out.stat().st_size > 0, err
     code, _, err = run_main(monkeypatch, capsys, "draw", "G out<fc_relu~4> | D out<linear~2>")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "edge from node 4" in err, err
+    # a pair's text with a mistyped prefix is named as text, not reported as a missing file
+    code, _, err = run_main(monkeypatch, capsys, "draw", "G: 3:64<fc_relu~2> out<fc_relu~3>")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not a pair's text" in err, err

@@ -32,4 +32,6 @@ def load_arch(arch: str | Path, fix_hidden: int) -> tuple[Genotype, str]:
             if cand.is_file():
                 return Genotype.load(cand), str(cand)
         raise ZeroNASError(f"{p}: no genotype.json in this run directory")
+    if not p.exists() and "<" in name:  # meant as a pair's text, not as a file
+        raise ZeroNASError(f"{name!r}: not a pair's text (expected 'G <generator> | D <critic>') and not a file")
     return Genotype.load(p), str(p)
