@@ -488,14 +488,16 @@ def result_settings(cfg: Config, sections: list[str]) -> dict:
     }
 
 
-def differences(old: object, new: object, whole: tuple[str, ...] = (), prefix: str = "") -> list[str]:
-    """The dotted keys where two nested dicts of settings differ (``train.lr``, ``data``); a key
-    in ``whole`` counts as one value however deep it is."""
+def differences(
+    old: object, new: object, whole: tuple[str, ...] = (), prefix: str = ""
+) -> dict[str, tuple[object, object]]:
+    """``{dotted: (old value, new value)}`` where two nested dicts of settings differ (``train.lr``,
+    ``data``), in key order; a key in ``whole`` counts as one value however deep it is."""
     if not isinstance(old, dict) or not isinstance(new, dict) or prefix.rstrip(".") in whole:
-        return [prefix.rstrip(".")] if old != new else []
-    found: list[str] = []
+        return {prefix.rstrip("."): (old, new)} if old != new else {}
+    found: dict[str, tuple[object, object]] = {}
     for k in sorted(set(old) | set(new), key=str):
-        found += differences(old.get(k), new.get(k), whole, f"{prefix}{k}.")
+        found.update(differences(old.get(k), new.get(k), whole, f"{prefix}{k}."))
     return found
 
 

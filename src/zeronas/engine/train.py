@@ -264,13 +264,7 @@ def fold_settings_changes(run_dir: Path, config: Config) -> dict[str, tuple[obje
     kept = run_dir / FOLD_SETTINGS
     if not kept.is_file():
         return {}
-    before, now = json.loads(kept.read_text()), _fold_settings(config)
-
-    def value(settings: dict, dotted: str) -> object:
-        section, _, key = dotted.partition(".")
-        return settings.get(section, {}).get(key)
-
-    return {k: (value(before, k), value(now, k)) for k in differences(before, now)}
+    return differences(json.loads(kept.read_text()), _fold_settings(config))
 
 
 def adopt_selection(runner: EpochRunner, validated: Path, config: Config) -> dict | None:
