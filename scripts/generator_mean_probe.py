@@ -21,6 +21,13 @@ With ``--regress`` the generator is trained without its critic, as a regressor (
 error of ``G(z, c)`` to the real features, whose minimiser is the class-conditional mean):
 what the architecture's class path can learn from these classes when no GAN is in the way.
 
+With ``--anchor`` the generator's output gets the linear generator's ridge map of ``c`` added
+as a fixed path (no weights trained): at the start the class means are ridge's up to what
+the trained part adds, so every change of the figures is the training's. The trained part
+should then end in an operation that can be negative, e.g. ``fc`` (a plain FC, which this
+script registers): ``--arch "G 3:1024<fc_lrelu~2> out<fc~3> | D 3:1024<fc_lrelu~2>
+out<linear~3>"``.
+
 Run:
 
     python scripts/generator_mean_probe.py --data data/randsim --epochs 20
@@ -40,7 +47,14 @@ from zeronas.engine.train import fold_epoch_rows, train_epoch
 from zeronas.evaluation.classifiers import LabelMap
 from zeronas.evaluation.metrics import within_class_std
 from zeronas.nas.arch import load_arch
+from zeronas.nas.cast_cache import CastLinear
+from zeronas.nas.ops import known_ops, register_op
 from zeronas.runs import seed_everything
+
+# a plain FC on an edge, so that the trained part of an --anchor generator can be negative
+# (once per process: the tests run this script several times)
+if "fc" not in known_ops():
+    register_op("fc", lambda in_dim, out_dim, slope, dropout: CastLinear(in_dim, out_dim))
 
 
 def class_means(x: torch.Tensor, y: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
@@ -75,6 +89,7 @@ def main() -> None:
     p.add_argument("--fold", type=int, default=0, help="the validation fold whose classes play unseen")
     p.add_argument("--ridge", type=float, default=1.0, help="the linear generator's ridge lambda")
     p.add_argument("--regress", action="store_true", help="train G alone on squared error (no GAN)")
+    p.add_argument("--anchor", action="store_true", help="add the ridge map of c to G's output, fixed")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override")
     args = p.parse_args()
     ds = load_dataset(args.data)
@@ -98,6 +113,8 @@ def main() -> None:
     lin = LinearGenerator(task, args.ridge)
     spread = lin.residuals.std(dim=0).mean().item()
     print(ref.row(f"ridge ({args.ridge:g})", lin.class_means(vectors[seen]), lin.class_means(vectors[unseen]), spread))
+    if args.anchor:
+        fw.G.register_forward_hook(lambda net, inputs, out: out + lin.class_means(inputs[1]).to(out.dtype))
 
     def squared_error(x: torch.Tensor, c: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """G's loss with ``--regress``: squared error of ``G(z, c)`` to the real features."""

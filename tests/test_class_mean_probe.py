@@ -12,8 +12,15 @@ import torch
 
 from zeronas.api import load_config, load_dataset
 from zeronas.data import ZSLDataset
+from zeronas.nas import ops
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "class_mean_probe.py"
+
+
+@pytest.fixture(autouse=True)
+def _own_op_registry(monkeypatch):
+    """generator_mean_probe.py registers an operation; keep it out of the other tests."""
+    monkeypatch.setattr(ops, "_BUILDERS", dict(ops._BUILDERS))
 
 
 def test_the_probe_prints_every_regressor_and_reads_only_validation_tasks(monkeypatch, capsys):
@@ -58,6 +65,22 @@ def test_the_generator_probe_prints_ridge_and_each_epoch_and_reads_only_validati
         if extra:  # a regressor's samples hug the class means: far less spread than real images
             real = float(re.search(r"std \(real (\d+\.\d+)\)", out).group(1))
             assert float(rows[-1][4]) < real
+
+
+def test_the_generator_probe_anchors_g_at_the_ridge_means(monkeypatch, capsys):
+    """With ``--anchor`` the fixed ridge path places the means from the first step: G's
+    error stays at ridge's, where the same G without it starts far off."""
+    arch = "G 3:64<fc_lrelu~2> out<fc~3> | D 3:64<fc_lrelu~2> out<linear~3>"
+    errors = {}
+    for extra in ([], ["--anchor"]):
+        argv = [str(GENERATOR_PROBE), "--epochs", "1", "--regress", "--arch", arch, *extra]
+        monkeypatch.setattr(sys, "argv", argv)
+        torch.manual_seed(0)
+        runpy.run_path(str(GENERATOR_PROBE), run_name="__main__")
+        out = capsys.readouterr().out
+        rows = dict(re.findall(r"^\s+(ridge \(1\)|epoch 1)\s+\d+\.\d+\s+(\d+\.\d+)", out, flags=re.M))
+        errors[bool(extra)] = float(rows["epoch 1"]) / float(rows["ridge (1)"])
+    assert errors[True] < 1.2 < 10 < errors[False]
 
 
 GZSL_BY_EPOCH = SCRIPT.parent / "gzsl_by_epoch.py"
